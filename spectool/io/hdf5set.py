@@ -1,0 +1,241 @@
+"""The spectra set as HDF5, NeXus-compatible (silx, h5web and NeXpy plot it as it is).
+
+Layout (DESIGN.md §3)::
+
+    /entry            @NX_class=NXentry @spectool_format="1" @kind
+    /entry/data       @NX_class=NXdata @signal="X" @axes=[".", "axis"]
+        X (N, L) float32, chunked (16, L), gzip 4 + shuffle;  axis (L,) float64 @quantity @units
+    /entry/labels     y (N,) int32 (-1 = unlabelled), names (C,) str
+    /entry/samples    one column per field, first dimension N
+    /entry/instrument wavelength (Å), radiation
+    /entry/peaks      offsets (N+1,) int64 and per-peak fields (ragged stick lists)
+    /entry/history    (K,) str, one JSON object per step
+"""
+
+from __future__ import annotations
+
+import json
+from typing import IO, Iterator, Union
+
+import numpy as np
+
+from spectool.errors import FormatError
+from spectool.io.model import FORMAT_VERSION, Axis, Chunk, Ragged, SetMeta
+
+ROWS_PER_CHUNK = 16
+READ_CACHE_BYTES = 64 * 2**20
+STR = None  # h5py string dtype, made lazily
+
+
+def _h5py():
+    import h5py
+
+    return h5py
+
+
+def _str_dtype():
+    return _h5py().string_dtype("utf-8")
+
+
+def _as_h5_column(values: np.ndarray) -> tuple[np.ndarray, object]:
+    """A column ready for h5py and its dtype (strings become variable-length UTF-8)."""
+    values = np.asarray(values)
+    if values.dtype.kind in "USO":
+        return values.astype(object), _str_dtype()
+    return values, values.dtype
+
+
+class HDF5Writer:
+    """Appends chunks to a new set; ``close`` writes names and history."""
+
+    def __init__(self, target: Union[str, IO[bytes]], meta: SetMeta, compression: str | None = "gzip"):
+        h5py = _h5py()
+        self.meta = meta
+        self.n = 0
+        self.n_peaks = 0
+        self.compression = compression
+        self.file = h5py.File(target, "w", libver=("earliest", "v110"))
+        self._write_header()
+
+    def _write_header(self) -> None:
+        f, meta = self.file, self.meta
+        f.attrs.update(NX_class="NXroot", default="entry")
+        entry = f.create_group("entry")
+        entry.attrs.update(NX_class="NXentry", default="data", spectool_format=FORMAT_VERSION,
+                           kind=meta.kind)
+        data = entry.create_group("data")
+        data.attrs.update(NX_class="NXdata", signal="X", axes=[".", "axis"], axis_indices=1)
+        axis = data.create_dataset("axis", data=meta.axis.values)
+        axis.attrs.update(quantity=meta.axis.quantity, units=meta.axis.units)
+        length = max(len(meta.axis), 1)
+        compress = {"compression": "gzip", "compression_opts": 4, "shuffle": True} \
+            if self.compression == "gzip" else {}
+        x = data.create_dataset("X", shape=(0, len(meta.axis)), maxshape=(None, len(meta.axis)),
+                                dtype=np.float32, chunks=(ROWS_PER_CHUNK, length), **compress)
+        x.attrs.update(long_name="intensity", units=meta.signal_units)
+        labels = entry.create_group("labels")
+        labels.create_dataset("y", shape=(0,), maxshape=(None,), dtype=np.int32, chunks=(4096,))
+        entry.create_group("samples")
+        instrument = entry.create_group("instrument")
+        instrument.attrs["NX_class"] = "NXinstrument"
+        if meta.wavelength is not None:
+            instrument.create_dataset("wavelength", data=float(meta.wavelength)).attrs["units"] = "angstrom"
+        if meta.radiation:
+            instrument.create_dataset("radiation", data=meta.radiation, dtype=_str_dtype())
+
+    def append(self, chunk: Chunk) -> None:
+        """Write rows; ``chunk.y`` must already index ``meta.label_names``."""
+        b = len(chunk.X)
+        if b == 0:
+            return
+        lo, hi = self.n, self.n + b
+        data = self.file["entry/data/X"]
+        data.resize(hi, axis=0)
+        data[lo:hi] = np.asarray(chunk.X, dtype=np.float32)
+        y = self.file["entry/labels/y"]
+        y.resize(hi, axis=0)
+        y[lo:hi] = -1 if chunk.y is None else np.asarray(chunk.y, dtype=np.int32)
+        self._append_samples(chunk.samples, lo, hi)
+        if chunk.peaks is not None:
+            self._append_peaks(chunk.peaks, lo)
+        self.n = hi
+
+    def _append_samples(self, samples: dict[str, np.ndarray], lo: int, hi: int) -> None:
+        group = self.file["entry/samples"]
+        for name, values in samples.items():
+            values, dtype = _as_h5_column(values)
+            if name not in group:
+                if lo:
+                    raise ValueError(f"sample column {name!r} appeared after row 0")
+                group.create_dataset(name, shape=(0,) + values.shape[1:], dtype=dtype,
+                                     maxshape=(None,) + values.shape[1:], chunks=True)
+            column = group[name]
+            column.resize(hi, axis=0)
+            column[lo:hi] = values
+
+    def _append_peaks(self, peaks: Ragged, row0: int) -> None:
+        group = self.file["entry"].require_group("peaks")
+        if "offsets" not in group:
+            if row0:
+                raise ValueError("peaks appeared after row 0")
+            group.create_dataset("offsets", data=np.zeros(1, np.int64), maxshape=(None,), chunks=(4096,))
+        offsets = group["offsets"]
+        p0 = self.n_peaks
+        offsets.resize(row0 + len(peaks) + 1, axis=0)
+        offsets[row0 + 1:] = peaks.offsets[1:] + p0
+        p1 = p0 + int(peaks.offsets[-1])
+        for name, values in peaks.fields.items():
+            values = np.asarray(values)
+            if name not in group:
+                group.create_dataset(name, shape=(0,) + values.shape[1:], dtype=values.dtype,
+                                     maxshape=(None,) + values.shape[1:], chunks=True)
+            group[name].resize(p1, axis=0)
+            group[name][p0:p1] = values
+        self.n_peaks = p1
+
+    def close(self, label_names: list[str], history: list[dict]) -> None:
+        entry = self.file["entry"]
+        entry["labels"].create_dataset("names", data=np.array(label_names, dtype=object),
+                                       dtype=_str_dtype())
+        entry.create_dataset("history", data=np.array([json.dumps(h, sort_keys=True) for h in history],
+                                                      dtype=object), dtype=_str_dtype())
+        entry.attrs["n"] = self.n
+        self.file.close()
+
+    def abort(self) -> None:
+        try:
+            self.file.close()
+        except Exception:  # noqa: BLE001 - the file is discarded anyway
+            pass
+
+
+class HDF5Reader:
+    """Reads a set's metadata at once and its rows chunk by chunk."""
+
+    def __init__(self, source: Union[str, IO[bytes]], name: str):
+        h5py = _h5py()
+        self.name = name
+        try:
+            self.file = h5py.File(source, "r", rdcc_nbytes=READ_CACHE_BYTES)
+        except OSError as exc:
+            raise FormatError(f"not a readable HDF5 file ({exc})", name) from None
+        if "entry/data/X" not in self.file:
+            self.file.close()
+            raise FormatError("HDF5 file is not a spectra set (no /entry/data/X)", name)
+        self.meta = self._read_meta()
+
+    def _read_meta(self) -> SetMeta:
+        entry = self.file["entry"]
+        version = str(entry.attrs.get("spectool_format", FORMAT_VERSION))
+        if version != FORMAT_VERSION:
+            raise FormatError(f"set format version {version} is not supported (this spectool reads "
+                              f"{FORMAT_VERSION}); upgrade spectool", self.name)
+        data = entry["data"]
+        x = data["X"]
+        if x.ndim != 2:
+            raise FormatError(f"/entry/data/X has {x.ndim} dimensions, expected 2", self.name)
+        if "axis" in data:
+            ax = data["axis"]
+            axis = Axis(ax[()], _attr(ax, "quantity", "index"), _attr(ax, "units", ""))
+        else:
+            axis = Axis.index(x.shape[1])
+        if len(axis) != x.shape[1]:
+            raise FormatError(f"axis has {len(axis)} points but X has {x.shape[1]} columns", self.name)
+        instrument = entry.get("instrument", {})
+        return SetMeta(
+            axis=axis,
+            kind=_attr(entry, "kind", "other"),
+            label_names=_strings(entry, "labels/names"),
+            wavelength=float(instrument["wavelength"][()]) if "wavelength" in instrument else None,
+            radiation=_decode(instrument["radiation"][()]) if "radiation" in instrument else None,
+            history=[json.loads(h) for h in _strings(entry, "history")],
+            signal_units=_attr(x, "units", "a.u."),
+            n=x.shape[0],
+            columns=list(entry["samples"].keys()) if "samples" in entry else [],
+            has_peaks="peaks/offsets" in entry,
+        )
+
+    def __len__(self) -> int:
+        return self.meta.n
+
+    def iter_chunks(self, rows: int = 1024, start: int = 0, stop: int | None = None,
+                    peaks: bool = True) -> Iterator[Chunk]:
+        stop = self.meta.n if stop is None else min(stop, self.meta.n)
+        for lo in range(start, stop, rows):
+            yield self.read_rows(lo, min(lo + rows, stop), peaks=peaks)
+
+    def read_rows(self, lo: int, hi: int, peaks: bool = True) -> Chunk:
+        entry = self.file["entry"]
+        X = entry["data/X"][lo:hi]
+        y = entry["labels/y"][lo:hi] if "labels/y" in entry else np.full(hi - lo, -1, np.int32)
+        samples = {name: _column(col[lo:hi]) for name, col in entry.get("samples", {}).items()}
+        ragged = self._read_peaks(lo, hi) if peaks and self.meta.has_peaks else None
+        return Chunk(X, y.astype(np.int32), samples, ragged, start=lo)
+
+    def _read_peaks(self, lo: int, hi: int) -> Ragged:
+        group = self.file["entry/peaks"]
+        offsets = group["offsets"][lo:hi + 1]
+        p0, p1 = int(offsets[0]), int(offsets[-1])
+        fields = {name: ds[p0:p1] for name, ds in group.items() if name != "offsets"}
+        return Ragged(offsets - p0, fields)
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def _decode(value) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+def _attr(obj, name: str, default: str) -> str:
+    return _decode(obj.attrs[name]) if name in obj.attrs else default
+
+
+def _strings(group, path: str) -> list[str]:
+    return [_decode(v) for v in group[path][()]] if path in group else []
+
+
+def _column(values: np.ndarray) -> np.ndarray:
+    if values.dtype == object:
+        return np.array([_decode(v) for v in values], dtype=object)
+    return values
