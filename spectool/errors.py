@@ -75,3 +75,11 @@ class ThresholdNotMet(SpectoolError):
     """A result fell below a threshold the user asked to be alerted about."""
 
     exit_code = Exit.THRESHOLD
+
+
+class Interrupted(Exception):
+    """Ctrl-C inside a command (kept apart from KeyboardInterrupt so the CLI framework passes it on)."""
+
+
+class PipeClosed(Exception):
+    """The reader of our stdout went away (``spectool … | head``)."""

@@ -1,0 +1,52 @@
+"""The ``spectool`` command tree. Each subcommand lives in its own module and registers here.
+
+Nothing heavy is imported at this level: ``spectool --help`` and TAB completion stay fast
+(torch, pymatgen and scipy load inside the commands that need them).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from spectool import __version__
+
+HELP = """Crystal structures and measured spectra to trained, explainable classifiers.
+
+Commands read and write spectra sets (HDF5 or NPY) by path or - (stdin/stdout), so they compose in pipes: spectool simulate cifs/ -o - | spectool info -
+"""
+
+EPILOG = ("Exit status: 0 success; 1 some inputs failed or an unexpected error; 2 usage error or "
+          "nothing usable; 3 predict --fail-under not met; 130 interrupted; 141 output pipe closed.")
+
+app = typer.Typer(
+    name="spectool",
+    help=HELP,
+    epilog=EPILOG,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"spectool {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[Optional[bool], typer.Option("--version", callback=_version, is_eager=True,
+                                                    help="Print the version and exit.")] = None,
+) -> None:
+    """Crystal structures and measured spectra to trained, explainable classifiers."""
+
+
+def _register() -> None:
+    from spectool.cli import completion, info  # noqa: F401 - modules register their commands
+
+
+_register()

@@ -1,0 +1,107 @@
+"""``spectool info``: what a set or a scan holds."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Annotated, Iterable, Iterator
+
+import numpy as np
+import typer
+
+from spectool.cli.app import app
+from spectool.cli.common import Batch, InputsArg, JsonOpt, command
+from spectool.env import Env
+from spectool.io.inputs import expand_inputs, raise_problem
+from spectool.io.results import write_rows
+
+COLUMNS = ["path", "type", "format", "kind", "n", "points", "start", "stop", "step", "quantity",
+           "units", "wavelength", "classes"]
+
+
+@command(app, "info")
+def info(
+    env: Env,
+    inputs: InputsArg,
+    json: JsonOpt = False,
+    labels: Annotated[bool, typer.Option("--labels", help="List each set's labels with counts.")] = False,
+    history: Annotated[bool, typer.Option("--history", help="List each set's history records.")] = False,
+) -> None:
+    """Describe spectra sets (N, L, axis, kind, labels, history) and scans (format, points, range, wavelength).
+
+    A table on a terminal, TSV when piped, JSON Lines with --json (every field, history included).
+    """
+    batch = Batch(env)
+    rows = _rows(inputs, env, batch)
+    if labels:
+        write_rows(env, _label_rows(rows), ["path", "label", "count"])
+    elif history:
+        write_rows(env, _history_rows(rows), ["path", "step", "command", "spectool", "params"])
+    else:
+        write_rows(env, rows, COLUMNS)
+    batch.finish()
+
+
+def _rows(inputs: list[str], env: Env, batch: Batch) -> Iterator[dict]:
+    for path, problem in expand_inputs(inputs):
+        rows: list[dict] = []
+        with batch.item(path):
+            raise_problem(path, problem)
+            rows = describe(path, env)
+        yield from rows
+
+
+def describe(path: str, env: Env) -> list[dict]:
+    """Rows describing the set or the scans at ``path``."""
+    from spectool.io.sets import is_set_path
+
+    return [describe_set(path, env)] if is_set_path(path) else describe_scans(path)
+
+
+def describe_set(path: str, env: Env) -> dict:
+    from spectool.io.sets import open_set
+
+    with open_set(path, env) as reader:
+        meta = reader.meta
+        counts = Counter()
+        for chunk in reader.iter_chunks(rows=8192, peaks=False):
+            counts.update(chunk.y.tolist())
+    names = meta.label_names
+    label_counts = {(names[k] if 0 <= k < len(names) else "<unlabelled>"): v for k, v in sorted(counts.items())}
+    fmt = "npy" if Path(path).suffix.lower() in (".npy", ".npz") else "hdf5"
+    return {**_axis_fields(meta.axis.values, meta.axis.step), "path": path, "type": "set", "format": fmt,
+            "kind": meta.kind, "n": meta.n, "quantity": meta.axis.quantity, "units": meta.axis.units,
+            "wavelength": meta.wavelength, "radiation": meta.radiation, "classes": len(names),
+            "labels": label_counts, "columns": meta.columns, "peaks": meta.has_peaks,
+            "history": meta.history}
+
+
+def describe_scans(path: str) -> list[dict]:
+    from spectool.io.readers import read_scans
+
+    rows = []
+    for scan in read_scans(path):
+        rows.append({**_axis_fields(scan.x, _step(scan.x)), "path": path, "type": "scan", "format": scan.format,
+                     "kind": scan.kind, "n": 1, "quantity": scan.quantity, "units": scan.units,
+                     "wavelength": scan.wavelength, "radiation": scan.radiation,
+                     "sigma": scan.sigma is not None, "meta": scan.meta})
+    return rows
+
+
+def _step(x: np.ndarray) -> float | None:
+    diffs = np.diff(x)
+    return float(diffs.mean()) if np.allclose(diffs, diffs.mean(), rtol=1e-3) else None
+
+
+def _axis_fields(values: np.ndarray, step: float | None) -> dict:
+    return {"points": len(values), "start": float(values[0]), "stop": float(values[-1]), "step": step}
+
+
+def _label_rows(rows: Iterable[dict]) -> Iterator[dict]:
+    return ({"path": r["path"], "label": k, "count": v} for r in rows for k, v in r.get("labels", {}).items())
+
+
+def _history_rows(rows: Iterable[dict]) -> Iterator[dict]:
+    return ({"path": r["path"], "step": i + 1, "command": h.get("command"), "spectool": h.get("spectool"),
+             "params": h.get("params"), "seed": h.get("seed"), "inputs": h.get("inputs")}
+            for r in rows for i, h in enumerate(r.get("history", [])))

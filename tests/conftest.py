@@ -1,0 +1,50 @@
+"""Shared fixtures: small sets made on the fly, an in-memory Env, a subprocess runner."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from spectool.env import Env
+from spectool.io.model import Axis, Chunk, Ragged, SetMeta
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.fixture
+def env() -> Env:
+    """An Env on in-memory streams (stdout not a terminal)."""
+    return Env(stdin=io.BytesIO(), stdout=io.BytesIO(), stderr=io.StringIO(),
+               stdin_isatty=False, stdout_isatty=False, stderr_isatty=False)
+
+
+def make_chunk(n: int = 12, length: int = 50, seed: int = 0, with_peaks: bool = True) -> Chunk:
+    rng = np.random.default_rng(seed)
+    X = rng.random((n, length), dtype=np.float32)
+    samples = {"id": np.array([f"s{seed}-{i}" for i in range(n)], dtype=object),
+               "spacegroup": np.arange(n, dtype=np.int32), "cell": rng.random((n, 6))}
+    peaks = None
+    if with_peaks:
+        rows = [{"two_theta": rng.random(k) * 80, "hkl": rng.integers(-3, 4, (k, 3))}
+                for k in rng.integers(0, 5, n)]
+        peaks = Ragged.from_rows(rows)
+    return Chunk(X, samples=samples, peaks=peaks)
+
+
+def make_meta(length: int = 50) -> SetMeta:
+    return SetMeta(axis=Axis(np.linspace(5, 90, length)), kind="xrd", wavelength=1.5406, radiation="CuKa")
+
+
+def run_cli(*args: str, stdin: bytes | None = None, cwd: Path | None = None,
+            env: dict | None = None) -> subprocess.CompletedProcess:
+    """``spectool ARGS`` in a real subprocess (real pipes, real exit status)."""
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    return subprocess.run([sys.executable, "-m", "spectool", *args], input=stdin, capture_output=True,
+                          cwd=cwd, env=full_env, timeout=120)
