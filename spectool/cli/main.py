@@ -23,6 +23,11 @@ def run(argv: list[str] | None = None) -> int:
     from spectool.cli.app import app
     from spectool.cli.common import ACTIVE
 
+    if "_SPECTOOL_COMPLETE" in os.environ:  # a TAB press: register typer's shell classes
+        from typer._completion_classes import completion_init
+
+        completion_init()
+
     try:
         result = get_command(app).main(args=argv, prog_name="spectool", standalone_mode=False)
         return result if isinstance(result, int) else Exit.OK
