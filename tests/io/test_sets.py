@@ -184,3 +184,31 @@ def test_chunk_must_fit_axis(tmp_path, env):
     with pytest.raises(ValueError):
         with create_set(str(tmp_path / "x.h5"), make_meta(50), env) as out:
             out.append(Chunk(np.zeros((2, 49), np.float32)))
+
+
+def test_killed_writer_never_leaves_half_a_file(tmp_path, env):
+    """SIGKILL in the middle of a write: the old output stays byte for byte."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import ROOT
+
+    path = tmp_path / "set.h5"
+    with create_set(str(path), make_meta(), env) as out:
+        out.append(make_chunk())
+    before = path.read_bytes()
+    code = ("import sys, time, numpy as np\n"
+            "from spectool.env import Env\nfrom spectool.io.sets import create_set\n"
+            "from tests.conftest import make_chunk, make_meta\n"
+            f"with create_set({str(path)!r}, make_meta(), Env()) as out:\n"
+            "    print('writing', flush=True)\n"
+            "    for i in range(10**6):\n"
+            "        out.append(make_chunk(seed=i))\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, cwd=ROOT)
+    assert proc.stdout.readline() == b"writing\n"
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+    assert path.read_bytes() == before
