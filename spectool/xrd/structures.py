@@ -1,0 +1,235 @@
+"""Loading crystal structures from files, validating them, and labelling them.
+
+The edge between files / pymatgen and the pure physics: everything here returns
+:class:`~spectool.xrd.crystal.Crystal` records. pymatgen and spglib are imported inside the
+functions, so importing this module stays cheap. pymatgen's warnings are caught and
+returned as messages the caller may show.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from spectool.errors import FormatError, SpectoolError
+from spectool.xrd.crystal import Crystal
+from spectool.xrd.scattering import ATOMIC_NUMBER, scattering_table
+
+#: Distinct, fully occupied sites closer than this (Å) are overlapping atoms.
+MIN_DISTANCE = 0.5
+CIF_SUFFIXES = (".cif", ".mcif")
+CRYSTAL_SYSTEMS = (
+    (2, "triclinic"), (15, "monoclinic"), (74, "orthorhombic"), (142, "tetragonal"),
+    (167, "trigonal"), (194, "hexagonal"), (230, "cubic"),
+)  # fmt: skip
+_B_PER_U = 8 * math.pi**2
+
+
+@dataclass
+class LoadedStructure:
+    """One structure from a file: ``name`` is the CIF data block (or the file stem)."""
+
+    path: str
+    name: str
+    crystal: Crystal
+    formula: str
+    messages: list[str] = field(default_factory=list)
+
+
+def crystal_from_structure(structure, b_iso: dict[str, float] | None = None) -> Crystal:
+    """Crystal from a pymatgen ``Structure``: one scatterer per (site, element).
+
+    B (Å²) per site from the site property ``b_iso`` when present, else from ``b_iso``
+    per element symbol, else 0.
+    """
+    site_b = structure.site_properties.get("b_iso")
+    frac, elements, occ, b, site = [], [], [], [], []
+    for i, st in enumerate(structure):
+        for sp, o in st.species.items():
+            sym = sp.symbol
+            frac.append(st.frac_coords)
+            elements.append(sym)
+            occ.append(o)
+            own = site_b[i] if site_b is not None and site_b[i] is not None else None
+            b.append(own if own is not None else (b_iso or {}).get(sym, 0.0))
+            site.append(i)
+    return Crystal(structure.lattice.matrix, np.reshape(frac, (-1, 3)), elements, occ, b, site)
+
+
+def validate(crystal: Crystal, min_distance: float = MIN_DISTANCE) -> None:
+    """Raise ``FormatError`` (no path) for no atoms, an unknown element, or overlapping atoms.
+
+    Sites closer than ``min_distance`` Å overlap unless their occupancies sum to ≤ 1
+    (split positions of a disordered site).
+    """
+    if len(crystal.elements) == 0:
+        raise FormatError("structure has no atoms")
+    table = scattering_table()
+    for e in set(crystal.elements):
+        if e not in ATOMIC_NUMBER or e not in table:
+            raise FormatError(f"unknown element {e!r} (no X-ray scattering factors)")
+    if not np.all(np.isfinite(crystal.frac_coords)) or crystal.volume < 1e-3:
+        raise FormatError("degenerate cell or non-finite coordinates")
+    pair = closest_pair(crystal, min_distance)
+    if pair is not None:
+        i, j, dist = pair
+        raise FormatError(f"overlapping atoms: sites {i} and {j} are {dist:.3f} Å apart (< {min_distance} Å)")
+
+
+def closest_pair(crystal: Crystal, cutoff: float) -> tuple[int, int, float] | None:
+    """First pair of distinct sites (i, j, distance Å) closer than ``cutoff`` Å whose
+    occupancies sum to more than 1, with periodic images; ``None`` if there is none."""
+    sites, first = np.unique(crystal.site, return_index=True)
+    occ = np.bincount(np.searchsorted(sites, crystal.site), weights=crystal.occupancy)
+    frac = crystal.frac_coords[first] % 1.0
+    cart = frac @ crystal.lattice
+    shifts = np.stack(np.meshgrid(*[np.arange(-1, 2)] * 3, indexing="ij"), -1).reshape(-1, 3) @ crystal.lattice
+    n = len(sites)
+    step = max(1, 200_000 // (27 * max(n, 1)))
+    for lo in range(0, n, step):
+        diff = cart[lo : lo + step, None, None, :] - cart[None, :, None, :] - shifts[None, None, :, :]
+        dist = np.sqrt((diff**2).sum(-1)).min(axis=2)  # (chunk, n)
+        ii = np.arange(lo, min(lo + step, n))
+        dist[ii - lo, ii] = np.inf
+        bad = (dist < cutoff) & (occ[ii, None] + occ[None, :] > 1 + 1e-6)
+        if bad.any():
+            a, b = np.argwhere(bad)[0]
+            return int(sites[lo + a]), int(sites[b]), float(dist[a, b])
+    return None
+
+
+def symmetry_labels(crystal: Crystal, symprec: float = 0.01) -> dict[str, object]:
+    """Space group number and symbol and crystal system from spglib (``symprec`` Å).
+
+    Costs ~2 ms for a small cell, more for large ones; disordered sites are typed by their
+    set of species and occupancies. Empty values when spglib finds nothing.
+    """
+    import spglib
+
+    keys = {}
+    for s in np.unique(crystal.site):
+        members = np.flatnonzero(crystal.site == s)
+        keys[s] = tuple(sorted((crystal.elements[m], round(float(crystal.occupancy[m]), 4)) for m in members))
+    kinds = {k: i for i, k in enumerate(sorted(set(keys.values())))}
+    sites, first = np.unique(crystal.site, return_index=True)
+    numbers = [kinds[keys[s]] for s in sites]
+    cell = (crystal.lattice, crystal.frac_coords[first], numbers)
+    dataset = spglib.get_symmetry_dataset(cell, symprec=symprec)
+    if dataset is None:
+        return {"spacegroup_number": 0, "spacegroup_symbol": "", "crystal_system": ""}
+    number = int(dataset.number)
+    system = next(name for top, name in CRYSTAL_SYSTEMS if number <= top)
+    return {"spacegroup_number": number, "spacegroup_symbol": str(dataset.international), "crystal_system": system}
+
+
+def load_structures(path: str | Path, primitive: bool = False) -> list[LoadedStructure]:
+    """All structures in one file: each data block of a CIF, or one structure of any file
+    pymatgen reads (POSCAR, JSON, …). B factors come from the CIF's
+    ``_atom_site_B_iso_or_equiv`` (or ``U_iso`` × 8π²) where present.
+
+    Raises ``FormatError`` with the path when nothing can be read. A CIF block that fails
+    is skipped with a message, unless it is the only one.
+    """
+    path = Path(path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            if path.suffix.lower() in CIF_SUFFIXES:
+                loaded = _load_cif(path, primitive)
+            else:
+                loaded = [_load_other(path, primitive)]
+        except SpectoolError as exc:
+            raise exc.where(path) from None
+        except Exception as exc:  # pymatgen raises anything from ValueError to IndexError
+            raise FormatError(f"cannot read a structure: {_short(exc)}", path) from None
+    messages = [_short(w.message) for w in caught]
+    if loaded:
+        loaded[0].messages.extend(messages)
+    return loaded
+
+
+def _short(exc: object) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) < 300 else text[:297] + "..."
+
+
+def _load_other(path: Path, primitive: bool) -> LoadedStructure:
+    from pymatgen.core import Structure
+
+    structure = Structure.from_file(str(path), primitive=primitive)
+    return _loaded(path, path.stem, structure)
+
+
+def _loaded(path: Path, name: str, structure, messages: list[str] | None = None) -> LoadedStructure:
+    crystal = crystal_from_structure(structure)
+    return LoadedStructure(str(path), name, crystal, structure.composition.reduced_formula, messages or [])
+
+
+def _load_cif(path: Path, primitive: bool) -> list[LoadedStructure]:
+    from pymatgen.io.cif import CifParser
+
+    parser = CifParser(str(path))
+    blocks = list(parser._cif.data.items())
+    if not blocks:
+        raise FormatError("no data block in the CIF")
+    out, errors = [], []
+    for name, block in blocks:
+        try:
+            structure = parser._get_structure(block, primitive, False, check_occu=True)
+        except Exception as exc:  # noqa: BLE001 - pymatgen's errors are unstructured
+            errors.append(f"data_{name}: {_short(exc)}")
+            continue
+        if structure is None:
+            continue
+        structure = _with_cif_b(structure, block.data)
+        out.append(_loaded(path, name, structure))
+    if not out:
+        raise FormatError("; ".join(errors) or "no structure in the CIF")
+    if errors:
+        out[0].messages.extend(f"skipped {e}" for e in errors)
+    out[0].messages.extend(_short(w) for w in getattr(parser, "warnings", []))
+    return out
+
+
+def _with_cif_b(structure, data: dict) -> object:
+    """Attach site property ``b_iso`` (Å²) from the CIF's atom-site loop, matched by label."""
+    labels = data.get("_atom_site_label")
+    for tag, factor in (("_atom_site_B_iso_or_equiv", 1.0), ("_atom_site_U_iso_or_equiv", _B_PER_U)):
+        values = data.get(tag)
+        if labels is None or values is None or len(values) != len(labels):
+            continue
+        table = {lab: _cif_number(v) for lab, v in zip(labels, values)}
+        table = {lab: v * factor for lab, v in table.items() if v is not None}
+        if table:
+            b = [table.get(getattr(site, "label", None)) for site in structure]
+            structure.add_site_property("b_iso", b)
+        break
+    return structure
+
+
+def _cif_number(text: str) -> float | None:
+    """A CIF number without its uncertainty ``1.23(4)``; None for ``?`` / ``.``."""
+    text = text.split("(")[0].strip()
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def crystal_system(number: int) -> str:
+    """Crystal system of space group ``number`` (1..230)."""
+    return next(name for top, name in CRYSTAL_SYSTEMS if number <= top)
+
+
+def iter_loaded(paths: Iterable[str | Path], primitive: bool = False) -> Iterator[LoadedStructure | FormatError]:
+    """Structures of many files, in order; a file that fails yields its ``FormatError``."""
+    for path in paths:
+        try:
+            yield from load_structures(path, primitive)
+        except SpectoolError as exc:
+            yield exc.where(path)
