@@ -115,9 +115,10 @@ def render(
     centres, intensities, fwhm, reach = centres[keep], intensities[keep], fwhm[keep], reach[keep]
     if centres.size == 0:
         return out
-    half = min(int(math.ceil(reach.max() / step)), grid.size)
-    offsets = np.arange(-half, half + 1)
     nearest = np.rint((centres - grid[0]) / step).astype(np.int64)
+    span = int(max(np.abs(nearest).max(), np.abs(grid.size - 1 - nearest).max()))
+    half = min(int(math.ceil(reach.max() / step)), span)
+    offsets = np.arange(-half, half + 1)
     per_chunk = max(1, _CHUNK // offsets.size)
     for lo in range(0, centres.size, per_chunk):
         sl = slice(lo, lo + per_chunk)

@@ -119,7 +119,9 @@ def symmetry_labels(crystal: Crystal, symprec: float = 0.01) -> dict[str, object
     sites, first = np.unique(crystal.site, return_index=True)
     numbers = [kinds[keys[s]] for s in sites]
     cell = (crystal.lattice, crystal.frac_coords[first], numbers)
-    dataset = spglib.get_symmetry_dataset(cell, symprec=symprec)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dataset = spglib.get_symmetry_dataset(cell, symprec=symprec)
     if dataset is None:
         return {"spacegroup_number": 0, "spacegroup_symbol": "", "crystal_system": ""}
     number = int(dataset.number)
