@@ -180,27 +180,28 @@ class Noise(Op):
     counts: tuple = (100.0, 10000.0)
 
     def draw(self, rngs, X, axis, backend="numpy"):
-        top = np.maximum(X.max(axis=1), 0)
         if self.kind == "gaussian":
-            s = uniform_rows(rngs, *self.sigma) * top
+            s = uniform_rows(rngs, *self.sigma)
         else:
             s = np.exp(uniform_rows(rngs, *np.log(self.counts)))
-        if backend != "numpy":
+        if backend != "numpy":  # torch: counter-based normals keyed per row
             return {"scale": s.astype(np.float32), "key": _keys(rngs)}
         if self.kind == "gaussian":
             z = np.stack([g.standard_normal(X.shape[1], np.float32) for g in rngs]) if len(rngs) else X
-            return {"noise": (z * s[:, None]).astype(np.float32)}
-        return {"noise": _poisson(rngs, X, top, s)}
+            return {"noise": (z * s[:, None]).astype(np.float32), "relative": True}
+        return {"noise": _poisson(rngs, X, s), "relative": False}
 
     def transform(self, X, axis, p):
-        return (X + p["noise"]).astype(np.float32)
+        top = np.maximum(X.max(axis=1, keepdims=True), 0) if p["relative"] else 1.0
+        return (X + p["noise"] * top).astype(np.float32)
 
 
 def _keys(rngs) -> np.ndarray:
     return np.array([g.integers(0, 2**31 - 1) for g in rngs], dtype=np.int64)
 
 
-def _poisson(rngs, X, top, counts) -> np.ndarray:
+def _poisson(rngs, X, counts) -> np.ndarray:
+    top = np.maximum(X.max(axis=1), 0)
     scale = counts / np.where(top > 0, top, 1.0)
     out = np.empty_like(X, dtype=np.float32)
     for i, g in enumerate(rngs):
@@ -228,14 +229,15 @@ class Background(Op):
 
     def draw(self, rngs, X, axis, backend="numpy"):
         c = uniform_rows(rngs, -1, 1, int(self.order) + 1)
-        a = uniform_rows(rngs, *self.amplitude) * np.maximum(X.max(axis=1), 0)
+        a = uniform_rows(rngs, *self.amplitude)
         return {"coef": c.astype(np.float32), "height": a.astype(np.float32)}
 
     def transform(self, X, axis, p):
         bg = p["coef"].astype(np.float64) @ chebyshev_basis(X.shape[1], int(self.order))
         bg -= bg.min(axis=1, keepdims=True)
         bg /= np.where(bg.max(axis=1, keepdims=True) > 0, bg.max(axis=1, keepdims=True), 1.0)
-        return (X + p["height"][:, None] * bg).astype(np.float32)
+        top = np.maximum(X.max(axis=1, keepdims=True), 0)
+        return (X + (p["height"][:, None] * top) * bg).astype(np.float32)
 
 
 # ---------------------------------------------------------------- the pipeline

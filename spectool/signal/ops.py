@@ -111,7 +111,10 @@ def floats(min_len: int = 2, increasing: bool = True, optional: bool = True) -> 
     def check(v):
         if v is None:
             return None if optional else "is required"
-        a = np.asarray(v, dtype=float)
+        try:
+            a = np.asarray(v, dtype=float)
+        except (TypeError, ValueError):
+            return f"must be a list of numbers, not {v!r}"
         if a.ndim != 1 or len(a) < min_len or not np.all(np.isfinite(a)):
             return f"must be at least {min_len} finite numbers"
         return None if not increasing or np.all(np.diff(a) > 0) else "must be strictly increasing"
