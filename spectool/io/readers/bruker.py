@@ -207,7 +207,8 @@ def _brml_route(route, wl: dict, name: str, index: int) -> Scan | None:
     step = first_float(find_value(route, "Increment")) or 0.0
     meta = {"scan_index": index, "count_time": first_float(find_value(route, "TimePerStep")),
             "scan_type": (find_all(route, "ScanInformation") or [route])[0].get("VisibleName")}
-    scan = _make(table[0, 2], 1.0, y, wl, {k: v for k, v in meta.items() if v}, name)
+    scan = _make(table[0, 2], 1.0, y, wl, {k: v for k, v in meta.items() if v is not None},
+                 name)
     scan.x = table[:, 2].copy()
     scan.meta["step"] = step
     scan.format = "brml"

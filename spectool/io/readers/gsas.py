@@ -61,6 +61,8 @@ def choose_prm(name: str, text_head: str, candidates: dict[str, str]) -> str | N
     for key, original in lower.items():
         if key.split(".")[0] == stem:
             return original
+    if re.search(r"(?i)wavelength\s*[=:]", text_head):
+        return None  # the data file states its own wavelength; an unrelated .prm must not win
     if len(candidates) == 1:
         return next(iter(candidates))
     want = "N" if _neutron_hint(name, text_head) else "X"

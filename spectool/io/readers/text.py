@@ -237,4 +237,6 @@ def read_text(data: bytes, name: str) -> list[Scan]:
     blocks = list(_split_blocks(lines, name))
     if not blocks:
         raise FormatError("no numeric data", name)
-    return [_scan(b, name, _suffix(name), i) for i, b in enumerate(blocks)]
+    first_header = blocks[0][0]
+    return [_scan(b if i == 0 else (first_header + b[0], *b[1:]), name, _suffix(name), i)
+            for i, b in enumerate(blocks)]

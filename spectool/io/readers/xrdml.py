@@ -107,7 +107,7 @@ def _scan(scan_el, measurement, root, name: str, index: int) -> Scan:
     two_theta = axis.lower() in ("2theta", "2theta-omega", "omega-2theta")
     scan = Scan(x, y, None, "two_theta" if two_theta else axis.lower(), "deg",
                 "xrd" if two_theta else "other", wavelength,
-                f"{anode}Ka1" if anode else None, {k: v for k, v in meta.items() if v},
+                f"{anode}Ka1" if anode else None, {k: v for k, v in meta.items() if v not in (None, "")},
                 format="xrdml")
     return finalize(scan, name)
 
