@@ -68,9 +68,13 @@ class Baseline(Op):
             return window_min_baseline(X, x, hw)
         from pybaselines import Baseline as Fitter
 
+        import warnings
+
         fitter = Fitter(x_data=x)
         fit, kw = getattr(fitter, self.method), self._kwargs(hw)
-        return np.stack([fit(np.asarray(row, np.float64), **kw)[0] for row in X]) if len(X) else X
+        with warnings.catch_warnings():  # convergence notes: the fit is still used
+            warnings.simplefilter("ignore")
+            return np.stack([fit(np.asarray(row, np.float64), **kw)[0] for row in X]) if len(X) else X
 
     def _kwargs(self, hw: int) -> dict:
         if self.method in ("arpls", "airpls", "asls"):
