@@ -81,7 +81,7 @@ class PeakScale(Op):
 @dataclass(frozen=True)
 class PeakDrop(Op):
     """With probability ``p`` per row, remove a random subset of peaks: each peak goes with
-    probability q ~ U(fraction); its window falls to its left minimum."""
+    probability q ~ U(fraction); its window falls to (at most) its left minimum."""
 
     name = "peak_drop"
     stage = "pattern"
@@ -99,7 +99,7 @@ class PeakDrop(Op):
     def transform(self, X, axis, p):
         rank, start = peak_windows(X, self.threshold)
         drop = _per_peak(p["drop"], rank, 0.0) > 0
-        return np.where(drop, np.take_along_axis(X, start, 1), X).astype(np.float32)
+        return np.where(drop, np.minimum(X, np.take_along_axis(X, start, 1)), X).astype(np.float32)
 
 
 def shift_rows(X: np.ndarray, shift_points: np.ndarray) -> np.ndarray:

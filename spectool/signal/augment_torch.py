@@ -109,7 +109,7 @@ def transform(op, X, p):
     if name == "peak_drop":
         rank, start = peak_windows(X, op.threshold)
         drop = _per_peak(p["drop"], rank, 0.0) > 0
-        return torch.where(drop, torch.gather(X, 1, start), X)
+        return torch.where(drop, torch.minimum(X, torch.gather(X, 1, start)), X)
     if name == "shift":
         return _shift(X, p["points"])
     if name == "window":
