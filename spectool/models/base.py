@@ -1,0 +1,66 @@
+"""The face every network shares (timm): features, head, head swap, backbone for ``--freeze``.
+
+Input convention: ``x`` is (B, L) float32 with L == ``input_length``; models add the channel
+dimension themselves. Outputs of ``forward`` are logits (B, num_classes) unless the class says
+otherwise in ``output_kind``.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import torch
+from torch import nn
+
+from spectool.errors import UsageError
+
+
+class SpectrumModel(nn.Module):
+    """Base of the networks: ``forward = forward_head ∘ forward_features``.
+
+    Subclasses set ``num_classes``, ``input_length``, ``num_features`` and name their head
+    submodules in ``head_names`` (whatever depends on the classes; everything else is backbone).
+    """
+
+    head_names: tuple[str, ...] = ("head",)
+    output_kind = "logits"
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:  # (B, L) -> (B, D)
+        raise NotImplementedError
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:  # (B, D) -> (B, C)
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, L) → logits (B, num_classes)."""
+        return self.forward_head(self.forward_features(x))
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """Replace the head with a freshly initialised one for ``num_classes`` classes."""
+        self.num_classes = int(num_classes)
+        self.config["num_classes"] = self.num_classes
+        self._build_head()
+
+    def _build_head(self) -> None:
+        raise NotImplementedError
+
+    def is_head_key(self, key: str) -> bool:
+        """Whether a state-dict key or parameter name belongs to the head."""
+        return key.split(".", 1)[0] in self.head_names
+
+    def head_parameters(self) -> Iterator[nn.Parameter]:
+        return (p for n, p in self.named_parameters() if self.is_head_key(n))
+
+    def backbone_parameters(self) -> Iterator[nn.Parameter]:
+        """Every parameter not in the head (what ``--freeze`` freezes)."""
+        return (p for n, p in self.named_parameters() if not self.is_head_key(n))
+
+    def check_input(self, x: torch.Tensor) -> None:
+        """(B, L) with L == input_length, else :class:`UsageError`."""
+        if x.ndim != 2 or x.shape[1] != self.input_length:
+            raise UsageError(f"{self.model_name} expects input (B, {self.input_length}), "
+                             f"got {tuple(x.shape)}; resample to the training axis first")
+
+    def adapt_weight(self, name: str, tensor: torch.Tensor, shape: torch.Size) -> torch.Tensor | None:
+        """A checkpoint tensor reshaped for this model (transfer learning), or None if it cannot be."""
+        return None
