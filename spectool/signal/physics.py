@@ -214,5 +214,5 @@ def render_sticks(sticks: Sticks, grid: np.ndarray, settings) -> np.ndarray:
         tt = 2 * np.degrees(np.arcsin(np.minimum(s[ok], 1)))
         fwhm = settings.widths(tt, size[ok])
         out += render_rows(grid, sticks.row[ok], tt, sticks.intensity[ok] * weight, fwhm,
-                           sticks.n_rows, settings.shape, settings.eta, settings.window)
+                           sticks.n_rows, settings.shape, settings.eta, settings.reach)
     return normalize_max(out) if settings.normalize else out.astype(np.float32)
