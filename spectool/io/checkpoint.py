@@ -1,0 +1,321 @@
+"""Checkpoints: one ``.safetensors`` file is the whole model (DESIGN.md §5).
+
+Tensors: the model's ``state_dict`` under its own names, plus ``spectool.*`` extras: always
+``spectool.axis`` (L,) float64, the training axis; callers may add more (``extra_tensors``).
+
+``__metadata__`` (str → str; JSON where structured)::
+
+    format            "pt"                        (Hugging Face tooling)
+    spectool.format   "spectool-checkpoint/1"     (a newer number is refused)
+    spectool.version  "0.1.0"
+    task              "classification"
+    model      JSON   {"name": "vit1d", "kwargs": {...constructor kwargs...}}
+    labels     JSON   ["NaCl", "CsCl", ...]        (index → name; len == num_classes)
+    input      JSON   {"kind": "xrd", "quantity": "two_theta", "units": "deg",
+                       "wavelength": 1.5406, "radiation": "CuKa", "length": 4251,
+                       "axis_tensor": "spectool.axis"}
+    preprocess JSON   opaque: the recipe the training data went through (predict replays it)
+    train      JSON   {"seed": 0, "data": [...hashes...], "argv": [...], "metrics": {...}, ...}
+    explain    JSON   {"cam_layer": "features.3" | null, "cam_exact": bool, "attention": bool}
+
+:func:`read_header` needs only the standard library (8-byte little-endian length + JSON header),
+so ``spectool info`` stays cheap; torch is imported inside the functions that need it.
+Anything wrong with a file raises :class:`~spectool.errors.FormatError` naming it and why.
+Transfer learning (``--init``/``--freeze``) on a loaded checkpoint: :mod:`spectool.models.transfer`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import struct
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from spectool import __version__
+from spectool.errors import FormatError, UsageError
+
+CHECKPOINT_FORMAT = "spectool-checkpoint/1"
+FORMAT_NAME, FORMAT_VERSION = CHECKPOINT_FORMAT.split("/")[0], 1
+PREFIX = "spectool."
+AXIS_TENSOR = "spectool.axis"
+PLAIN_KEYS = ("spectool.format", "spectool.version", "task")
+JSON_KEYS = ("model", "labels", "input", "preprocess", "train", "explain")
+MAX_HEADER_BYTES = 100 * 2**20
+
+
+@dataclass
+class CheckpointHeader:
+    """The decoded header: ``meta`` (plain and JSON keys decoded) and the tensor table."""
+
+    path: str
+    meta: dict[str, Any]
+    tensors: dict[str, dict]  # name → {"dtype", "shape", "data_offsets"}
+    file_size: int
+
+    @property
+    def n_parameters(self) -> int:
+        """Number of values in the model's own tensors (the extras not counted)."""
+        return sum(math.prod(t["shape"]) for n, t in self.tensors.items() if not n.startswith(PREFIX))
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint: the model in eval mode on ``device`` and what it was trained on."""
+
+    model: Any
+    labels: list[str]
+    input: dict
+    preprocess: Any
+    train: dict
+    meta: dict
+    tensors: dict = field(default_factory=dict)  # extras without the "spectool." prefix, on CPU
+
+    @property
+    def task(self) -> str:
+        return self.meta["task"]
+
+    @property
+    def axis(self):
+        """The training axis as a :class:`spectool.io.model.Axis`."""
+        from spectool.io.model import Axis
+
+        return Axis(self.tensors["axis"].numpy(), self.input.get("quantity", "index"),
+                    self.input.get("units", ""))
+
+
+def read_header(path: str | os.PathLike) -> CheckpointHeader:
+    """Read and validate the header (standard library only); :class:`FormatError` if not ours."""
+    raw, size = _read_raw_header(Path(path))
+    try:
+        header = json.loads(raw)
+    except (UnicodeDecodeError, ValueError):
+        raise FormatError("not a safetensors file (its header is not JSON)", path) from None
+    if not isinstance(header, dict):
+        raise FormatError("not a safetensors file (its header is not a JSON object)", path)
+    metadata = header.pop("__metadata__", None) or {}
+    _check_tensor_table(header, 8 + len(raw), size, path)
+    return CheckpointHeader(str(path), _decode_meta(metadata, path), header, size)
+
+
+def _read_raw_header(path: Path) -> tuple[bytes, int]:
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            head = f.read(8)
+            if len(head) < 8:
+                raise FormatError("not a spectool checkpoint (too short for a safetensors header)", path)
+            (n,) = struct.unpack("<Q", head)
+            if n > MAX_HEADER_BYTES:
+                raise FormatError("not a safetensors file (implausible header length)", path)
+            if n > size - 8:
+                raise FormatError(f"truncated: the header needs {n + 8} bytes, the file has {size}",
+                                  path)
+            return f.read(n), size
+    except FileNotFoundError:
+        raise FormatError("no such file", path) from None
+    except IsADirectoryError:
+        raise FormatError("is a folder, not a checkpoint", path) from None
+    except OSError as exc:
+        raise FormatError(f"cannot read: {exc.strerror or exc}", path) from None
+
+
+def _check_tensor_table(table: dict, data_start: int, size: int, path) -> None:
+    """Every entry well formed and its bytes inside the file (else: corrupt or truncated)."""
+    end = 0
+    for name, info in table.items():
+        try:
+            begin, stop = info["data_offsets"]
+            ok = isinstance(info["dtype"], str) and all(int(d) >= 0 for d in info["shape"])
+        except (TypeError, KeyError, ValueError):
+            ok = False
+        if not ok or not 0 <= begin <= stop:
+            raise FormatError(f"not a safetensors file (bad entry for tensor {name!r})", path)
+        end = max(end, stop)
+    if data_start + end > size:
+        raise FormatError(f"truncated: the tensors need {data_start + end} bytes, "
+                          f"the file has {size}", path)
+
+
+def _decode_meta(metadata: dict, path) -> dict[str, Any]:
+    fmt = metadata.get("spectool.format")
+    if not isinstance(fmt, str):
+        raise FormatError("a safetensors file but not a spectool checkpoint "
+                          "(no spectool.format in its metadata)", path)
+    name, _, version = fmt.partition("/")
+    if name != FORMAT_NAME or not version.isdigit():
+        raise FormatError(f"unknown checkpoint format {fmt!r}", path)
+    if int(version) > FORMAT_VERSION:
+        raise FormatError(f"checkpoint format {fmt} is newer than this spectool reads "
+                          f"({CHECKPOINT_FORMAT}); upgrade spectool", path)
+    meta: dict[str, Any] = {k: metadata.get(k) for k in PLAIN_KEYS}
+    for key in JSON_KEYS:
+        try:
+            meta[key] = json.loads(metadata[key]) if key in metadata else None
+        except (TypeError, ValueError):
+            raise FormatError(f"corrupt metadata: {key!r} is not JSON", path) from None
+    _check_meta(meta, path)
+    return meta
+
+
+def _check_meta(meta: dict, path) -> None:
+    model, labels = meta["model"], meta["labels"]
+    if not (isinstance(model, dict) and isinstance(model.get("name"), str)
+            and isinstance(model.get("kwargs"), dict)):
+        raise FormatError("corrupt metadata: 'model' must be {\"name\": str, \"kwargs\": {...}}", path)
+    if not (isinstance(labels, list) and all(isinstance(x, str) for x in labels)):
+        raise FormatError("corrupt metadata: 'labels' must be a list of strings", path)
+    if not isinstance(meta["input"], dict):
+        raise FormatError("corrupt metadata: 'input' must be a JSON object", path)
+
+
+def save_checkpoint(path: str | os.PathLike, model, *, labels: list[str], input, preprocess: Any,
+                    train: dict, task: str = "classification",
+                    extra_tensors: dict | None = None) -> Path:
+    """Write ``model`` and its metadata to ``path`` atomically (mode 0644 & ~umask); returns it.
+
+    ``input``: a :class:`~spectool.io.model.SetMeta`, or a dict with ``axis`` (an
+    :class:`~spectool.io.model.Axis` or (L,) values) plus ``kind``, ``quantity``, ``units``,
+    ``wavelength``… ``extra_tensors``: name → array, stored as ``spectool.<name>``.
+    """
+    from safetensors.torch import save
+
+    input_meta, axis = _input_meta(input)
+    labels = [str(x) for x in labels]
+    _check_fits(model, labels, axis)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tensors.update(_extras(extra_tensors, axis))
+    metadata = {"format": "pt", "spectool.format": CHECKPOINT_FORMAT,
+                "spectool.version": __version__, "task": task,
+                **{k: json.dumps(v) for k, v in (
+                    ("model", {"name": model.model_name, "kwargs": model.config}),
+                    ("labels", labels), ("input", input_meta), ("preprocess", preprocess),
+                    ("train", train), ("explain", _explain_meta(model)))}}
+    _write_atomic(Path(path), save(tensors, metadata=metadata))
+    return Path(path)
+
+
+def _input_meta(input) -> tuple[dict, Any]:
+    """(JSON-able input description, axis values (L,) float64)."""
+    import numpy as np
+
+    from spectool.io.model import Axis, SetMeta
+
+    if isinstance(input, SetMeta):
+        input = {"axis": input.axis, "kind": input.kind, "wavelength": input.wavelength,
+                 "radiation": input.radiation}
+    if not isinstance(input, dict) or "axis" not in input:
+        raise UsageError("checkpoint input must be a SetMeta or a dict with an 'axis'")
+    meta = {k: v for k, v in input.items() if k != "axis"}
+    axis = input["axis"]
+    if isinstance(axis, Axis):
+        meta.setdefault("quantity", axis.quantity)
+        meta.setdefault("units", axis.units)
+        axis = axis.values
+    values = np.asarray(axis, dtype=np.float64)
+    meta.update(length=len(values), axis_tensor=AXIS_TENSOR)
+    return meta, values
+
+
+def _check_fits(model, labels: list[str], axis) -> None:
+    n_classes, length = getattr(model, "num_classes", None), getattr(model, "input_length", None)
+    if n_classes is not None and len(labels) != n_classes:
+        raise UsageError(f"{len(labels)} labels for a model with {n_classes} classes")
+    if length is not None and len(axis) != length:
+        raise UsageError(f"axis of {len(axis)} points for a model taking {length}")
+
+
+def _extras(extra_tensors: dict | None, axis) -> dict:
+    import torch
+
+    out = {AXIS_TENSOR: torch.as_tensor(axis, dtype=torch.float64)}
+    for name, value in (extra_tensors or {}).items():
+        key = name if name.startswith(PREFIX) else PREFIX + name
+        if key == AXIS_TENSOR:
+            raise UsageError(f"{AXIS_TENSOR} is reserved for the training axis")
+        out[key] = torch.as_tensor(value).detach().cpu().contiguous()
+    return out
+
+
+def _explain_meta(model) -> dict:
+    """Where ``explain`` may hook: the CAM layer's module name, whether CAM is exact, attention."""
+    cam = getattr(model, "cam_layer", None)
+    names = {id(m): n for n, m in model.named_modules()}
+    return {"cam_layer": names.get(id(cam)) if cam is not None else None,
+            "cam_exact": bool(getattr(model, "cam_exact", False)),
+            "attention": bool(getattr(model, "attention_modules", None))}
+
+
+def _write_atomic(target: Path, data: bytes) -> None:
+    """Temp file beside ``target``, fsync, chmod 0644 & ~umask, rename over it."""
+    directory = target.parent if str(target.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise UsageError(f"cannot create output: {exc.strerror or exc}", target) from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644 & ~_umask())
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def load_checkpoint(path: str | os.PathLike, device: str = "cpu") -> Checkpoint:
+    """Rebuild the model through the registry, load its weights, put it on ``device`` in eval mode."""
+    header = read_header(path)
+    from safetensors.torch import load_file
+
+    try:
+        tensors = load_file(str(path), device="cpu")
+    except Exception as exc:  # safetensors raises its own error types: any of them means a bad file
+        raise FormatError(f"cannot read the tensors: {exc}", path) from None
+    extras = {k[len(PREFIX):]: tensors.pop(k) for k in list(tensors) if k.startswith(PREFIX)}
+    if "axis" not in extras:
+        raise FormatError(f"no training axis ({AXIS_TENSOR})", path)
+    model = _rebuild(header, tensors, path).to(device).eval()
+    meta = header.meta
+    return Checkpoint(model, meta["labels"], meta["input"], meta["preprocess"], meta["train"] or {},
+                      meta, extras)
+
+
+def _rebuild(header: CheckpointHeader, weights: dict, path):
+    from spectool.models.registry import create_model
+
+    spec = header.meta["model"]
+    try:
+        model = create_model(spec["name"], **spec["kwargs"])
+    except UsageError:
+        raise FormatError(f"unknown model architecture {spec['name']!r}", path) from None
+    except (TypeError, ValueError, RuntimeError, MemoryError) as exc:
+        raise FormatError(f"cannot build {spec['name']}: {exc}", path) from None
+    try:
+        missing, unexpected = model.load_state_dict(weights, strict=False)
+    except RuntimeError as exc:
+        raise FormatError(f"weights do not fit {spec['name']}: {_first_line(exc)}", path) from None
+    if missing or unexpected:
+        raise FormatError(f"weights do not fit {spec['name']}: missing {missing[:3]}, "
+                          f"unexpected {unexpected[:3]}", path)
+    n = getattr(model, "num_classes", None)
+    if n is not None and len(header.meta["labels"]) != n:
+        raise FormatError(f"{len(header.meta['labels'])} labels for {n} classes", path)
+    return model
+
+
+def _first_line(exc: Exception) -> str:
+    lines = [x.strip() for x in str(exc).splitlines() if x.strip()]
+    return lines[1] if len(lines) > 1 else (lines[0] if lines else type(exc).__name__)
+
