@@ -43,12 +43,20 @@ def info(
 
 
 def _rows(inputs: list[str], env: Env, batch: Batch) -> Iterator[dict]:
-    for path, problem in expand_inputs(inputs):
+    for path, problem in expand_inputs(inputs, known_suffixes()):
         rows: list[dict] = []
         with batch.item(path):
             raise_problem(path, problem)
             rows = describe(path, env)
         yield from rows
+
+
+def known_suffixes() -> set[str]:
+    """What a folder is searched for: scans and sets."""
+    from spectool.io.readers import SCAN_SUFFIXES
+    from spectool.io.sets import INPUT_SET_SUFFIXES
+
+    return set(SCAN_SUFFIXES) | INPUT_SET_SUFFIXES
 
 
 def describe(path: str, env: Env) -> list[dict]:

@@ -52,8 +52,8 @@ def _pick(head: bytes, name: str) -> ReaderSpec:
     by_suffix = [r for r in list_readers() if suffix in r.suffixes]
     if by_suffix:
         return by_suffix[0]
-    raise FormatError(f"unrecognised format (suffix {suffix or 'none'}; known: "
-                      f"{', '.join(SCAN_SUFFIXES)})", name)
+    raise FormatError(f"unrecognised format (suffix {suffix or 'none'}; `spectool formats` lists "
+                      "what spectool reads)", name)
 
 
 def _sniff(spec: ReaderSpec, head: bytes, name: str) -> bool:
