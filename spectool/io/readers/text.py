@@ -158,8 +158,9 @@ def _wavelength(header: list[str], keys: dict[str, str], kind: str, meta: dict):
     candidates = [f"{k}={v}" for k, v in keys.items()] + header
     for line in candidates:
         low = line.lower()
-        if "wavelength" in low or "lambda" in low or "λ" in low:
-            value = first_float(line.split("=", 1)[-1].split(":", 1)[-1])
+        keyword = re.search(r"wavelength|lambda|λ", low)
+        if keyword:
+            value = first_float(line[keyword.end():])
             if value is None or value <= 0:
                 continue
             if kind in ("raman", "ftir") or "laser" in low or value > 10:

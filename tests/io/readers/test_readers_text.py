@@ -132,3 +132,9 @@ def test_fuzz_text_reader_returns_scans_or_format_error(body, tail):
     for scan in scans:
         assert np.all(np.isfinite(scan.x)) and np.all(np.diff(scan.x) > 0)
         assert scan.y.shape == scan.x.shape
+
+
+def test_wavelength_is_the_number_after_the_keyword():
+    text = b"# radiation: Cu Ka1/Ka2, wavelength 1.54056 A\n# 2theta counts\n10 1\n10.02 2\n10.04 3\n"
+    scan = read_scans(text, "scan.xy")[0]
+    assert scan.wavelength == pytest.approx(1.54056)
