@@ -1,0 +1,51 @@
+"""CNN and RCNet: CAM is exact for GAP → linear heads; the RCNet's confidence branch."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from spectool.models.resnet1d import confidence_loss
+from tests.models.conftest import tiny_input, tiny_model
+
+
+def cam_maps(model, x):
+    """CAM from a hook outside the model: Σ_k w_ck A_k(l) → (B, C, L')."""
+    store = []
+    handle = model.cam_layer.register_forward_hook(lambda _m, _i, out: store.append(out))
+    logits = model(x)
+    handle.remove()
+    return logits, torch.einsum("ck,bkl->bcl", model.classifier.weight, store[0])
+
+
+@pytest.mark.parametrize("name", ["cnn1d", "resnet1d"])
+def test_cam_averages_to_the_logits(name):
+    model = tiny_model(name)
+    assert model.cam_exact
+    logits, cam = cam_maps(model, tiny_input(model))
+    torch.testing.assert_close(cam.mean(-1) + model.classifier.bias, logits, rtol=1e-5, atol=1e-6)
+
+
+def test_cnn_dense_head_is_the_papers_and_not_cam_exact():
+    model = tiny_model("cnn1d", head="dense")
+    assert not model.cam_exact
+    dense = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    assert len(dense) == 3  # the paper's three dense layers
+    x = tiny_input(model)
+    assert model.forward_features(x).shape == (3, 8)
+    assert model.cam_layer(model.features[:-1](x.unsqueeze(1))).shape[-1] == model.map_length
+
+
+def test_cnn_rejects_an_unknown_head():
+    with pytest.raises(ValueError, match="head"):
+        tiny_model("cnn1d", head="mlp")
+
+
+def test_confidence_in_unit_interval_and_loss_trains():
+    model = tiny_model("resnet1d").train()
+    x, y = tiny_input(model, batch=6), torch.tensor([0, 1, 2, 3, 4, 0])
+    logits, conf = model.forward_with_confidence(x)
+    assert conf.shape == (6,) and ((conf > 0) & (conf < 1)).all()
+    loss = confidence_loss(logits, conf, y)
+    loss.backward()
+    assert torch.isfinite(loss) and model.confidence.weight.grad is not None
