@@ -25,7 +25,7 @@ def peak_windows(X: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarra
 
     ``X`` (B, L). Windows are cut at local minima; a window's rank is the 0-based order of
     the peak it holds among the row's peaks (local maxima above ``threshold`` × row max).
-    Returns two (B, L) int64 arrays.
+    Only running sums and running extrema, no gathers. Returns two (B, L) int32 arrays.
     """
     B, L = X.shape
     left, right = X[:, 1:-1] - X[:, :-2], X[:, 2:] - X[:, 1:-1]
@@ -33,24 +33,26 @@ def peak_windows(X: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarra
     top = X.max(axis=1, keepdims=True)
     is_max = np.concatenate([pad, (left > 0) & (right <= 0), pad], 1) & (X > threshold * top)
     is_min = np.concatenate([pad, (left < 0) & (right >= 0), pad], 1)
-    seg = np.cumsum(is_min, axis=1)  # window id per point
-    cum = np.cumsum(is_max, axis=1)
-    ends = np.concatenate([is_min[:, 1:], np.ones((B, 1), bool)], 1)
-    rows, cols = np.nonzero(ends)
-    cum_end = np.zeros((B, L), np.int64)
-    cum_end[rows, seg[rows, cols]] = cum[rows, cols]
-    start = np.zeros((B, L), np.int64)
-    srows, scols = np.nonzero(is_min)
-    start[srows, seg[srows, scols]] = scols
-    before = np.concatenate([np.zeros((B, 1), np.int64), cum_end[:, :-1]], 1)
-    rank_of_seg = np.where(cum_end > before, cum_end - 1, -1)
-    return np.take_along_axis(rank_of_seg, seg, 1), np.take_along_axis(start, seg, 1)
+    idx = np.arange(L, dtype=np.int32)
+    cum = np.cumsum(is_max, axis=1, dtype=np.int32)  # maxima up to and including each point
+    since = cum > np.maximum.accumulate(np.where(is_min, cum, 0), axis=1)  # a max seen in this window
+    next_max = np.minimum.accumulate(np.where(is_max, idx, L)[:, ::-1], axis=1)[:, ::-1]
+    next_min = np.minimum.accumulate(np.where(is_min, idx, L)[:, ::-1], axis=1)[:, ::-1]
+    next_min = np.concatenate([next_min[:, 1:], np.full((B, 1), L, np.int32)], 1)
+    rank = np.where(since, cum - 1, np.where(next_max < next_min, cum, -1))
+    return rank, np.maximum.accumulate(np.where(is_min, idx, 0), axis=1)
+
+
+def _rows_take(values: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """values[b, index[b, i]] for (B, M) values and (B, L) indices (flat take: fast)."""
+    flat = index + (np.arange(len(values), dtype=np.int64) * values.shape[1])[:, None]
+    return np.take(values.ravel(), flat)
 
 
 def _per_peak(values: np.ndarray, rank: np.ndarray, default: float) -> np.ndarray:
     """values (B, M) looked up by rank (B, L); ``default`` where rank < 0 or ≥ M."""
     ok = (rank >= 0) & (rank < values.shape[1])
-    return np.where(ok, np.take_along_axis(values, np.clip(rank, 0, values.shape[1] - 1), 1), default)
+    return np.where(ok, _rows_take(values, np.clip(rank, 0, values.shape[1] - 1)), default)
 
 
 @register
@@ -99,7 +101,7 @@ class PeakDrop(Op):
     def transform(self, X, axis, p):
         rank, start = peak_windows(X, self.threshold)
         drop = _per_peak(p["drop"], rank, 0.0) > 0
-        return np.where(drop, np.minimum(X, np.take_along_axis(X, start, 1)), X).astype(np.float32)
+        return np.where(drop, np.minimum(X, _rows_take(X, start)), X).astype(np.float32)
 
 
 def shift_rows(X: np.ndarray, shift_points: np.ndarray) -> np.ndarray:
@@ -108,8 +110,8 @@ def shift_rows(X: np.ndarray, shift_points: np.ndarray) -> np.ndarray:
     t = np.arange(L)[None, :] - shift_points[:, None]
     i0 = np.floor(t).astype(np.int64)
     w = (t - i0).astype(np.float32)
-    a = np.take_along_axis(X, np.clip(i0, 0, L - 1), 1)
-    b = np.take_along_axis(X, np.clip(i0 + 1, 0, L - 1), 1)
+    a = _rows_take(X, np.clip(i0, 0, L - 1))
+    b = _rows_take(X, np.clip(i0 + 1, 0, L - 1))
     out = a * (1 - w) + b * w
     return np.where((t >= 0) & (t <= L - 1), out, 0.0).astype(np.float32)
 
