@@ -129,15 +129,20 @@ def _check_tensor_table(table: dict, data_start: int, size: int, path) -> None:
     for name, info in table.items():
         try:
             begin, stop = info["data_offsets"]
-            ok = isinstance(info["dtype"], str) and all(int(d) >= 0 for d in info["shape"])
+            ok = (isinstance(info["dtype"], str) and all(_count(d) for d in info["shape"])
+                  and _count(begin) and _count(stop) and begin <= stop)
         except (TypeError, KeyError, ValueError):
             ok = False
-        if not ok or not 0 <= begin <= stop:
+        if not ok:
             raise FormatError(f"not a safetensors file (bad entry for tensor {name!r})", path)
         end = max(end, stop)
     if data_start + end > size:
         raise FormatError(f"truncated: the tensors need {data_start + end} bytes, "
                           f"the file has {size}", path)
+
+
+def _count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _decode_meta(metadata: dict, path) -> dict[str, Any]:

@@ -142,6 +142,8 @@ def bad_files(tmp_path):
         "header-not-json": struct.pack("<Q", 4) + b"{{{{",
         "header-not-object": struct.pack("<Q", 2) + b"[]",
         "bad-offsets": _raw({"w": {"dtype": "F32", "shape": [2], "data_offsets": [8, 0]}}),
+        "offsets-not-numbers": _raw({"w": {"dtype": "F32", "shape": [2], "data_offsets": ["a", 1]}}),
+        "entry-not-object": _raw({"w": "F32"}),
     }
     paths = {}
     for name, content in files.items():
@@ -175,7 +177,7 @@ def _raw(header: dict) -> bytes:
 
 
 BAD = ["empty", "text", "truncated-header", "truncated-tensors", "header-not-json",
-       "header-not-object", "bad-offsets", "foreign", "newer", "other-format", "model-not-json",
+       "header-not-object", "bad-offsets", "offsets-not-numbers", "entry-not-object", "foreign", "newer", "other-format", "model-not-json",
        "model-shape", "labels-shape", "no-labels", "unknown-arch", "bad-kwargs", "wrong-weights",
        "too-many-labels", "missing", "folder"]
 

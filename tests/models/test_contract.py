@@ -119,3 +119,13 @@ def test_default_hyper_parameters_build_for_a_full_pattern(name):
     model = create_model(name, num_classes=10, input_length=4251).eval()
     with torch.no_grad():
         assert model(torch.rand(2, 4251)).shape == (2, 10)
+
+
+def test_importing_the_package_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys, spectool.models, spectool.io.checkpoint; "
+            "from spectool.models import register_model, list_models; "
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)
