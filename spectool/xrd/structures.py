@@ -129,20 +129,22 @@ def symmetry_labels(crystal: Crystal, symprec: float = 0.01) -> dict[str, object
     return {"spacegroup_number": number, "spacegroup_symbol": str(dataset.international), "crystal_system": system}
 
 
-def load_structures(path: str | Path, primitive: bool = False) -> list[LoadedStructure]:
+def load_structures(path: str | Path, primitive: bool = False, fast: bool = True) -> list[LoadedStructure]:
     """All structures in one file: each data block of a CIF, or one structure of any file
     pymatgen reads (POSCAR, JSON, …). B factors come from the CIF's
     ``_atom_site_B_iso_or_equiv`` (or ``U_iso`` × 8π²) where present.
 
-    Raises ``FormatError`` with the path when nothing can be read. A CIF block that fails
-    is skipped with a message, unless it is the only one.
+    CIFs go through :mod:`spectool.xrd.fastcif` (same structures as pymatgen's ``CifParser``)
+    unless ``fast`` is false, ``primitive`` is asked for, or the file has something that
+    reader leaves to pymatgen. Raises ``FormatError`` with the path when nothing can be
+    read. A CIF block that fails is skipped with a message, unless it is the only one.
     """
     path = Path(path)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             if path.suffix.lower() in CIF_SUFFIXES:
-                loaded = _load_cif(path, primitive)
+                loaded = _load_cif(path, primitive, fast)
             else:
                 loaded = [_load_other(path, primitive)]
         except SpectoolError as exc:
@@ -172,7 +174,35 @@ def _loaded(path: Path, name: str, structure, messages: list[str] | None = None)
     return LoadedStructure(str(path), name, crystal, structure.composition.reduced_formula, messages or [])
 
 
-def _load_cif(path: Path, primitive: bool) -> list[LoadedStructure]:
+def _load_cif(path: Path, primitive: bool, fast: bool = True) -> list[LoadedStructure]:
+    """Every block of a CIF: :mod:`spectool.xrd.fastcif` when it can read the file (the same
+    structures as pymatgen's ``CifParser``, ~10x faster), else pymatgen."""
+    if fast and not primitive:
+        loaded = _load_cif_fast(path)
+        if loaded is not None:
+            return loaded
+    return _load_cif_pymatgen(path, primitive)
+
+
+def _load_cif_fast(path: Path) -> list[LoadedStructure] | None:
+    from spectool.xrd.fastcif import read_cif
+
+    blocks = read_cif(path.read_bytes().decode("utf-8", errors="replace"))
+    if blocks is None:
+        return None
+    out = [LoadedStructure(str(path), b.name, b.crystal, reduced_formula(b.composition)) for b in blocks]
+    out[0].messages.extend(m for b in blocks for m in b.messages)
+    return out
+
+
+def reduced_formula(composition: dict[str, float]) -> str:
+    """pymatgen's ``Composition.reduced_formula`` of element → amount (``Na4Cl4`` → NaCl)."""
+    from pymatgen.core.composition import Composition
+
+    return Composition(composition).reduced_formula
+
+
+def _load_cif_pymatgen(path: Path, primitive: bool) -> list[LoadedStructure]:
     from pymatgen.io.cif import CifParser
 
     parser = CifParser(str(path))
