@@ -126,7 +126,8 @@ def _run(env, paths, settings, label, table, output, workers, fmt, shard) -> Non
     radiation = settings.parsed_radiation()
     meta = SetMeta(axis=Axis(settings.grid(), "two_theta", "deg"), kind="xrd", wavelength=radiation.wavelength,
                    radiation=settings.radiation)
-    params = {**settings.to_json(), "label": label, "shard": shard}
+    params = {**settings.to_json(), "wavelengths": list(radiation.wavelengths), "weights": list(radiation.weights),
+              "label": label, "shard": shard}
     record = history_record("simulate", params, [p for p, _ in paths if len(paths) <= 1000])
     batch, pending = Batch(env, noun="structure"), []
     with create_set(output, meta, env, record, fmt) as out, env.progress("simulate", len(paths)) as advance:
