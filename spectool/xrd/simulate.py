@@ -10,7 +10,7 @@ from spectool.errors import FormatError
 from spectool.xrd.crystal import Crystal
 from spectool.xrd.profiles import DEFAULT_WINDOW, SHAPES, line_positions, peak_fwhm, render
 from spectool.xrd.radiation import Radiation
-from spectool.xrd.reflections import SCALED_INTENSITY_TOL, Reflections, compute_reflections
+from spectool.xrd.reflections import SCALED_INTENSITY_TOL, Reflections, compute_reflections, lorentz_polarization
 
 #: Largest extra 2θ (degrees) on each side of the grid whose reflections may add tails.
 MAX_MARGIN = 10.0
@@ -70,7 +70,8 @@ def simulate_pattern(
 
     Reflections are computed with the primary line; each further line of ``radiation`` (the
     Kα2 of a doublet) adds a copy of every stick at the 2θ Bragg's law gives for the same d,
-    times its weight. Peaks just outside the grid contribute their tails. The returned
+    times its weight, with the Lorentz–polarisation factor taken at that line's own angle
+    (|F|² depends on d only), see :func:`line_sticks`. Peaks just outside the grid contribute their tails. The returned
     sticks are those of the primary line inside the grid range, absolute intensities.
 
     Raises ``FormatError`` (without a path: the caller adds it) when an element has no
@@ -89,16 +90,32 @@ def simulate_pattern(
         raise FormatError(
             f"no reflection between {grid[0]:g}° and {grid[-1]:g}° 2θ at λ = {lam:g} Å"
         )
-    centres, heights = [], []
-    for wavelength, weight in zip(radiation.wavelengths, radiation.weights):
-        tt, ok = line_positions(wide.d, wavelength)
-        centres.append(tt[ok])
-        heights.append(wide.intensity[ok] * weight)
-    tt, inten = np.concatenate(centres), np.concatenate(heights)
+    tt, inten = line_sticks(wide, radiation, monochromator_two_theta)
     y = render(grid, tt, inten, profile.widths(tt, lam), profile.shape, profile.eta, profile.window)
     if profile.normalize and y.max() > 0:
         y = y / y.max()
     return y.astype(np.float32), sticks
+
+
+def line_sticks(
+    peaks: Reflections, radiation: Radiation, monochromator_two_theta: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sticks of every line of ``radiation``: 2θ (S,) degrees and intensities (S,).
+
+    ``peaks`` are the primary line's (intensity 2|F|² LP(θ₁)); line j puts each peak with
+    λ_j ≤ 2d at 2θ_j = 2 asin(λ_j / 2d) with intensity weight_j · 2|F|² · LP(θ_j), i.e. the
+    primary intensity times weight_j · LP(θ_j) / LP(θ₁).
+    """
+    centres, heights = [peaks.two_theta], [peaks.intensity * radiation.weights[0]]
+    lp1 = None
+    for wavelength, weight in zip(radiation.wavelengths[1:], radiation.weights[1:]):
+        if lp1 is None:
+            lp1 = lorentz_polarization(np.radians(peaks.two_theta / 2), monochromator_two_theta)
+        tt, ok = line_positions(peaks.d, wavelength)
+        lp = lorentz_polarization(np.radians(tt[ok] / 2), monochromator_two_theta)
+        centres.append(tt[ok])
+        heights.append(peaks.intensity[ok] * weight * lp / lp1[ok])
+    return np.concatenate(centres), np.concatenate(heights)
 
 
 def _in_range(peaks: Reflections, lo: float, hi: float) -> Reflections:

@@ -11,7 +11,8 @@ from spectool.errors import FormatError
 from spectool.xrd.crystal import Crystal
 from spectool.xrd.profiles import make_grid
 from spectool.xrd.radiation import WAVELENGTHS, parse_radiation
-from spectool.xrd.simulate import ProfileOptions, simulate_pattern
+from spectool.xrd.reflections import lorentz_polarization
+from spectool.xrd.simulate import ProfileOptions, line_sticks, simulate_pattern
 
 NACL = Crystal(
     5.6402 * np.eye(3),
@@ -33,7 +34,27 @@ def test_kalpha2_lands_where_bragg_puts_it():
         assert grid[window][y[window].argmax()] == pytest.approx(tt2, abs=1.5e-3)
         tt1 = math.degrees(2 * math.asin(lam1 / (2 * d)))
         at1 = y[np.abs(grid - tt1).argmin()]
-        assert y[window].max() / at1 == pytest.approx(0.5, rel=0.05)
+        lp = lorentz_polarization(np.radians(np.array([tt2, tt1]) / 2))
+        assert y[window].max() / at1 == pytest.approx(0.5 * lp[0] / lp[1], rel=0.02)
+
+
+@pytest.mark.parametrize("mono", [None, 26.6])
+def test_kalpha2_has_lorentz_polarisation_at_its_own_angle(mono):
+    from spectool.xrd.reflections import compute_reflections
+
+    rad = parse_radiation("CuKa12")
+    peaks = compute_reflections(NACL, rad.wavelength, (5, 150), mono)
+    tt, inten = line_sticks(peaks, rad, mono)
+    n = len(peaks)
+    np.testing.assert_array_equal(tt[:n], peaks.two_theta)
+    np.testing.assert_array_equal(inten[:n], peaks.intensity)
+    tt2 = np.degrees(2 * np.arcsin(WAVELENGTHS["CuKa2"] / (2 * peaks.d)))
+    lp1 = lorentz_polarization(np.radians(peaks.two_theta / 2), mono)
+    lp2 = lorentz_polarization(np.radians(tt2 / 2), mono)
+    np.testing.assert_allclose(tt[n:], tt2, rtol=1e-14)
+    np.testing.assert_allclose(inten[n:], 0.5 * peaks.intensity / lp1 * lp2, rtol=1e-12)
+    # at high angle LP differs: the Kα2 stick is not just half the Kα1 stick
+    assert np.abs(inten[n:] / inten[:n] - 0.5).max() > 1e-3
 
 
 def test_absolute_pattern_integrates_to_sticks():
