@@ -331,17 +331,19 @@ def _atoms(data: dict):
     return keep_lab, keep_el, keep_occ, keep_sp, np.array(keep_pos, dtype=np.float64).reshape(-1, 3), messages
 
 
-def close_pairs(points: np.ndarray, tol: float = SITE_TOL) -> tuple[np.ndarray, np.ndarray]:
-    """Index pairs (i < j) of ``points`` (m, 3) fractional that lie within ``tol`` of each other
-    on every axis, periodically (pymatgen's ``find_in_coord_list_pbc`` test). O(m log m) plus
-    the pairs: sorted on x, only neighbours closer than ``tol`` in x are compared."""
+def close_pairs(points: np.ndarray, tol: float | np.ndarray = SITE_TOL) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs (i < j) of ``points`` (m, 3) fractional that lie within ``tol`` (scalar or
+    per axis (3,), below 0.25) of each other on every axis, periodically (pymatgen's
+    ``find_in_coord_list_pbc`` test). O(m log m) plus the pairs: sorted on x, only neighbours
+    closer than ``tol`` in x are compared."""
+    tol = np.broadcast_to(np.asarray(tol, dtype=np.float64), (3,))
     w = points - np.floor(points)
     order = np.argsort(w[:, 0], kind="stable")
     xs = w[order, 0]
-    wrap = int(np.searchsorted(xs, 2 * tol))
+    wrap = int(np.searchsorted(xs, 2 * tol[0]))
     xs_ext = np.concatenate([xs, xs[:wrap] + 1.0])
     idx_ext = np.concatenate([order, order[:wrap]])
-    hi = np.searchsorted(xs_ext, xs + 2 * tol, side="right")
+    hi = np.searchsorted(xs_ext, xs + 2 * tol[0], side="right")
     counts = hi - np.arange(1, xs.size + 1)
     counts = np.maximum(counts, 0)
     total = int(counts.sum())

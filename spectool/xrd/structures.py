@@ -82,25 +82,40 @@ def validate(crystal: Crystal, min_distance: float = MIN_DISTANCE) -> None:
 
 
 def closest_pair(crystal: Crystal, cutoff: float) -> tuple[int, int, float] | None:
-    """First pair of distinct sites (i, j, distance Å) closer than ``cutoff`` Å whose
-    occupancies sum to more than 1, with periodic images; ``None`` if there is none."""
+    """First pair of distinct sites (i < j, distance Å) closer than ``cutoff`` Å whose
+    occupancies sum to more than 1, with periodic images; ``None`` if there is none.
+
+    Candidates first: two sites within ``cutoff`` differ in fractional coordinate k by at
+    most cutoff · |k-th reciprocal vector| (periodically), so a sort on x finds them in
+    O(n log n) (:func:`spectool.xrd.fastcif.close_pairs`); each candidate's distance is then
+    the minimum over the 27 neighbouring cell images of its wrapped difference.
+    """
+    from spectool.xrd.fastcif import close_pairs
+
     sites, first = np.unique(crystal.site, return_index=True)
     occ = np.bincount(np.searchsorted(sites, crystal.site), weights=crystal.occupancy)
-    frac = crystal.frac_coords[first] % 1.0
-    cart = frac @ crystal.lattice
-    shifts = np.stack(np.meshgrid(*[np.arange(-1, 2)] * 3, indexing="ij"), -1).reshape(-1, 3) @ crystal.lattice
-    n = len(sites)
-    step = max(1, 200_000 // (27 * max(n, 1)))
-    for lo in range(0, n, step):
-        diff = cart[lo : lo + step, None, None, :] - cart[None, :, None, :] - shifts[None, None, :, :]
-        dist = np.sqrt((diff**2).sum(-1)).min(axis=2)  # (chunk, n)
-        ii = np.arange(lo, min(lo + step, n))
-        dist[ii - lo, ii] = np.inf
-        bad = (dist < cutoff) & (occ[ii, None] + occ[None, :] > 1 + 1e-6)
-        if bad.any():
-            a, b = np.argwhere(bad)[0]
-            return int(sites[lo + a]), int(sites[b]), float(dist[a, b])
-    return None
+    frac = crystal.frac_coords[first]
+    tol = cutoff * np.linalg.norm(np.linalg.inv(crystal.lattice), axis=0) * (1 + 1e-9) + 1e-12
+    if len(sites) < 2:
+        return None
+    if np.any(tol >= 0.25) or len(sites) <= 16:
+        i, j = np.triu_indices(len(sites), 1)
+    else:
+        i, j = close_pairs(frac, tol)
+    keep = occ[i] + occ[j] > 1 + 1e-6
+    i, j = i[keep], j[keep]
+    if i.size == 0:
+        return None
+    d = frac[i] - frac[j]
+    d -= np.round(d)
+    shifts = np.stack(np.meshgrid(*[np.arange(-1, 2)] * 3, indexing="ij"), -1).reshape(-1, 3)
+    cart = (d[:, None, :] + shifts[None, :, :]) @ crystal.lattice  # (k, 27, 3)
+    dist = np.sqrt((cart**2).sum(-1)).min(axis=1)
+    bad = np.flatnonzero(dist < cutoff)
+    if bad.size == 0:
+        return None
+    k = bad[np.lexsort((j[bad], i[bad]))[0]]
+    return int(sites[i[k]]), int(sites[j[k]]), float(dist[k])
 
 
 def symmetry_labels(crystal: Crystal, symprec: float = 0.01) -> dict[str, object]:

@@ -141,3 +141,36 @@ def test_missing_file():
     with pytest.raises(FormatError) as info:
         load_structures("/nonexistent/x.cif")
     assert info.value.path == "/nonexistent/x.cif"
+
+
+def _naive_close(crystal, cutoff):
+    """Oracle: every pair, every image in a 5×5×5 block of cells."""
+    import itertools
+
+    pairs = set()
+    n = len(crystal.elements)
+    for i, j in itertools.combinations(range(n), 2):
+        if crystal.occupancy[i] + crystal.occupancy[j] <= 1 + 1e-6:
+            continue
+        for s in itertools.product(range(-2, 3), repeat=3):
+            d = (crystal.frac_coords[i] - crystal.frac_coords[j] + s) @ crystal.lattice
+            if np.linalg.norm(d) < cutoff:
+                pairs.add((i, j))
+    return pairs
+
+
+def test_closest_pair_against_naive_oracle():
+    from spectool.xrd.fastcif import lattice_matrix
+    from spectool.xrd.structures import closest_pair
+
+    rng = np.random.default_rng(3)
+    for _ in range(25):
+        n = int(rng.integers(2, 40))
+        lattice = lattice_matrix(*rng.uniform(4, 12, 3), *rng.uniform(75, 105, 3))
+        crystal = Crystal(lattice, rng.uniform(-1, 2, (n, 3)), ["Na"] * n, rng.choice([0.5, 1.0], n))
+        cutoff = float(rng.uniform(0.5, 2.0))
+        expect = _naive_close(crystal, cutoff)
+        got = closest_pair(crystal, cutoff)
+        assert (got is None) == (not expect)
+        if got is not None:
+            assert (got[0], got[1]) == min(expect)
