@@ -53,7 +53,8 @@ def simulate(
     --workers; shards (--shard I/N) join with spectool merge.
     """
     from spectool.io.stdio import refuse_binary_to_terminal
-    from spectool.xrd.batch import LABEL_RULES, read_label_table
+    from spectool.io.labels import read_label_table
+    from spectool.xrd.batch import LABEL_RULES
 
     refuse_binary_to_terminal(output, env)
     settings = _settings(radiation, wavelength, two_theta, step, profile, eta, fwhm, uvw, crystallite_size,

@@ -6,14 +6,14 @@ also the per-file work unit a process pool runs.
 
 from __future__ import annotations
 
-import csv
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from spectool.errors import FormatError, SpectoolError, UsageError
+from spectool.errors import SpectoolError, UsageError
+from spectool.io.labels import label_from_table
 from spectool.io.model import Chunk, Ragged
 
 LABEL_RULES = ("stem", "parent", "formula", "reduced-formula", "spacegroup", "crystal-system",
@@ -156,29 +156,10 @@ def rows_to_chunk(rows: Sequence[SampleRow]) -> Chunk:
 def label_of(row: SampleRow, rule: str, table: dict[str, str] | None = None) -> str:
     """The class label of a row under ``rule`` (one of LABEL_RULES) or a CSV ``table``."""
     if table is not None:
-        path = Path(row.path)
-        for key in (row.path, str(path.resolve()), path.name, row.id, path.stem):
-            if key in table:
-                return table[key]
-        return ""
+        return label_from_table(table, row.path, row.id)
     values = {"stem": Path(row.path).stem, "parent": Path(row.path).parent.name,
               "formula": row.labels.get("cell_formula", ""), "reduced-formula": row.labels.get("formula", ""),
               "spacegroup": row.labels.get("spacegroup_symbol", ""),
               "crystal-system": row.labels.get("crystal_system", ""),
               "structure-type": row.labels.get("structure_type", "")}
     return str(values[rule])
-
-
-def read_label_table(path: str) -> dict[str, str]:
-    """A CSV mapping an id, file name or path (first column) to a label (second column)."""
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = [r for r in csv.reader(f) if r and not r[0].startswith("#")]
-    except (OSError, UnicodeDecodeError) as exc:
-        raise FormatError(f"cannot read label table ({exc})", path) from None
-    if rows and rows[0][:2] and rows[0][0].lower() in ("id", "path", "file", "name", "stem"):
-        rows = rows[1:]
-    bad = next((i for i, r in enumerate(rows) if len(r) < 2), None)
-    if bad is not None:
-        raise FormatError("expected two columns: id-or-path,label", path, bad + 1)
-    return {r[0].strip(): r[1].strip() for r in rows}

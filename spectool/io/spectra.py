@@ -1,0 +1,101 @@
+"""Raw spectra from any input: scans (every reader's format) and sets, as uniform batches.
+
+``iter_spectra`` is the one place that turns INPUT arguments into arrays for commands that
+accept scans and sets alike (preprocess, predict, explain): files, folders, globs, ``-``.
+A bad input comes back as its error, so the batch goes on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from spectool.env import Env
+from spectool.errors import FormatError, SpectoolError
+from spectool.io.model import Axis
+
+SET_ROWS = 1024
+
+
+@dataclass
+class Spectra:
+    """Rows from one source on one axis: ``X`` (B, L) float32, with what the source says."""
+
+    name: str
+    X: np.ndarray
+    axis: Axis
+    kind: str = "xrd"
+    wavelength: float | None = None  # Å
+    laser_nm: float | None = None
+    samples: dict[str, np.ndarray] = field(default_factory=dict)
+    labels: list[str] | None = None  # class names per row, when the source is labelled
+    is_scan: bool = True
+
+    def __len__(self) -> int:
+        return len(self.X)
+
+
+def input_suffixes() -> set[str]:
+    from spectool.io.readers import SCAN_SUFFIXES
+    from spectool.io.sets import INPUT_SET_SUFFIXES
+
+    return set(SCAN_SUFFIXES) | INPUT_SET_SUFFIXES
+
+
+def iter_spectra(specs: list[str], env: Env, wavelength: float | None = None) -> Iterator[tuple[str, object]]:
+    """(name, :class:`Spectra` or the :class:`SpectoolError`) for every scan and set chunk.
+
+    ``wavelength`` (Å) fills in for X-ray scans whose file states none.
+    """
+    from spectool.io.inputs import expand_inputs
+    from spectool.io.sets import is_set_path
+
+    for path, problem in expand_inputs(specs, input_suffixes()):
+        if problem:
+            yield path, FormatError(problem, path)
+            continue
+        try:
+            source = _set_chunks(path, env) if is_set_path(path) else _scans(path, wavelength)
+            for item in source:
+                yield item.name, item
+        except SpectoolError as exc:
+            yield path, exc.where(path)
+
+
+def _scans(path: str, wavelength: float | None) -> Iterator[Spectra]:
+    from spectool.io.readers import read_scans
+
+    scans = read_scans(path)
+    for i, scan in enumerate(scans):
+        name = path if len(scans) == 1 else f"{path}#{i + 1}"
+        sample_id = Path(path).stem + ("" if len(scans) == 1 else f"#{i + 1}")
+        lam = scan.wavelength or (wavelength if scan.kind == "xrd" else None)
+        samples = {"id": np.array([sample_id], object), "source": np.array([path], object),
+                   "format": np.array([scan.format], object),
+                   "wavelength": np.array([np.nan if lam is None else lam])}
+        yield Spectra(name, np.asarray(scan.y, np.float32)[None, :], Axis(scan.x, scan.quantity, scan.units),
+                      scan.kind, lam, scan.meta.get("laser_nm"), samples)
+
+
+def _set_chunks(path: str, env: Env) -> Iterator[Spectra]:
+    from spectool.io.sets import open_set
+
+    with open_set(path, env) as reader:
+        meta = reader.meta
+        names = meta.label_names
+        for chunk in reader.iter_chunks(SET_ROWS, peaks=False):
+            labels = [names[k] if 0 <= k < len(names) else "" for k in chunk.y]
+            yield Spectra(path, np.asarray(chunk.X, np.float32), meta.axis, meta.kind, meta.wavelength, None,
+                          chunk.samples, labels, is_scan=False)
+
+
+def set_recipe(history: list[dict]) -> list[dict]:
+    """The preprocess steps recorded in a set's history, oldest first (what predict replays)."""
+    steps: list[dict] = []
+    for record in history:
+        if record.get("command") == "preprocess":
+            steps += record.get("params", {}).get("recipe", {}).get("steps", [])
+    return steps
