@@ -46,7 +46,7 @@ def root(
 
 
 def _register() -> None:
-    from spectool.cli import completion, formats, info, merge, preprocess, simulate  # noqa: F401 - modules register their commands
+    from spectool.cli import augment, completion, formats, info, merge, preprocess, simulate  # noqa: F401 - modules register their commands
 
 
 _register()
