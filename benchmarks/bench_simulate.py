@@ -7,7 +7,7 @@ prototypes from ../shared/data/cifs/mp-prototypes spanning their sizes):
   1. from parsed structures: pymatgen ``get_pattern`` + a Gaussian profile on the grid,
      against spectool ``crystal_from_structure`` + ``simulate_pattern``;
   2. end to end from CIF files: pymatgen ``CifParser`` + the above, against spectool
-     ``load_structures`` (pymatgen's parser underneath) + ``simulate_pattern``.
+     ``load_structures`` (spectool.xrd.fastcif, pymatgen where it declines) + ``simulate_pattern``.
 Both render with the same function on the same grid (5–90°, 0.02°, CuKa, FWHM 0.1°), so the
 profile cost is shared. Prints patterns/s, the ratios, the zeolite time and the accuracy.
 """
