@@ -1,7 +1,8 @@
 """Pattern-level augmentation (ViT paper, PAPERS.md A) and the augment pipeline.
 
-Each pattern op splits into ``draw(rngs, X, axis, backend)``, which takes every random
-number a row needs from that row's own generator (seeded by ``(seed, sample, copy)``), and
+Each pattern op splits into ``draw(streams, X, axis, backend)``, which takes every random
+number a row needs from that row's own counter stream (keyed by ``(seed, sample, copy)``,
+drawn for all rows in one vectorised call: :mod:`spectool.signal.streams`), and
 ``transform(X, axis, params)``, a vectorised function of the batch: numpy here, torch in
 :mod:`spectool.signal.augment_torch`. Peaks on a profile are the local maxima above
 ``threshold`` × the row's maximum; a peak's window runs from the local minimum before it to
@@ -13,46 +14,99 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from spectool.errors import UsageError
-from spectool.signal.ops import Context, Op, number, one_of, register, row_rngs, span, uniform_rows
+from spectool.signal.ops import Context, Op, number, one_of, register, span
+from spectool.signal.streams import row_streams
 
 MAX_PEAKS = 512  # peaks per row that can be chosen; later ones are left alone
 
 
-def peak_windows(X: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per point, the rank of its peak window (−1: none) and the window's first index.
+@dataclass(frozen=True)
+class Pieces:
+    """Peak windows of a batch (B, L) as pieces tiling its flat view (B·L,), in order.
 
-    ``X`` (B, L). Windows are cut at local minima; a window's rank is the 0-based order of
-    the peak it holds among the row's peaks (local maxima above ``threshold`` × row max).
-    Only running sums and running extrema, no gathers. Returns two (B, L) int32 arrays.
+    Per piece (K,) int64: ``start`` (flat index of its first point), ``length``, ``row``,
+    ``rank`` (0-based order among the row's peaks of the peak it belongs to, −1: none) and
+    ``window`` (flat index of its window's first point: the last minimum at or before it,
+    or the row's start). A window from one minimum to the next holding two maxima is two
+    pieces, cut at the second maximum.
     """
+
+    start: np.ndarray
+    length: np.ndarray
+    row: np.ndarray
+    rank: np.ndarray
+    window: np.ndarray
+
+    def expand(self, values: np.ndarray) -> np.ndarray:
+        """Per-piece values (K,) repeated over their points: (B·L,)."""
+        return np.repeat(values, self.length)
+
+
+def _extrema(F: np.ndarray, L: int) -> tuple[np.ndarray, np.ndarray]:
+    """Flat indices of the local maxima and minima of the rows of flat ``F`` (B·L,):
+    max where the step in is > 0 and the step out ≤ 0, min where in < 0 and out ≥ 0;
+    never a row's first or last point. Sorted int64."""
+    d = np.diff(F)
+    up, down = d > 0, d < 0
+    maxima = np.flatnonzero(np.greater(up[:-1], up[1:])) + 1
+    minima = np.flatnonzero(np.greater(down[:-1], down[1:])) + 1
+    inside = lambda i: i[(i % L != 0) & (i % L != L - 1)]  # noqa: E731
+    return inside(maxima), inside(minima)
+
+
+def peak_pieces(X: np.ndarray, threshold: float) -> Pieces:
+    """The peak windows of ``X`` (B, L) float32: windows cut at local minima, peaks the
+    local maxima above ``threshold`` × the row's maximum (see :class:`Pieces`).
+
+    Only the extrema are found on the dense batch (a diff and two comparisons); the rest is
+    on the few boundaries: a row start or a minimum opens a piece that belongs to the next
+    boundary's peak if that is a maximum, else to none; a maximum opens one of its own.
+    """
+    X = np.ascontiguousarray(X, np.float32)
     B, L = X.shape
-    left, right = X[:, 1:-1] - X[:, :-2], X[:, 2:] - X[:, 1:-1]
-    pad = np.zeros((B, 1), bool)
-    top = X.max(axis=1, keepdims=True)
-    is_max = np.concatenate([pad, (left > 0) & (right <= 0), pad], 1) & (X > threshold * top)
-    is_min = np.concatenate([pad, (left < 0) & (right >= 0), pad], 1)
-    idx = np.arange(L, dtype=np.int32)
-    cum = np.cumsum(is_max, axis=1, dtype=np.int32)  # maxima up to and including each point
-    since = cum > np.maximum.accumulate(np.where(is_min, cum, 0), axis=1)  # a max seen in this window
-    next_max = np.minimum.accumulate(np.where(is_max, idx, L)[:, ::-1], axis=1)[:, ::-1]
-    next_min = np.minimum.accumulate(np.where(is_min, idx, L)[:, ::-1], axis=1)[:, ::-1]
-    next_min = np.concatenate([next_min[:, 1:], np.full((B, 1), L, np.int32)], 1)
-    rank = np.where(since, cum - 1, np.where(next_max < next_min, cum, -1))
-    return rank, np.maximum.accumulate(np.where(is_min, idx, 0), axis=1)
+    if L == 0:
+        return Pieces(*(np.zeros(0, np.int64) for _ in range(5)))
+    F = X.ravel()
+    maxima, minima = _extrema(F, L)
+    top = X.max(axis=1) if L else np.zeros(B, np.float32)
+    maxima = maxima[F[maxima] > threshold * top[maxima // L]]
+    kind = np.zeros(B * L, np.int8)  # 1 row start, 2 minimum, 3 maximum
+    kind[minima], kind[maxima], kind[::L] = 2, 3, 1
+    start = np.flatnonzero(kind)
+    k = kind[start]
+    is_max = k == 3
+    seen = np.cumsum(is_max)
+    rank_max = seen - 1 - np.maximum.accumulate(np.where(k == 1, seen - is_max, 0))
+    nxt = np.append(k[1:], 1) == 3
+    rank = np.where(is_max, rank_max, np.where(nxt, np.append(rank_max[1:], -1), -1))
+    window = np.maximum.accumulate(np.where(is_max, 0, start))
+    length = np.diff(np.append(start, B * L))
+    return Pieces(start, length, start // L, rank, window)
 
 
-def _rows_take(values: np.ndarray, index: np.ndarray) -> np.ndarray:
-    """values[b, index[b, i]] for (B, M) values and (B, L) indices (flat take: fast)."""
-    flat = index + (np.arange(len(values), dtype=np.int64) * values.shape[1])[:, None]
-    return np.take(values.ravel(), flat)
+def peak_windows(X: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per point, the rank of its peak window (−1: none) and the window's first index
+    (column): two (B, L) int arrays, the dense form of :func:`peak_pieces`."""
+    B, L = np.shape(X)
+    p = peak_pieces(X, threshold)
+    return p.expand(p.rank).reshape(B, L), p.expand(p.window - p.row * L).reshape(B, L)
 
 
-def _per_peak(values: np.ndarray, rank: np.ndarray, default: float) -> np.ndarray:
-    """values (B, M) looked up by rank (B, L); ``default`` where rank < 0 or ≥ M."""
-    ok = (rank >= 0) & (rank < values.shape[1])
-    return np.where(ok, _rows_take(values, np.clip(rank, 0, values.shape[1] - 1)), default)
+def _peak_slots(streams, X, threshold: float, backend: str):
+    """(pieces or None, rows, index): where per-peak values are drawn. numpy: one per piece
+    (a peak's pieces share its (row, rank) value); torch: a (B, MAX_PEAKS) table."""
+    if backend == "numpy":
+        p = peak_pieces(X, threshold)
+        return p, p.row, np.clip(p.rank, 0, None).astype(np.uint64)
+    return None, np.arange(len(streams))[:, None], np.arange(MAX_PEAKS, dtype=np.uint64)[None, :]
+
+
+def _chosen(pieces) -> np.ndarray | bool:
+    """Pieces whose peak can be chosen (rank in 0 … MAX_PEAKS − 1); True for a table."""
+    return True if pieces is None else (pieces.rank >= 0) & (pieces.rank < MAX_PEAKS)
 
 
 @register
@@ -68,15 +122,16 @@ class PeakScale(Op):
     fraction: tuple = (0.0, 1.0)
     threshold: float = 0.01
 
-    def draw(self, rngs, X, axis, backend="numpy"):
-        q = uniform_rows(rngs, *self.fraction)
-        u = np.array([g.random((2, MAX_PEAKS)) for g in rngs]).reshape(len(rngs), 2, MAX_PEAKS)
-        f = self.factor[0] + (self.factor[1] - self.factor[0]) * u[:, 1]
-        return {"factors": np.where(u[:, 0] < q[:, None], f, 1.0).astype(np.float32)}
+    def draw(self, streams, X, axis, backend="numpy"):
+        pieces, rows, idx = _peak_slots(streams, X, self.threshold, backend)
+        q = streams.uniform(*self.fraction)
+        pick = streams.uniform_at(rows, idx) < q[rows]
+        f = np.where(pick & _chosen(pieces), streams.uniform_at(rows, idx, *self.factor), 1.0)
+        return {"factors": f.astype(np.float32)} | ({"pieces": pieces} if pieces else {})
 
     def transform(self, X, axis, p):
-        rank, _ = peak_windows(X, self.threshold)
-        return (X * _per_peak(p["factors"], rank, 1.0)).astype(np.float32)
+        X = np.ascontiguousarray(X, np.float32)
+        return (X.ravel() * p["pieces"].expand(p["factors"])).reshape(X.shape)
 
 
 @register
@@ -92,28 +147,51 @@ class PeakDrop(Op):
     fraction: tuple = (0.0, 0.5)
     threshold: float = 0.01
 
-    def draw(self, rngs, X, axis, backend="numpy"):
-        on = uniform_rows(rngs, 0, 1) < self.p
-        q = uniform_rows(rngs, *self.fraction)
-        u = np.array([g.random(MAX_PEAKS) for g in rngs]).reshape(len(rngs), MAX_PEAKS)
-        return {"drop": ((u < q[:, None]) & on[:, None]).astype(np.float32)}
+    def draw(self, streams, X, axis, backend="numpy"):
+        pieces, rows, idx = _peak_slots(streams, X, self.threshold, backend)
+        on = streams.uniform() < self.p
+        q = streams.uniform(*self.fraction)
+        drop = (streams.uniform_at(rows, idx) < q[rows]) & on[rows] & _chosen(pieces)
+        return {"drop": drop.astype(np.float32)} | ({"pieces": pieces} if pieces else {})
 
     def transform(self, X, axis, p):
-        rank, start = peak_windows(X, self.threshold)
-        drop = _per_peak(p["drop"], rank, 0.0) > 0
-        return np.where(drop, np.minimum(X, _rows_take(X, start)), X).astype(np.float32)
+        X = np.ascontiguousarray(X, np.float32)
+        pieces, F = p["pieces"], X.ravel()
+        if not p["drop"].any():
+            return X.copy()
+        cap = np.where(p["drop"] > 0, F[pieces.window], np.float32(np.inf))
+        return np.minimum(F, pieces.expand(cap)).reshape(X.shape)
 
 
 def shift_rows(X: np.ndarray, shift_points: np.ndarray) -> np.ndarray:
-    """X(i − s) by linear interpolation, s (B,) in points; 0 where it comes from outside."""
+    """X(i − s) by linear interpolation, s (B,) in points; 0 where it comes from outside.
+
+    Per row the shift is a whole offset k = ⌊−s⌋ and a weight w = −s − k, so the two
+    neighbours are one contiguous slice each of the zero-padded row: one row-wise take of
+    (B, L + 1) windows, no per-point index. (B, L) float32.
+    """
+    X = np.ascontiguousarray(X, np.float32)
     B, L = X.shape
-    t = np.arange(L)[None, :] - shift_points[:, None]
-    i0 = np.floor(t).astype(np.int64)
-    w = (t - i0).astype(np.float32)
-    a = _rows_take(X, np.clip(i0, 0, L - 1))
-    b = _rows_take(X, np.clip(i0 + 1, 0, L - 1))
-    out = a * (1 - w) + b * w
-    return np.where((t >= 0) & (t <= L - 1), out, 0.0).astype(np.float32)
+    neg = -np.asarray(shift_points, np.float64)
+    k = np.clip(np.floor(neg), -L - 1, L + 1).astype(np.int64)
+    w = (neg - np.floor(neg)).astype(np.float32)[:, None]
+    pad = int(np.abs(k).max(initial=0)) + 1
+    Z = np.zeros((B, L + 2 * pad + 2), np.float32)
+    Z[:, pad:pad + L] = X
+    G = sliding_window_view(Z, L + 1, axis=1)[np.arange(B), pad + k]
+    out = G[:, :-1] * (1 - w) + G[:, 1:] * w
+    _zero_edges(out, k, w[:, 0])
+    return out
+
+
+def _zero_edges(out: np.ndarray, k: np.ndarray, w: np.ndarray) -> None:
+    """Zero the two points per row whose interpolation reaches one point past the data
+    (i + k = −1, and i + k = L − 1 with w > 0): outside like the rest of the padding."""
+    L = out.shape[1]
+    rows = np.arange(len(out))
+    for col, ok in ((-1 - k, True), (L - 1 - k, w > 0)):
+        sel = ok & (col >= 0) & (col < L)
+        out[rows[sel], col[sel]] = 0.0
 
 
 def _step(axis) -> float:
@@ -130,11 +208,11 @@ class Shift(Op):
     checks = {"delta": span(-1e4, 1e4)}
     delta: tuple = (-0.5, 0.5)
 
-    def draw(self, rngs, X, axis, backend="numpy"):
-        return {"points": (uniform_rows(rngs, *self.delta) / _step(axis)).astype(np.float32)}
+    def draw(self, streams, X, axis, backend="numpy"):
+        return {"points": (streams.uniform(*self.delta) / _step(axis)).astype(np.float32)}
 
     def transform(self, X, axis, p):
-        return shift_rows(np.asarray(X, np.float32), p["points"])
+        return shift_rows(X, p["points"])
 
 
 @register
@@ -154,18 +232,24 @@ class Window(Op):
         if self.mode == "crop" and self.width[1] <= 0:
             raise UsageError("window: a crop window of width 0 keeps nothing")
 
-    def draw(self, rngs, X, axis, backend="numpy"):
-        on = uniform_rows(rngs, 0, 1) < self.p
-        w = uniform_rows(rngs, *self.width)
-        lo = uniform_rows(rngs, 0, 1) * (1 - w)
-        return {"lo": np.where(on, lo, 0.0), "hi": np.where(on, lo + w, 1.0 if self.mode == "crop" else 0.0)}
+    def draw(self, streams, X, axis, backend="numpy"):
+        on = streams.uniform() < self.p
+        w = streams.uniform(*self.width)
+        lo = streams.uniform() * (1 - w)
+        off_lo, off_hi = (0.0, 1.0) if self.mode == "crop" else (-1.0, -1.0)  # off: keep all
+        return {"lo": np.where(on, lo, off_lo), "hi": np.where(on, lo + w, off_hi)}
 
     def transform(self, X, axis, p):
-        L = X.shape[1]
-        t = np.arange(L)[None, :] / max(L - 1, 1)
-        inside = (t >= p["lo"][:, None]) & (t <= p["hi"][:, None])
-        keep = inside if self.mode == "crop" else ~inside
-        return np.where(keep, X, 0.0).astype(np.float32)
+        """Points i with lo ≤ i/(L − 1) ≤ hi are inside: per row one run [a, b) of
+        columns (found by search on the axis fractions), expanded flat."""
+        X = np.ascontiguousarray(X, np.float32)
+        B, L = X.shape
+        t = np.arange(L) / max(L - 1, 1)
+        a = np.searchsorted(t, p["lo"], "left")
+        b = np.maximum(np.searchsorted(t, p["hi"], "right"), a)
+        runs = np.stack([a, b - a, L - b], 1).ravel()
+        inside = np.repeat(np.tile([False, True, False], B), runs).reshape(B, L)
+        return np.where(inside if self.mode == "crop" else ~inside, X, np.float32(0))
 
 
 @register
@@ -181,32 +265,34 @@ class Noise(Op):
     sigma: tuple = (0.0, 0.02)
     counts: tuple = (100.0, 10000.0)
 
-    def draw(self, rngs, X, axis, backend="numpy"):
+    def draw(self, streams, X, axis, backend="numpy"):
         if self.kind == "gaussian":
-            s = uniform_rows(rngs, *self.sigma)
+            s = streams.uniform(*self.sigma)
         else:
-            s = np.exp(uniform_rows(rngs, *np.log(self.counts)))
+            s = np.exp(streams.uniform(*np.log(self.counts)))
         if backend != "numpy":  # torch: counter-based normals keyed per row
-            return {"scale": s.astype(np.float32), "key": _keys(rngs)}
+            return {"scale": s.astype(np.float32), "key": (streams.seeds() >> np.uint64(33)).astype(np.int64)}
+        gens = streams.generators()
         if self.kind == "gaussian":
-            z = np.stack([g.standard_normal(X.shape[1], np.float32) for g in rngs]) if len(rngs) else X
-            return {"noise": (z * s[:, None]).astype(np.float32), "relative": True}
-        return {"noise": _poisson(rngs, X, s), "relative": False}
+            z = np.empty(X.shape, np.float32)
+            for row, g in zip(z, gens):
+                g.standard_normal(out=row, dtype=np.float32)
+            z *= s[:, None].astype(np.float32)
+            return {"noise": z, "relative": True}
+        return {"noise": _poisson(gens, X, s), "relative": False}
 
     def transform(self, X, axis, p):
-        top = np.maximum(X.max(axis=1, keepdims=True), 0) if p["relative"] else 1.0
-        return (X + p["noise"] * top).astype(np.float32)
+        X = np.asarray(X, np.float32)
+        if not p["relative"]:
+            return X + p["noise"]
+        return X + p["noise"] * np.maximum(X.max(axis=1, keepdims=True), 0)
 
 
-def _keys(rngs) -> np.ndarray:
-    return np.array([g.integers(0, 2**31 - 1) for g in rngs], dtype=np.int64)
-
-
-def _poisson(rngs, X, counts) -> np.ndarray:
+def _poisson(gens, X, counts) -> np.ndarray:
     top = np.maximum(X.max(axis=1), 0)
     scale = counts / np.where(top > 0, top, 1.0)
     out = np.empty_like(X, dtype=np.float32)
-    for i, g in enumerate(rngs):
+    for i, g in enumerate(gens):
         lam = np.maximum(X[i], 0) * scale[i]
         out[i] = g.poisson(lam) / scale[i] - np.maximum(X[i], 0)
     return out
@@ -229,17 +315,23 @@ class Background(Op):
     amplitude: tuple = (0.0, 0.1)
     order: int = 4
 
-    def draw(self, rngs, X, axis, backend="numpy"):
-        c = uniform_rows(rngs, -1, 1, int(self.order) + 1)
-        a = uniform_rows(rngs, *self.amplitude)
+    def draw(self, streams, X, axis, backend="numpy"):
+        c = streams.uniform(-1, 1, int(self.order) + 1)
+        a = streams.uniform(*self.amplitude)
         return {"coef": c.astype(np.float32), "height": a.astype(np.float32)}
 
     def transform(self, X, axis, p):
-        bg = p["coef"].astype(np.float64) @ chebyshev_basis(X.shape[1], int(self.order))
-        bg -= bg.min(axis=1, keepdims=True)
-        bg /= np.where(bg.max(axis=1, keepdims=True) > 0, bg.max(axis=1, keepdims=True), 1.0)
+        """float32 throughout: bg = coef @ basis, then X + height·max(X)·(bg − min)/(max − min)."""
+        X = np.asarray(X, np.float32)
+        bg = p["coef"] @ chebyshev_basis(X.shape[1], int(self.order)).astype(np.float32)
+        lo, hi = bg.min(axis=1, keepdims=True), bg.max(axis=1, keepdims=True)
+        span_ = hi - lo
         top = np.maximum(X.max(axis=1, keepdims=True), 0)
-        return (X + (p["height"][:, None] * top) * bg).astype(np.float32)
+        scale = p["height"][:, None] * top / np.where(span_ > 0, span_, np.float32(1))
+        bg -= lo
+        bg *= scale
+        bg += X
+        return bg
 
 
 # ---------------------------------------------------------------- the pipeline
@@ -265,43 +357,46 @@ def augment_chunk(X, axis, ops, seed: int, copies, start: int = 0, peaks=None, c
     """Augmented copies of a chunk: (R, L) float32 and ``src`` (R,) (input row of each).
 
     ``X`` (B, L) rows ``start … start + B − 1`` of the set; ``copies`` an int or (B,) ints;
-    row r is copy ``c`` of sample ``s`` and uses the generator of ``(seed, s, c)`` only, so
-    the output does not depend on chunking or workers. Stick ops (``strain``, ``size``,
-    ``texture``, ``impurity``) run first on ``peaks`` (a Ragged) and ``cell`` (B, 6), the
-    result rendered with ``settings`` (:class:`~spectool.signal.render.RenderSettings`);
-    then pattern ops in their order, on ``device`` (torch) if given, else numpy.
+    row r is copy ``c`` of sample ``s``, and op number i of ``ops`` draws from the counter
+    streams of ``(seed, s, c)`` slot i only (:mod:`spectool.signal.streams`), so the output
+    does not depend on chunking or workers. Stick ops (``strain``, ``size``, ``texture``,
+    ``impurity``) run first on ``peaks`` (a Ragged) and ``cell`` (B, 6), the result
+    rendered with ``settings`` (:class:`~spectool.signal.render.RenderSettings`); then
+    pattern ops in their order, on ``device`` (torch) if given, else numpy.
     """
     ctx = ctx or Context()
     copies = np.broadcast_to(np.asarray(copies, np.int64), (len(X),))
     src, sample, copy = expand_rows(start, copies)
-    rngs = row_rngs(seed, sample, copy)
-    stick_ops = [op for op in ops if op.stage == "sticks"]
+    streams = row_streams(seed, sample, copy)
     check_ops(ops, peaks is not None)
+    slots = list(enumerate(ops))
+    stick_ops = [(i, op) for i, op in slots if op.stage == "sticks"]
     if stick_ops:
-        Y = _physics(stick_ops, peaks, cell, src, rngs, axis, settings, ctx)
+        Y = _physics(stick_ops, peaks, cell, src, streams, axis, settings, ctx)
     else:
-        Y = np.ascontiguousarray(np.asarray(X, np.float32)[src])
-    pattern = [op for op in ops if op.stage == "pattern"]
+        Y = np.asarray(X, np.float32)[src]
+    pattern = [(i, op) for i, op in slots if op.stage == "pattern"]
     if device is not None and pattern:
         from spectool.signal.augment_torch import run_pattern_ops
 
-        return run_pattern_ops(Y, axis, pattern, rngs, device), src
-    for op in pattern:
-        Y = op.transform(Y, axis, op.draw(rngs, Y, axis))
+        return run_pattern_ops(Y, axis, [op for _, op in pattern],
+                               [streams.child(i) for i, _ in pattern], device), src
+    for i, op in pattern:
+        Y = op.transform(Y, axis, op.draw(streams.child(i), Y, axis))
     return Y, src
 
 
-def _physics(stick_ops, peaks, cell, src, rngs, axis, settings, ctx):
+def _physics(stick_ops, peaks, cell, src, streams, axis, settings, ctx):
     from spectool.signal.physics import Impurity, Sticks, render_sticks
     from spectool.signal.render import RenderSettings
 
     settings = settings or RenderSettings(wavelengths=(ctx.wavelength or 1.54056,))
     sticks = Sticks.expand(peaks, src, settings.wavelengths[0], cell)
-    for op in stick_ops:
+    for i, op in stick_ops:
         if isinstance(op, Impurity):
-            sticks = op.apply_sticks(sticks, rngs, axis.values)
+            sticks = op.apply_sticks(sticks, streams.child(i), axis.values)
         else:
-            sticks = op.apply_sticks(sticks, rngs)
+            sticks = op.apply_sticks(sticks, streams.child(i))
     return render_sticks(sticks, axis.values, settings)
 
 

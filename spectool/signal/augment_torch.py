@@ -1,7 +1,8 @@
 """The torch path of the pattern-level ops: the same draws, the transforms on a device.
 
-Every per-row random number is drawn by the op's ``draw`` from the row's own numpy
-generator (so parameters equal the numpy path's exactly); per-point noise is generated on
+Every per-row random number is drawn by the op's ``draw`` from the row's own counter
+stream (so parameters equal the numpy path's exactly; per-peak values come as a
+(B, MAX_PEAKS) table holding the numpy path's value for each (row, rank)); per-point noise is generated on
 the device by a counter-based hash of (row key, point index) and Box–Muller, so it too is
 independent of chunking. Peak scaling/elimination, shift, window and background therefore
 give the numpy path's output to float32 rounding; noise is drawn from the same distribution
@@ -153,12 +154,13 @@ def _background(op, X, p):
     return (X + (p["height"][:, None] * top) * bg).to(torch.float32)
 
 
-def run_pattern_ops(Y: np.ndarray, axis, ops, rngs, device: str | None) -> np.ndarray:
-    """Pattern ops on ``device``: draws from ``rngs`` (numpy), transforms in torch; (R, L) float32."""
+def run_pattern_ops(Y: np.ndarray, axis, ops, streams, device: str | None) -> np.ndarray:
+    """Pattern ops on ``device``: op i draws from ``streams[i]`` (numpy counter streams,
+    :mod:`spectool.signal.streams`), transforms in torch; (R, L) float32."""
     torch = _torch()
     X = torch.from_numpy(np.ascontiguousarray(Y, np.float32)).to(resolve_device(device))
-    for op in ops:
-        params = op.draw(rngs, None, axis, backend="torch")
+    for op, st in zip(ops, streams):
+        params = op.draw(st, None, axis, backend="torch")
         t = {k: torch.as_tensor(v, device=X.device) for k, v in params.items()}
         X = transform(op, X, t).to(torch.float32)
     return X.cpu().numpy()

@@ -11,9 +11,9 @@ Three stages:
 ``preprocess``
     deterministic, ``apply(X, axis, ctx) -> (X', axis')`` over (N, L) float32 batches.
 ``pattern``
-    random, on profiles: ``draw(rngs, ctx)`` then ``transform(X, axis, params)``.
+    random, on profiles: ``draw(streams, X, axis)`` then ``transform(X, axis, params)``.
 ``sticks``
-    random, on stick lists before rendering: ``apply_sticks(sticks, rngs, ctx)``.
+    random, on stick lists before rendering: ``apply_sticks(sticks, streams)``.
 """
 
 from __future__ import annotations
@@ -233,17 +233,11 @@ def _parse_value(text: str):
 
 
 # ---------------------------------------------------------------- randomness
-def row_rngs(seed: int, samples: np.ndarray, copies: np.ndarray) -> list[np.random.Generator]:
-    """One generator per output row, from ``(seed, sample index, copy index)``.
+def row_rngs(seed: int, samples: np.ndarray, copies: np.ndarray):
+    """The random streams of output rows ``(seed, sample, copy)``: a
+    :class:`~spectool.signal.streams.RowStreams` (counter-based, one vectorised call per
+    draw). A row's numbers depend on nothing else, so output is the same for any number of
+    workers and any chunk size."""
+    from spectool.signal.streams import row_streams
 
-    The stream of a row depends on nothing else, so output is the same for any number of
-    workers and any chunk size.
-    """
-    return [np.random.default_rng([int(seed), int(s), int(c)]) for s, c in zip(samples, copies)]
-
-
-def uniform_rows(rngs, lo: float, hi: float, size: int | None = None) -> np.ndarray:
-    """One draw (or ``size`` draws) per row from U(lo, hi): (B,) or (B, size) float64."""
-    if size is None:
-        return np.array([r.uniform(lo, hi) for r in rngs], dtype=np.float64)
-    return np.array([r.uniform(lo, hi, size) for r in rngs], dtype=np.float64).reshape(len(rngs), size)
+    return row_streams(seed, samples, copies)

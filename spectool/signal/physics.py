@@ -23,7 +23,7 @@ import numpy as np
 
 from spectool.errors import UsageError
 from spectool.io.model import Ragged
-from spectool.signal.ops import Op, flag, number, register, span, uniform_rows
+from spectool.signal.ops import Op, flag, number, register, span
 
 DIRECTIONS = np.array([[0, 0, 1], [0, 1, 0], [1, 0, 0], [0, 1, 1], [1, 0, 1], [1, 1, 0], [1, 1, 1]])
 
@@ -80,6 +80,17 @@ def d_spacing(hkl: np.ndarray, cell: np.ndarray) -> np.ndarray:
     return 1.0 / np.sqrt(np.einsum("pi,pij,pj->p", h, gstar, h))
 
 
+def d_from_gstar(hkl: np.ndarray, gstar: np.ndarray, row: np.ndarray) -> np.ndarray:
+    """d (P,) Å of reflections hkl (P, 3) with reciprocal metric tensors ``gstar`` (N, 3, 3)
+    Å⁻² picked by ``row`` (P,): 1/d² = Σᵢⱼ hᵢ G*ᵢⱼ hⱼ, summed term by term (no (P, 3, 3) copy)."""
+    h = hkl.astype(np.float64)
+    inv = np.zeros(len(h))
+    for i in range(3):
+        for j in range(3):
+            inv += h[:, i] * h[:, j] * gstar[row, i, j]
+    return 1.0 / np.sqrt(inv)
+
+
 def _need(op: str, sticks: Sticks, cell: bool = True) -> None:
     if sticks.hkl is None or (cell and sticks.cell is None):
         raise UsageError(f"{op} needs stick lists with hkl{' and cells' if cell else ''} "
@@ -99,8 +110,9 @@ class Strain(Op):
     per_axis: bool = True
     keep_symmetry: bool = True
 
-    def draw(self, rngs, sticks: Sticks) -> np.ndarray:
-        eps = uniform_rows(rngs, -self.max, self.max, 3)
+    def draw(self, streams, sticks: Sticks) -> np.ndarray:
+        """ε (n_rows, 3) per cell axis from ``streams`` (:class:`~spectool.signal.streams.RowStreams`)."""
+        eps = streams.uniform(-self.max, self.max, 3)
         if not self.per_axis:
             return np.repeat(eps[:, :1], 3, axis=1)
         if self.keep_symmetry and sticks.cell is not None:
@@ -110,14 +122,15 @@ class Strain(Op):
                                  np.where(np.isclose(a, c, rtol=1e-4), eps[:, 0], eps[:, 2]))
         return eps
 
-    def apply_sticks(self, sticks: Sticks, rngs) -> Sticks:
+    def apply_sticks(self, sticks: Sticks, streams) -> Sticks:
         _need(self.name, sticks)
-        eps = self.draw(rngs, sticks)
+        eps = self.draw(streams, sticks)
         cell = sticks.cell.copy()
         cell[:, :3] *= 1.0 + eps
         lattice = np.any(sticks.hkl != 0, axis=1)
         d = sticks.d.copy()
-        d[lattice] = d_spacing(sticks.hkl[lattice], cell[sticks.row[lattice]])
+        gstar = np.linalg.inv(metric_tensor(cell))  # one per row, not per stick
+        d[lattice] = d_from_gstar(sticks.hkl[lattice], gstar, sticks.row[lattice])
         s = sticks.wavelength / (2 * d)
         tt = np.where(s <= 1, 2 * np.degrees(np.arcsin(np.minimum(s, 1))), 180.0)
         return replace(sticks, d=d, two_theta=tt, cell=cell,
@@ -134,8 +147,8 @@ class Size(Op):
     checks = {"nm": span(0.5, 1e5)}
     nm: tuple = (5.0, 30.0)
 
-    def apply_sticks(self, sticks: Sticks, rngs) -> Sticks:
-        return replace(sticks, size_nm=uniform_rows(rngs, *self.nm))
+    def apply_sticks(self, sticks: Sticks, streams) -> Sticks:
+        return replace(sticks, size_nm=streams.uniform(*self.nm))
 
 
 @register
@@ -149,10 +162,10 @@ class Texture(Op):
     checks = {"strength": number(0, 0.95)}
     strength: float = 0.5
 
-    def apply_sticks(self, sticks: Sticks, rngs) -> Sticks:
+    def apply_sticks(self, sticks: Sticks, streams) -> Sticks:
         _need(self.name, sticks)
-        r = uniform_rows(rngs, 1 - self.strength, 1 + self.strength)
-        pick = np.array([g.integers(len(DIRECTIONS)) for g in rngs], dtype=np.int64)
+        r = streams.uniform(1 - self.strength, 1 + self.strength)
+        pick = streams.integers(0, len(DIRECTIONS))
         lattice = np.any(sticks.hkl != 0, axis=1)
         gstar = np.linalg.inv(metric_tensor(sticks.cell))[sticks.row]
         h, p = sticks.hkl.astype(float), DIRECTIONS[pick][sticks.row].astype(float)
@@ -179,12 +192,13 @@ class Impurity(Op):
     intensity: tuple = (0.01, 0.1)
     two_theta: tuple | None = None
 
-    def apply_sticks(self, sticks: Sticks, rngs, grid: np.ndarray | None = None) -> Sticks:
+    def apply_sticks(self, sticks: Sticks, streams, grid: np.ndarray | None = None) -> Sticks:
         lo, hi = self.two_theta or ((grid[0], grid[-1]) if grid is not None else (5.0, 90.0))
-        n = np.array([g.integers(self.count[0], self.count[1] + 1) for g in rngs], dtype=np.int64)
-        tt = np.concatenate([g.uniform(lo, hi, k) for g, k in zip(rngs, n)] or [np.zeros(0)])
-        rel = np.concatenate([g.uniform(*self.intensity, k) for g, k in zip(rngs, n)] or [np.zeros(0)])
+        n = streams.integers(int(self.count[0]), int(self.count[1]) + 1)
         row = np.repeat(np.arange(len(n)), n)
+        k = (np.arange(len(row)) - np.repeat(np.cumsum(n) - n, n)).astype(np.uint64)  # index in row
+        tt = streams.uniform_at(row, k, lo, hi)
+        rel = streams.uniform_at(row, k, *self.intensity)
         top = np.zeros(sticks.n_rows)
         np.maximum.at(top, sticks.row, sticks.intensity)
         return _append(sticks, row, tt, rel * top[row])

@@ -97,8 +97,7 @@ def test_texture_is_march_dollase():
     op = Texture(strength=0.5)
     out = op.apply_sticks(st, rngs())
     g = rngs()
-    r = np.array([x.uniform(0.5, 1.5) for x in g])
-    pick = np.array([x.integers(7) for x in g])
+    r, pick = g.uniform(0.5, 1.5), g.integers(0, 7)  # the op's two draws, in order
     from spectool.signal.physics import DIRECTIONS
 
     for row in range(4):
