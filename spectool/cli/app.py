@@ -45,8 +45,23 @@ def root(
     """Crystal structures and measured spectra to trained, explainable classifiers."""
 
 
+COMMANDS = (  # one module per subcommand; importing it registers the command
+    "augment",
+    "completion",
+    "formats",
+    "info",
+    "merge",
+    "predict",
+    "preprocess",
+    "simulate",
+)
+
+
 def _register() -> None:
-    from spectool.cli import augment, completion, formats, info, merge, preprocess, simulate  # noqa: F401 - modules register their commands
+    import importlib
+
+    for name in COMMANDS:
+        importlib.import_module(f"spectool.cli.{name}")
 
 
 _register()

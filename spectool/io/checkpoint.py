@@ -43,7 +43,7 @@ FORMAT_NAME, FORMAT_VERSION = CHECKPOINT_FORMAT.split("/")[0], 1
 PREFIX = "spectool."
 AXIS_TENSOR = "spectool.axis"
 PLAIN_KEYS = ("spectool.format", "spectool.version", "task")
-JSON_KEYS = ("model", "labels", "input", "preprocess", "train", "explain")
+JSON_KEYS = ("model", "labels", "input", "preprocess", "train", "explain", "label_info")
 MAX_HEADER_BYTES = 100 * 2**20
 
 
@@ -179,12 +179,14 @@ def _check_meta(meta: dict, path) -> None:
 
 def save_checkpoint(path: str | os.PathLike, model, *, labels: list[str], input, preprocess: Any,
                     train: dict, task: str = "classification",
-                    extra_tensors: dict | None = None) -> Path:
+                    extra_tensors: dict | None = None, label_info: dict | None = None) -> Path:
     """Write ``model`` and its metadata to ``path`` atomically (mode 0644 & ~umask); returns it.
 
     ``input``: a :class:`~spectool.io.model.SetMeta`, or a dict with ``axis`` (an
     :class:`~spectool.io.model.Axis` or (L,) values) plus ``kind``, ``quantity``, ``units``,
     ``wavelength``… ``extra_tensors``: name → array, stored as ``spectool.<name>``.
+    ``label_info``: label → {field: value} shown beside predictions (e.g. a structure type's
+    Strukturbericht and Pearson symbols).
     """
     from safetensors.torch import save
 
@@ -198,7 +200,7 @@ def save_checkpoint(path: str | os.PathLike, model, *, labels: list[str], input,
                 **{k: json.dumps(v) for k, v in (
                     ("model", {"name": model.model_name, "kwargs": model.config}),
                     ("labels", labels), ("input", input_meta), ("preprocess", preprocess),
-                    ("train", train), ("explain", _explain_meta(model)))}}
+                    ("train", train), ("explain", _explain_meta(model)), ("label_info", label_info or {}))}}
     _write_atomic(Path(path), save(tensors, metadata=metadata))
     return Path(path)
 

@@ -128,6 +128,15 @@ _UNIT_RULES = (  # (pattern in lower-case header text, quantity, units, kind)
 )
 
 
+_STATEMENT = re.compile(r"(wavelength|lambda|λ)[^0-9\n]{0,20}[0-9.]+\s*(å|a|angstrom|nm)?", re.IGNORECASE)
+
+
+def _without_statements(text: str) -> str:
+    """Header text minus statements of the source's wavelength (``wavelength 1.5406 A``), which
+    describe the instrument, not the axis."""
+    return _STATEMENT.sub(" ", text)
+
+
 def _axis_kind(text: str, suffix: str, x: np.ndarray) -> tuple[str, str, str, bool]:
     """(quantity, units, kind, guessed) from header words, the suffix and the axis range."""
     low = text.lower()
@@ -196,7 +205,7 @@ def _scan(block, name: str, suffix: str, index: int) -> Scan:
     x = cols[:, 0]
     _check_axis(x, cols, where, name)
     text = " ".join(header + [f"{k} {v}" for k, v in keys.items()])
-    quantity, units, kind, guessed = _axis_kind(text, suffix, x)
+    quantity, units, kind, guessed = _axis_kind(_without_statements(text), suffix, x)
     meta = _meta(header, keys, _signal(text))
     meta["scan_index"] = index
     if guessed:

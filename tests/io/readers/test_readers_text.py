@@ -138,3 +138,10 @@ def test_wavelength_is_the_number_after_the_keyword():
     text = b"# radiation: Cu Ka1/Ka2, wavelength 1.54056 A\n# 2theta counts\n10 1\n10.02 2\n10.04 3\n"
     scan = read_scans(text, "scan.xy")[0]
     assert scan.wavelength == pytest.approx(1.54056)
+
+
+def test_a_stated_wavelength_does_not_make_the_axis_a_wavelength():
+    scan = read_scans(b"# wavelength 1.54056\n10 1\n10.02 2\n10.04 3\n", "scan.xy")[0]
+    assert (scan.quantity, scan.kind, scan.wavelength) == ("two_theta", "xrd", pytest.approx(1.54056))
+    uv = read_scans(b"# wavelength (nm), absorbance\n400 0.1\n401 0.2\n402 0.3\n", "uv.txt")[0]
+    assert uv.quantity == "wavelength"

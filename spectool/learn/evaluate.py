@@ -1,0 +1,87 @@
+"""Top-k accuracy and the confusion matrix of ranked predictions against true labels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class Evaluation:
+    """``accuracy`` maps k → top-k accuracy; ``confusion`` (T, P) counts true × predicted (top-1)."""
+
+    accuracy: dict[int, float]
+    confusion: np.ndarray
+    true_labels: list[str]
+    predicted_labels: list[str]
+    n: int
+    unknown: int  # true labels the model does not know (always counted wrong)
+
+    def summary(self) -> str:
+        parts = [f"top-{k} {v:.1%}" for k, v in sorted(self.accuracy.items())]
+        extra = f", {self.unknown} with labels the model does not know" if self.unknown else ""
+        return f"eval: {self.n} spectra: " + ", ".join(parts) + extra
+
+
+def topk_accuracy(true_index: np.ndarray, ranked: np.ndarray, ks=(1, 3, 5)) -> dict[int, float]:
+    """Fraction of rows whose true index (−1 = unknown) is among the first k of ``ranked`` (N, K)."""
+    ranked = np.asarray(ranked)
+    hits = ranked == np.asarray(true_index)[:, None]
+    return {k: float(hits[:, :k].any(axis=1).mean()) for k in ks if k <= ranked.shape[1] or k == 1}
+
+
+def evaluate_ranked(truth: list[str], ranked: list, labels: list[str]) -> Evaluation:
+    """Accuracy and confusion for true label names vs ranked class indices into ``labels``."""
+    index = {name: i for i, name in enumerate(labels)}
+    true_index = np.array([index.get(t, -1) for t in truth])
+    ranked = np.asarray(ranked)
+    true_names = sorted(set(truth))
+    rows = {name: i for i, name in enumerate(true_names)}
+    confusion = np.zeros((len(true_names), len(labels)), np.int64)
+    np.add.at(confusion, (np.array([rows[t] for t in truth]), ranked[:, 0]), 1)
+    return Evaluation(topk_accuracy(true_index, ranked), confusion, true_names, list(labels), len(truth),
+                      int((true_index < 0).sum()))
+
+
+def write_confusion(prefix: str, result: Evaluation) -> None:
+    """``PREFIX.csv`` (rows true, columns predicted) and a heat-map ``PREFIX.png``, atomically."""
+    import csv
+    import io
+    from pathlib import Path
+
+    from spectool.io.stdio import atomic_path
+
+    used = np.flatnonzero(result.confusion.sum(axis=0) > 0)
+    cols = sorted(set(used) | {result.predicted_labels.index(t) for t in result.true_labels
+                               if t in result.predicted_labels})
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["true \\ predicted"] + [result.predicted_labels[c] for c in cols])
+    for name, row in zip(result.true_labels, result.confusion):
+        writer.writerow([name] + [int(row[c]) for c in cols])
+    with atomic_path(Path(prefix + ".csv")) as tmp:
+        tmp.write_text(buffer.getvalue())
+    with atomic_path(Path(prefix + ".png"), ".png") as tmp:
+        _plot(result, cols, tmp)
+
+
+def _plot(result: Evaluation, cols: list[int], path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    matrix = result.confusion[:, cols]
+    size = max(4.0, 0.3 * max(matrix.shape))
+    fig, ax = plt.subplots(figsize=(size + 1.5, size))
+    image = ax.imshow(matrix, cmap="Blues", aspect="auto")
+    ax.set_xticks(range(len(cols)), [result.predicted_labels[c] for c in cols], rotation=90, fontsize=7)
+    ax.set_yticks(range(len(result.true_labels)), result.true_labels, fontsize=7)
+    ax.set_xlabel("predicted (top-1)")
+    ax.set_ylabel("true")
+    ax.set_title(", ".join(f"top-{k} {v:.1%}" for k, v in sorted(result.accuracy.items())))
+    fig.colorbar(image, ax=ax, label="spectra")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100, format="png")
+    plt.close(fig)

@@ -1,0 +1,192 @@
+"""From a checkpoint and raw spectra to class probabilities, reliability and an OOD flag.
+
+:class:`Predictor` replays the checkpoint's preprocess recipe on raw scans, converts 2θ to
+the training wavelength (Bragg's law) and resamples onto the training axis when the recipe
+does not end there, refuses spectra of the wrong kind or that cover too little of the axis,
+and scores them. Reliability follows CrySTINet (PAPERS.md B): R = α S + (1 − α) P, with S
+the cosine similarity (−1..1, not rescaled) between the input and the mean training
+pattern of the predicted class and P its probability; without class means, R = P.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from spectool.errors import FormatError
+from spectool.io.model import Axis
+
+ALPHA = 0.7
+OOD_THRESHOLD = 0.6
+MIN_COVERAGE = 0.5
+
+
+@dataclass
+class Prediction:
+    """Scores for B spectra over C classes.
+
+    ``scores`` are softmax probabilities (rows sum to 1) for ordinary classifiers; for a union
+    of RCNets (``score_kind == "reliability"``) they are each member's reliability R at the
+    class it proposes and 0 elsewhere.
+    """
+
+    scores: np.ndarray  # (B, C) float32
+    reliability: np.ndarray  # (B,)
+    similarity: np.ndarray | None  # (B,) cosine to the predicted class's mean pattern
+    ood: np.ndarray  # (B,) bool: reliability below the threshold
+    score_kind: str = "probability"
+
+    def top(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(indices (B, k), scores (B, k)), best first."""
+        k = min(k, self.scores.shape[1])
+        order = np.argsort(-self.scores, axis=1, kind="stable")[:, :k]
+        return order, np.take_along_axis(self.scores, order, axis=1)
+
+
+class Predictor:
+    """A loaded checkpoint ready to score spectra on any axis it can convert."""
+
+    def __init__(self, checkpoint, device: str = "cpu", min_coverage: float = MIN_COVERAGE,
+                 threshold: float = OOD_THRESHOLD):
+        from spectool.signal.recipe import Recipe
+
+        self.ckpt, self.device = checkpoint, device
+        self.axis: Axis = checkpoint.axis
+        self.labels: list[str] = list(checkpoint.labels)
+        self.kind = checkpoint.input.get("kind", "xrd")
+        self.wavelength = checkpoint.input.get("wavelength")
+        self.recipe = Recipe.from_json(_steps(checkpoint.preprocess))
+        self.means = _class_means(checkpoint.tensors)
+        self.min_coverage, self.threshold = min_coverage, threshold
+
+    def prepare(self, item) -> np.ndarray:
+        """Rows of a :class:`~spectool.io.spectra.Spectra` on the training axis, (B, L) float32.
+
+        Order: Bragg conversion to the training wavelength (unless the recipe has its own),
+        the checkpoint's recipe (raw scans, or sets on another axis), then resampling onto
+        the training axis and max-normalisation if the recipe did not end there.
+        """
+        from spectool.signal.ops import Context
+
+        self._check_kind(item)
+        if _same_axis(item.axis, self.axis):
+            return np.asarray(item.X, np.float32)
+        ctx = Context(item.wavelength, item.laser_nm, item.kind)
+        recipe = self._bragg(item.axis, ctx) + list(self.recipe.steps)
+        self._check_coverage(item, recipe, ctx)
+        X, axis = _apply(recipe, item.X, item.axis, ctx)
+        if not _same_axis(axis, self.axis):
+            X, axis = _apply(self._finish(), X, axis, ctx)
+        return X
+
+    def _bragg(self, axis: Axis, ctx) -> list:
+        from spectool.signal.ops import make_op
+
+        has_own = any(op.name == "bragg" for op in self.recipe.steps)
+        differs = ctx.wavelength and self.wavelength and abs(ctx.wavelength - self.wavelength) > 1e-4
+        if axis.quantity == "two_theta" and differs and not has_own:
+            return [make_op("bragg", to_wavelength=float(self.wavelength))]
+        return []
+
+    def _finish(self) -> list:
+        from spectool.signal.ops import make_op
+        from spectool.signal.preprocess import Resample
+
+        return [Resample.like(self.axis), make_op("normalize", method="max")]
+
+    def _check_coverage(self, item, recipe: list, ctx) -> None:
+        """Refuse a spectrum whose axis (after any Bragg conversion) covers too little of the model's."""
+        axis = item.axis
+        bragg = [op for op in recipe if op.name == "bragg"][:1]
+        if bragg:
+            axis = _apply(bragg, item.X[:1], axis, ctx)[1]
+        covered = _coverage(axis, self.axis)
+        if covered < self.min_coverage:
+            raise FormatError(f"covers {covered:.0%} of the model's {self.axis.values[0]:g}–"
+                              f"{self.axis.values[-1]:g} {self.axis.units} axis (at least "
+                              f"{self.min_coverage:.0%} needed)", item.name)
+
+    def _check_kind(self, item) -> None:
+        if item.kind != self.kind:
+            what = "a neutron or other non-X-ray" if item.kind == "other" else f"a {item.kind}"
+            raise FormatError(f"is {what} spectrum but the model was trained on {self.kind}", item.name)
+        if item.axis.quantity not in (self.axis.quantity, "index"):
+            raise FormatError(f"has a {item.axis.quantity} axis; the model needs {self.axis.quantity}", item.name)
+
+    def predict(self, X: np.ndarray, batch_size: int = 256) -> Prediction:
+        """Scores for X (B, L) on the training axis."""
+        if getattr(self.ckpt.model, "output_kind", "logits") == "reliability":
+            return self._union(X)
+        probs = np.concatenate([self._run(X[i:i + batch_size]) for i in range(0, len(X), batch_size)])
+        similarity = None
+        reliability = probs.max(axis=1)
+        if self.means is not None:
+            similarity = _cosine(X, self.means[probs.argmax(axis=1)])
+            reliability = ALPHA * similarity + (1 - ALPHA) * reliability
+        return Prediction(probs, reliability.astype(np.float32), similarity, reliability < self.threshold)
+
+    def _run(self, X: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            logits = self.ckpt.model(self._tensor(X))
+            return torch.softmax(logits.float(), dim=1).cpu().numpy()
+
+    def _tensor(self, X: np.ndarray):
+        import torch
+
+        return torch.as_tensor(np.ascontiguousarray(X, np.float32), device=self.device)
+
+    def _union(self, X: np.ndarray) -> Prediction:
+        """The union's own decision: R per proposal, S of the winner (CrySTINet)."""
+        import torch
+
+        with torch.inference_mode():
+            p = self.ckpt.model.proposals(self._tensor(X))
+        proposed, r, s = (p[k].cpu().numpy() for k in ("proposed", "reliability", "similarity"))
+        scores = np.zeros((len(X), len(self.labels)), np.float32)
+        for m in range(proposed.shape[1]):
+            rows = np.arange(len(X))
+            scores[rows, proposed[:, m]] = np.maximum(scores[rows, proposed[:, m]], r[:, m])
+        winner = r.argmax(axis=1)
+        best = r[np.arange(len(X)), winner]
+        return Prediction(scores, best.astype(np.float32), s[np.arange(len(X)), winner], best < self.threshold,
+                          score_kind="reliability")
+
+
+def _steps(preprocess) -> list:
+    if preprocess is None:
+        return []
+    if isinstance(preprocess, dict):
+        return list(preprocess.get("steps", []))
+    return list(preprocess)
+
+
+def _class_means(tensors: dict) -> np.ndarray | None:
+    for name in ("class_means", "means"):
+        if name in tensors:
+            return np.asarray(tensors[name].float().numpy() if hasattr(tensors[name], "numpy") else tensors[name],
+                              np.float32)
+    return None
+
+
+def _apply(steps: list, X: np.ndarray, axis: Axis, ctx):
+    from spectool.signal.recipe import Recipe
+
+    return Recipe(tuple(steps)).apply(X, axis, ctx)
+
+
+def _same_axis(a: Axis, b: Axis) -> bool:
+    return len(a) == len(b) and np.allclose(a.values, b.values, rtol=0, atol=1e-6)
+
+
+def _coverage(axis: Axis, target: Axis) -> float:
+    v = target.values
+    return float(np.mean((v >= axis.values.min()) & (v <= axis.values.max())))
+
+
+def _cosine(X: np.ndarray, M: np.ndarray) -> np.ndarray:
+    num = np.einsum("ij,ij->i", X, M)
+    den = np.linalg.norm(X, axis=1) * np.linalg.norm(M, axis=1)
+    return np.where(den > 0, num / np.maximum(den, 1e-12), 0.0).astype(np.float32)

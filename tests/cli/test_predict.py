@@ -1,0 +1,163 @@
+"""``spectool predict`` on raw scans, folders and sets: recipe replay, outputs, cron mode, refusals."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from spectool.io.model import Axis, SetMeta
+from tests.conftest import run_cli
+
+GRID = (10.0, 70.0, 0.1)
+LABELS = ["rutile", "anatase", "brookite"]
+PEAKS = {"rutile": [27.4, 36.1, 54.3], "anatase": [25.3, 37.8, 48.0], "brookite": [25.3, 30.8, 36.2]}
+
+
+def _pattern(x, centres):
+    return sum(np.exp(-0.5 * ((x - c) / 0.15) ** 2) for c in centres)
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    """A kNN over the clean class patterns: deterministic, exact, and quick to build."""
+    import torch
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from spectool.io.checkpoint import save_checkpoint
+    from spectool.models.classical import KNN
+
+    torch.manual_seed(0)
+    x = np.arange(GRID[0], GRID[1] + GRID[2] / 2, GRID[2])
+    X = np.stack([_pattern(x, PEAKS[name]) for name in LABELS]).astype(np.float32)
+    X /= X.max(axis=1, keepdims=True)
+    knn = KNN.from_sklearn(KNeighborsClassifier(n_neighbors=1).fit(X, np.arange(3)))
+    path = tmp_path_factory.mktemp("model") / "model.safetensors"
+    recipe = {"format": "spectool-recipe/1", "steps": [
+        {"op": "baseline", "method": "snip", "half_window": 40},
+        {"op": "resample", "start": GRID[0], "stop": GRID[1], "step": GRID[2]},
+        {"op": "normalize", "method": "max"}]}
+    meta = SetMeta(axis=Axis(x), kind="xrd", wavelength=1.54056)
+    save_checkpoint(path, knn, labels=LABELS, input=meta, preprocess=recipe, train={"seed": 0},
+                    extra_tensors={"class_means": X},
+                    label_info={"rutile": {"pearson": "tP6"}, "anatase": {"pearson": "tI12"},
+                                "brookite": {"pearson": "oP24"}})
+    return path
+
+
+def _scan(path, name, wavelength=1.54056, start=5.0, stop=80.0):
+    x = np.arange(start, stop, 0.02)
+    if wavelength != 1.54056:  # same d-spacings at another wavelength
+        d = 1.54056 / (2 * np.sin(np.radians(np.array(PEAKS[name]) / 2)))
+        centres = 2 * np.degrees(np.arcsin(wavelength / (2 * d)))
+    else:
+        centres = PEAKS[name]
+    y = 200 + 50 * np.exp(-x / 20) + 1000 * _pattern(x, centres)
+    path.write_text(f"# wavelength {wavelength}\n" + "".join(f"{a:.3f} {b:.2f}\n" for a, b in zip(x, y)))
+    return path
+
+
+@pytest.fixture
+def scans(tmp_path):
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    return {name: _scan(folder / f"{name}.xy", name) for name in LABELS}
+
+
+def test_top_k_table_names_the_right_phase(model, scans):
+    res = run_cli("predict", "-m", str(model), "--top", "2", *map(str, scans.values()))
+    assert res.returncode == 0, res.stderr
+    lines = [line.split("\t") for line in res.stdout.decode().splitlines()]
+    assert lines[0] == ["path", "rank", "label", "probability", "reliability", "ood", "pearson"]
+    firsts = {row[0]: row[2] for row in lines[1:] if row[1] == "1"}
+    assert firsts == {str(scans[name]): name for name in LABELS}
+    assert all(row[6] for row in lines[1:])
+
+
+def test_json_lines_and_a_scan_at_another_wavelength(model, tmp_path):
+    mo = _scan(tmp_path / "mo.xy", "anatase", wavelength=0.7093, start=2, stop=40)
+    res = run_cli("predict", "-m", str(model), "--json", str(mo))
+    record = json.loads(res.stdout.decode().splitlines()[0])
+    assert record["schema"] == "spectool.predict/1" and record["top"][0]["label"] == "anatase"
+    assert record["top"][0]["pearson"] == "tI12" and record["ood"] is False
+
+
+def test_raw_scan_equals_the_preprocessed_set(model, scans, tmp_path):
+    recipe = tmp_path / "recipe.json"
+    from spectool.io.checkpoint import read_header
+
+    recipe.write_text(json.dumps(read_header(model).meta["preprocess"]))
+    pre = tmp_path / "pre.h5"
+    assert run_cli("preprocess", str(scans["brookite"]), "--recipe", str(recipe), "-o", str(pre)).returncode == 0
+    raw = json.loads(run_cli("predict", "-m", str(model), "--json", str(scans["brookite"])).stdout)
+    done = json.loads(run_cli("predict", "-m", str(model), "--json", str(pre)).stdout)
+    assert raw["top"] == done["top"] and raw["reliability"] == pytest.approx(done["reliability"])
+
+
+def test_fail_under_exits_3(model, scans):
+    res = run_cli("predict", "-m", str(model), "--fail-under", "1.01", str(scans["rutile"]))
+    assert res.returncode == 3 and b"below --fail-under" in res.stderr
+
+
+def test_cron_folder_mode(model, scans, tmp_path):
+    out = tmp_path / "results"
+    folder = scans["rutile"].parent
+    res = run_cli("predict", "-m", str(model), "--output-dir", str(out), str(folder))
+    assert res.returncode == 0, res.stderr
+    files = sorted(p.name for p in out.glob("*.json"))
+    assert files == ["anatase.xy.json", "brookite.xy.json", "rutile.xy.json"]
+    assert json.loads((out / "rutile.xy.json").read_text())["top"][0]["label"] == "rutile"
+    _scan(folder / "new.xy", "anatase")
+    again = run_cli("predict", "-m", str(model), "--output-dir", str(out), "--skip-existing", str(folder))
+    assert again.returncode == 0
+    assert [line.split("\t")[0] for line in again.stdout.decode().splitlines()[1:]] == [str(folder / "new.xy")] * 3
+
+
+def test_lock_keeps_two_runs_apart(model, scans, tmp_path):
+    import fcntl
+    import os
+
+    out = tmp_path / "results"
+    out.mkdir()
+    fd = os.open(out / ".spectool-predict.lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        res = run_cli("predict", "-m", str(model), "--output-dir", str(out), str(scans["rutile"]))
+    finally:
+        os.close(fd)
+    assert res.returncode == 1 and b"lock" in res.stderr and not list(out.glob("*.json"))
+
+
+def test_refusals_name_the_scan_and_the_reason(model, scans, tmp_path):
+    ftir = tmp_path / "ir.dpt"
+    ftir.write_text("".join(f"{4000 - i},{0.5 + 0.1 * np.sin(i)}\n" for i in range(0, 3000, 10)))
+    short = _scan(tmp_path / "short.xy", "rutile", start=60, stop=70)
+    res = run_cli("predict", "-m", str(model), str(ftir), str(short), str(scans["rutile"]))
+    err = res.stderr.decode()
+    assert res.returncode == 1
+    assert f"{ftir}: is a ftir spectrum" in err and f"{short}: covers" in err
+    assert res.stdout.decode().count("rutile.xy") == 3
+
+
+def test_bad_checkpoints_are_refused(scans, tmp_path):
+    fake = tmp_path / "fake.safetensors"
+    fake.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{}")
+    res = run_cli("predict", "-m", str(fake), str(scans["rutile"]))
+    assert res.returncode == 2 and str(fake).encode() in res.stderr and b"Traceback" not in res.stderr
+    res = run_cli("predict", "-m", str(tmp_path / "none.safetensors"), str(scans["rutile"]))
+    assert res.returncode == 2
+
+
+def test_eval_on_a_labelled_set(model, scans, tmp_path):
+    pre = tmp_path / "labelled.h5"
+    res = run_cli("preprocess", *map(str, scans.values()), "--grid", "10:70:0.1", "-s", "normalize",
+                  "--label", "stem", "-o", str(pre))
+    assert res.returncode == 0, res.stderr
+    prefix = tmp_path / "conf"
+    res = run_cli("predict", "-m", str(model), "--eval", "--confusion", str(prefix), str(pre))
+    assert res.returncode == 0, res.stderr
+    assert b"top-1 100.0%" in res.stderr
+    rows = (tmp_path / "conf.csv").read_text().splitlines()
+    assert rows[0].split(",")[1:] == ["rutile", "anatase", "brookite"] and len(rows) == 4
+    assert (tmp_path / "conf.png").read_bytes()[:4] == b"\x89PNG"
