@@ -15,6 +15,7 @@ profile cost is shared. Prints patterns/s, the ratios, the zeolite time and the 
 from __future__ import annotations
 
 import os
+import sys
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
@@ -33,7 +34,8 @@ from spectool.xrd.radiation import parse_radiation  # noqa: E402
 from spectool.xrd.simulate import ProfileOptions, simulate_pattern  # noqa: E402
 from spectool.xrd.structures import crystal_from_structure, load_structures  # noqa: E402
 
-MP = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifs" / "mp-prototypes"
+ROOT = Path(__file__).resolve().parent.parent
+MP = ROOT.parent / "shared" / "data" / "cifs" / "mp-prototypes"
 GRID = make_grid(5, 90, 0.02)
 RADIATION = parse_radiation("CuKa")
 PROFILE = ProfileOptions(fwhm=0.1)
@@ -123,6 +125,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--mp", type=int, default=17, help="prototype CIFs to add to the classic set")
+    ap.add_argument("--skip-all", action="store_true", help="skip the all-prototypes CLI run")
     args = ap.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
@@ -173,7 +176,32 @@ def main() -> None:
     print(f"   pymatgen CifParser + get_pattern + profile: {len(cifs) / t_pmf.sum():8.1f} patterns/s")
     print(f"   spectool load_structures + simulate_pattern: {len(cifs) / t_stf.sum():8.1f} patterns/s")
     print(f"   ratio: {t_pmf.sum() / t_stf.sum():.1f}x;  pymatgen CifParser alone: {t_parse.mean() * 1e3:.2f} ms/file")
-    print("\n3. all mp-prototypes with --workers 2: needs the CLI; use simulate_files() (spectool.xrd.structures)")
+    if MP.exists() and not args.skip_all:
+        all_prototypes()
+
+
+def all_prototypes() -> None:
+    """`spectool simulate` over every mp-prototype CIF with --workers 2: patterns/s and peak RSS."""
+    import resource
+    import subprocess
+
+    cifs = MP / "sorted-structures"
+    n = sum(1 for _ in cifs.rglob("*.cif"))
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "all.h5"
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        cmd = [sys.executable, "-m", "spectool", "simulate", str(cifs), "-o", str(out), "--workers", "2", "-q",
+               "--label", "parent"]
+        os.sched_setaffinity(0, set(range(os.cpu_count() or 1))) if hasattr(os, "sched_setaffinity") else None
+        start = time.perf_counter()
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        seconds = time.perf_counter() - start
+        failed = proc.stderr.count("spectool: error:") - (1 if proc.returncode == 1 else 0)
+        rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        size = out.stat().st_size / 1e6 if out.exists() else 0
+    print(f"\n3. all {n} mp-prototype CIFs, `spectool simulate --workers 2` (2 cores, process start included)")
+    print(f"   {n / seconds:.1f} patterns/s ({seconds:.1f} s), exit {proc.returncode}, {failed} structures failed, "
+          f"largest process peak RSS {rss:.0f} MB, output {size:.0f} MB")
 
 
 if __name__ == "__main__":
