@@ -51,6 +51,7 @@ COMMANDS = (  # one module per subcommand; importing it registers the command
     "formats",
     "info",
     "merge",
+    "ops",
     "predict",
     "preprocess",
     "simulate",
