@@ -22,7 +22,7 @@ def ops(env: Env, json: JsonOpt = False) -> None:
     for name, cls in sorted(load_all().items(), key=lambda item: (item[1].stage, item[0])):
         params = {f.name: (None if f.default is MISSING else f.default) for f in fields(cls)}
         rows.append({"name": name, "stage": cls.stage, "parameters": _params_text(params),
-                     "description": (cls.__doc__ or "").strip().split("\n\n")[0].replace("\n", " "),
+                     "description": " ".join((cls.__doc__ or "").strip().split("\n\n")[0].split()),
                      "defaults": params})
     write_rows(env, rows, ["name", "stage", "parameters", "description"])
 
