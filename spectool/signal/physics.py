@@ -86,8 +86,8 @@ def d_from_gstar(hkl: np.ndarray, gstar: np.ndarray, row: np.ndarray) -> np.ndar
     h = hkl.astype(np.float64)
     inv = np.zeros(len(h))
     for i in range(3):
-        for j in range(3):
-            inv += h[:, i] * h[:, j] * gstar[row, i, j]
+        for j in range(i, 3):
+            inv += (1 if i == j else 2) * h[:, i] * h[:, j] * gstar[row, i, j]
     return 1.0 / np.sqrt(inv)
 
 
@@ -167,11 +167,14 @@ class Texture(Op):
         r = streams.uniform(1 - self.strength, 1 + self.strength)
         pick = streams.integers(0, len(DIRECTIONS))
         lattice = np.any(sticks.hkl != 0, axis=1)
-        gstar = np.linalg.inv(metric_tensor(sticks.cell))[sticks.row]
-        h, p = sticks.hkl.astype(float), DIRECTIONS[pick][sticks.row].astype(float)
-        dot = lambda u, v: np.einsum("pi,pij,pj->p", u, gstar, v)  # noqa: E731
+        gstar = np.linalg.inv(metric_tensor(sticks.cell))  # (n_rows, 3, 3), one per row
+        p = DIRECTIONS[pick].astype(float)
+        gp = np.einsum("nij,nj->ni", gstar, p)  # G* p per row
+        h = sticks.hkl.astype(float)
         with np.errstate(invalid="ignore", divide="ignore"):
-            cos2 = dot(h, p) ** 2 / (dot(h, h) * dot(p, p))
+            hp = np.einsum("pi,pi->p", h, gp[sticks.row])
+            hh = 1.0 / d_from_gstar(sticks.hkl, gstar, sticks.row) ** 2
+            cos2 = hp ** 2 / (hh * np.einsum("ni,ni->n", p, gp)[sticks.row])
         cos2 = np.clip(np.nan_to_num(cos2), 0.0, 1.0)
         rr = r[sticks.row]
         w = (rr ** 2 * cos2 + (1 - cos2) / rr) ** -1.5
@@ -220,13 +223,16 @@ def render_sticks(sticks: Sticks, grid: np.ndarray, settings) -> np.ndarray:
     ``settings.wavelengths`` at the same d; scaled to max 1 if ``settings.normalize``."""
     from spectool.signal.render import normalize_max, render_rows
 
-    out = np.zeros((sticks.n_rows, len(grid)))
+    out = None
     size = sticks.size_nm[sticks.row]
     for lam, weight in zip(settings.wavelengths, settings.weights):
         s = lam / (2 * sticks.d)
         ok = (s <= 1) & (sticks.intensity > 0)
         tt = 2 * np.degrees(np.arcsin(np.minimum(s[ok], 1)))
         fwhm = settings.widths(tt, size[ok])
-        out += render_rows(grid, sticks.row[ok], tt, sticks.intensity[ok] * weight, fwhm,
+        line = render_rows(grid, sticks.row[ok], tt, sticks.intensity[ok] * weight, fwhm,
                            sticks.n_rows, settings.shape, settings.eta, settings.reach)
+        out = line if out is None else np.add(out, line, out=out)
+    if out is None:
+        out = np.zeros((sticks.n_rows, len(grid)))
     return normalize_max(out) if settings.normalize else out.astype(np.float32)
