@@ -47,7 +47,10 @@ def root(
 
 COMMANDS = (  # one module per subcommand; importing it registers the command
     "augment",
+    "cluster",
     "completion",
+    "embed",
+    "explain",
     "formats",
     "info",
     "merge",

@@ -87,3 +87,37 @@ def plot_attention_grid(path: str | Path, x: np.ndarray, y: np.ndarray, rows: np
         fig.savefig(path)
     finally:
         plt.close(fig)
+
+
+def picture_name(row: int, name: str) -> str:
+    """``00012_NaCl-3`` from a row number and a sample id (only safe characters kept)."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(name).name)[:60]
+    return f"{row:05d}_{safe}" if safe else f"{row:05d}"
+
+
+def draw_samples(folder: str | Path, first_row: int, names: list[str], X: np.ndarray, axis, maps: dict,
+                 classes: list[str], truth: list[str] | None = None, spans: np.ndarray | None = None) -> list[Path]:
+    """One PNG per row of X (B, L) with its main map; plus ``*_heads.png`` when ``maps`` has attention.
+
+    ``axis``: a :class:`~spectool.io.model.Axis`; ``maps``: from :func:`spectool.explain.maps.explain_batch`.
+    Returns the paths written.
+    """
+    from spectool.explain.maps import main_map
+
+    method = main_map(maps)
+    xlabel = axis_label(axis.quantity, axis.units)
+    written = []
+    for i, name in enumerate(names):
+        stem = Path(folder) / picture_name(first_row + i, name)
+        target = classes[int(maps["target"][i])]
+        title = f"{name}: {method} for {target} (p = {float(maps['score'][i]):.2f})"
+        if truth is not None and truth[i]:
+            title += f"; labelled {truth[i]}"
+        plot_map(stem.with_suffix(".png"), axis.values, X[i], maps[method][i], title, xlabel, method)
+        written.append(stem.with_suffix(".png"))
+        if "attention" in maps and spans is not None:
+            heads = stem.parent / (stem.name + "_heads.png")
+            plot_attention_grid(heads, axis.values, X[i], maps["attention"][i], spans,
+                                f"{name}: [CLS] attention, layers × heads ({target})", xlabel)
+            written.append(heads)
+    return written

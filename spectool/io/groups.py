@@ -58,6 +58,11 @@ class ExtraGroup:
         dataset = self.group.create_dataset(name, data=values, dtype=dtype)
         dataset.attrs.update(attrs)
 
+    def link(self, name: str, target: str) -> None:
+        """A hard link ``name`` → the dataset at absolute path ``target`` (e.g. the shared axis)."""
+        if name not in self.group:
+            self.group[name] = self.group.file[target]
+
     def append(self, name: str, values, **attrs) -> None:
         """Rows (B, …) appended along the first dimension; created on first use (float maps gzip'd)."""
         values, dtype = _h5_values(values)

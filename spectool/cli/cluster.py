@@ -1,0 +1,205 @@
+"""``spectool cluster``: projections, clusters, isolated samples, dense clusters and class groups of a set."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from spectool.cli.app import app
+from spectool.cli.common import JsonOpt, OutputOpt, SeedOpt, command
+from spectool.env import Env
+from spectool.errors import UsageError
+
+METHOD_HELP = "dbscan, affinity, ward or kmeans (repeatable) (default: dbscan, ward, kmeans)."
+COLUMNS = ["method", "clusters", "noise", "silhouette", "ari"]
+
+
+@command(app, "cluster")
+def cluster(
+    env: Env,
+    input: Annotated[str, typer.Argument(metavar="SET", help="Features from embed, or any spectra set (path or -).")],
+    output: OutputOpt = "-",
+    png: Annotated[Optional[str], typer.Option(metavar="FILE", help="Draw the projection coloured by labels and "
+                                               "clusters (and FILE_dendrogram.png for Ward).")] = None,
+    project: Annotated[str, typer.Option(help="Projection for the map: pca, tsne, or umap (optional extra).")] = "tsne",
+    dims: Annotated[int, typer.Option(min=1, help="Dimensions of the projection.")] = 2,
+    method: Annotated[Optional[list[str]], typer.Option("--method", metavar="NAME", help=METHOD_HELP)] = None,
+    space: Annotated[str, typer.Option(help="Cluster the features or the projection.")] = "features",
+    clusters: Annotated[Optional[int], typer.Option("--clusters", "-k", min=1, help="Clusters for ward and kmeans "
+                                                    "(default: the number of labels, else 8).")] = None,
+    eps: Annotated[Optional[float], typer.Option(help="DBSCAN radius (default: the k-distance knee).")] = None,
+    min_samples: Annotated[int, typer.Option(min=1, help="DBSCAN core size (and its k-distance k).")] = 5,
+    neighbors: Annotated[int, typer.Option(min=1, help="k of the kNN isolation distance.")] = 5,
+    top: Annotated[int, typer.Option(min=0, help="How many isolated samples and dense clusters to report.")] = 10,
+    group_classes: Annotated[Optional[int], typer.Option(metavar="G", help="Group the labels into G groups by their "
+                                                         "mean rows (CrySTINet) and write --groups.")] = None,
+    groups: Annotated[str, typer.Option(metavar="FILE", help="Where --group-classes writes "
+                                        "{\"groups\": [[label, …], …]} (for train --groups).")] = "groups.json",
+    seed: SeedOpt = 0,
+    json: JsonOpt = False,
+) -> None:
+    """Project and cluster feature vectors (or patterns); score them against the labels.
+
+    Writes the input rows again with /entry/clusters: the projection, one label column per method (-1 = noise),
+    the kNN isolation distance, the densest DBSCAN clusters, the Ward linkage, and silhouette / adjusted Rand index
+    against the labels when there are labels. A summary table goes to stdout (stderr when -o -).
+    """
+    from spectool.analysis.cluster import METHODS
+
+    methods = method or ["dbscan", "ward", "kmeans"]
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown or space not in ("features", "projection"):
+        raise UsageError(f"unknown method {unknown[0]!r}" if unknown else "--space must be features or projection")
+    data = _read(input, env)
+    result = _analyse(data, methods, project, dims, space, clusters, eps, min_samples, neighbors, top, seed)
+    if group_classes is not None:
+        result["groups"] = _group(env, data, group_classes, groups, seed)
+    _write(env, input, output, data, result, locals_params(project, dims, methods, space, eps, min_samples,
+                                                            neighbors, group_classes), seed)
+    if png:
+        _pictures(png, data, result)
+    _report(env, output, result)
+
+
+def locals_params(project, dims, methods, space, eps, min_samples, neighbors, group_classes) -> dict:
+    return {"project": project, "dims": dims, "methods": methods, "space": space, "eps": eps,
+            "min_samples": min_samples, "neighbors": neighbors, "group_classes": group_classes}
+
+
+def _read(spec: str, env: Env) -> dict:
+    import numpy as np
+
+    from spectool.io.sets import open_set
+
+    with open_set(spec, env) as reader:
+        chunks = list(reader.iter_chunks(65536, peaks=False))
+        meta = reader.meta
+    columns = {k: np.concatenate([c.samples[k] for c in chunks]) for k in chunks[0].samples}
+    return {"meta": meta, "X": np.concatenate([c.X for c in chunks]).astype(np.float64),
+            "y": np.concatenate([c.y for c in chunks]).astype(np.int64), "samples": columns}
+
+
+def _analyse(data, methods, project, dims, space, clusters, eps, min_samples, neighbors, top, seed) -> dict:
+    import numpy as np
+
+    from spectool.analysis import cluster as C
+    from spectool.analysis.project import project as run_projection
+
+    X, y = data["X"], data["y"]
+    P = run_projection(X, project, dims, seed)
+    F = P if space == "projection" else X
+    k = clusters or (len(np.unique(y[y >= 0])) if (y >= 0).any() else 8)
+    labels, extra = {}, {"projection": P}
+    for name in methods:
+        if name == "dbscan":
+            labels[name], extra["dbscan_eps"] = C.dbscan(F, eps, min_samples)
+        elif name == "affinity":
+            labels[name] = C.affinity(F, seed)
+        elif name == "ward":
+            labels[name], extra["ward_linkage"] = C.ward(F, k)
+        else:
+            labels[name] = C.kmeans(F, k, seed)
+    iso = C.isolation(F, neighbors)
+    extra.update(isolation=iso, isolated=np.argsort(-iso, kind="stable")[:top])
+    if "dbscan" in labels:
+        extra["densest"] = C.densest_clusters(F, labels["dbscan"], neighbors)[:top]
+    return {"labels": labels, "extra": extra, "k": k, "scores": _scores(F, y, labels, seed)}
+
+
+def _scores(F, y, labels: dict, seed: int) -> list[dict]:
+    from spectool.analysis import cluster as C
+
+    rows = []
+    if (y >= 0).any():
+        rows.append({"method": "labels", "clusters": int(len(set(y[y >= 0].tolist()))), "noise": int((y < 0).sum()),
+                     "silhouette": C.silhouette(F, y, seed), "ari": 1.0})
+    for name, lab in labels.items():
+        rows.append({"method": name, "clusters": int(len(set(lab[lab >= 0].tolist()))), "noise": int((lab < 0).sum()),
+                     "silhouette": C.silhouette(F, lab, seed),
+                     "ari": C.adjusted_rand(y, lab) if (y >= 0).any() else None})
+    return rows
+
+
+def _group(env: Env, data: dict, n_groups: int, path: str, seed: int) -> list[list[str]]:
+    import json as jsonlib
+    from pathlib import Path
+
+    from spectool.analysis.cluster import group_classes
+    from spectool.io.stdio import atomic_path
+
+    names = data["meta"].label_names
+    if not names or not (data["y"] >= 0).any():
+        raise UsageError("--group-classes needs a labelled set")
+    indices, how = group_classes(data["X"], data["y"], n_groups, seed)
+    groups = [[names[i] for i in g] for g in indices]
+    with atomic_path(Path(path)) as tmp:
+        tmp.write_text(jsonlib.dumps({"groups": groups, "method": how}, indent=1) + "\n")
+    env.info(f"cluster: {len(names)} labels in {len(groups)} groups ({how}) written to {path}")
+    return groups
+
+
+def _write(env: Env, spec: str, output: str, data: dict, result: dict, params: dict, seed: int) -> None:
+    from spectool.io.groups import ExtraGroup
+    from spectool.io.model import Chunk
+    from spectool.io.sets import create_set, history_record
+
+    meta = data["meta"]
+    record = history_record("cluster", params, [spec], seed)
+    out_meta = meta.evolve(has_peaks=False, columns=list(data["samples"]))
+    with create_set(output, out_meta, env, record) as builder:
+        builder.append(Chunk(data["X"].astype("float32"), data["y"].astype("int32"), data["samples"]))
+        group = ExtraGroup(builder, "clusters", NX_class="NXcollection", methods=list(result["labels"]),
+                           clusters=result["k"], scores=result["scores"], **params_attrs(params))
+        for name, labels in result["labels"].items():
+            group.put(name, labels)
+        _put_extra(group, result)
+
+
+def params_attrs(params: dict) -> dict:
+    return {k: v for k, v in params.items() if v is not None and k != "methods"}
+
+
+def _put_extra(group, result: dict) -> None:
+    import numpy as np
+
+    extra = result["extra"]
+    for name in ("projection", "isolation", "isolated", "ward_linkage"):
+        if name in extra:
+            group.put(name, extra[name])
+    if "dbscan_eps" in extra:
+        group.set_attrs(dbscan_eps=extra["dbscan_eps"])
+    if "densest" in extra:
+        rows = extra["densest"]
+        group.put("densest_cluster", np.array([r["cluster"] for r in rows], np.int64))
+        group.put("densest_size", np.array([r["size"] for r in rows], np.int64))
+        group.put("densest_median_kdistance", np.array([r["median_kdistance"] for r in rows]))
+    if "groups" in result:
+        group.set_attrs(groups={"groups": result["groups"]})
+
+
+def _pictures(png: str, data: dict, result: dict) -> None:
+    from pathlib import Path
+
+    from spectool.analysis.plots import plot_dendrogram, plot_map
+
+    names = data["meta"].label_names or None
+    panels = ([("labels", data["y"], names)] if (data["y"] >= 0).any() else []) + \
+        [(name, lab, None) for name, lab in result["labels"].items()]
+    plot_map(png, result["extra"]["projection"], panels, result["extra"]["isolated"])
+    if "ward_linkage" in result["extra"]:
+        target = Path(png)
+        plot_dendrogram(target.with_name(target.stem + "_dendrogram.png"), result["extra"]["ward_linkage"], result["k"])
+
+
+def _report(env: Env, output: str, result: dict) -> None:
+    from spectool.io.results import format_cell, write_rows
+
+    if output != "-":
+        write_rows(env, result["scores"], COLUMNS, title="clusters")
+    else:
+        for row in result["scores"]:
+            env.info("cluster: " + " ".join(f"{c}={format_cell(row.get(c))}" for c in COLUMNS))
+    iso = result["extra"]["isolated"]
+    if len(iso):
+        env.info(f"cluster: most isolated rows: {', '.join(str(int(i)) for i in iso)}")
