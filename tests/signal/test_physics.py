@@ -125,14 +125,17 @@ def test_stick_ops_without_sticks_name_the_op():
         augment_chunk(X, Axis(np.arange(10.0)), [Strain()], 0, 1)
 
 
-@pytest.mark.parametrize("shape", ["gaussian", "lorentzian", "pseudo-voigt"])
-def test_batched_renderer_matches_the_per_pattern_one(shape):
+@pytest.mark.parametrize("shape, widest", [("gaussian", 2.0), ("lorentzian", 2.0), ("pseudo-voigt", 2.0),
+                                           ("gaussian", 0.5), ("pseudo-voigt", 0.2)])
+def test_batched_renderer_matches_the_per_pattern_one(shape, widest):
+    """Wide peaks: grid-end windows scattered point by point; narrow: via the side buffer."""
     from spectool.xrd.profiles import render
 
     rng = np.random.default_rng(3)
     grid = np.arange(5, 60, 0.02)
     row = np.sort(rng.integers(0, 5, 80))
-    tt, inten, fwhm = rng.uniform(0, 65, 80), rng.uniform(0, 10, 80), rng.uniform(0.02, 2.0, 80)
+    tt, inten, fwhm = rng.uniform(0, 65, 80), rng.uniform(0, 10, 80), rng.uniform(0.02, widest, 80)
+    tt[:6] = [4.0, 5.01, 5.3, 59.7, 60.0, 61.0]  # across both ends
     got = render_rows(grid, row, tt, inten, fwhm, 5, shape, 0.4, window=10)
     for r in range(5):
         m = row == r
