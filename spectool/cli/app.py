@@ -58,6 +58,7 @@ COMMANDS = (  # one module per subcommand; importing it registers the command
     "predict",
     "preprocess",
     "simulate",
+    "train",
 )
 
 

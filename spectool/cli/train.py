@@ -1,0 +1,292 @@
+"""``spectool train``: a labelled set → a trained classifier in one ``.safetensors`` checkpoint."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from spectool.cli.app import app
+from spectool.cli.common import DeviceOpt, SeedOpt, command
+from spectool.env import Env
+
+Opt = typer.Option
+MODEL_HELP = ("vit (ViT-1D), cnn, resnet (RCNet: ResNet-1D + confidence), union (RCNets over --groups), knn, "
+              "logreg, nb (Gaussian naive Bayes), or a registry name.")
+STATE_HELP = "Resumable state, written at every epoch boundary [default: OUTPUT with .state.safetensors]."
+
+
+@command(app, "train")
+def train(
+    env: Env,
+    input: Annotated[str, typer.Argument(metavar="SET", help="A labelled spectra set (path or -).")],
+    output: Annotated[str, Opt("-o", "--output", metavar="PATH", help="The checkpoint to write.")] = "model.safetensors",
+    model: Annotated[str, Opt("-m", "--model", help=MODEL_HELP)] = "vit",
+    val: Annotated[Optional[str], Opt("--val", metavar="SET", help="Validation set [default: a stratified "
+                                                                    "--val-fraction of SET].")] = None,
+    val_fraction: Annotated[float, Opt(help="Validation share of each class (4:1 split).")] = 0.2,
+    epochs: Annotated[int, Opt(min=1, help="Most epochs.")] = 100,
+    batch_size: Annotated[int, Opt("--batch-size", "-b", min=1, help="Patterns per step (per process).")] = 128,
+    lr: Annotated[float, Opt(help="AdamW peak learning rate.")] = 1e-3,
+    weight_decay: Annotated[float, Opt(help="AdamW weight decay (not on biases and norms).")] = 0.05,
+    warmup: Annotated[float, Opt(min=0, help="Epochs of linear warm-up.")] = 1.0,
+    schedule: Annotated[str, Opt(help="After warm-up: cosine, plateau (halve after 2 flat epochs) or constant.")] = "cosine",
+    label_smoothing: Annotated[float, Opt(min=0, max=0.5, help="Cross-entropy label smoothing.")] = 0.0,
+    patience: Annotated[int, Opt(min=0, help="Stop after N epochs without a lower validation loss (0: never).")] = 3,
+    grad_clip: Annotated[float, Opt(min=0, help="Clip the gradient norm (0: off).")] = 0.0,
+    amp: Annotated[bool, Opt(help="Mixed precision on CUDA (bfloat16 where supported).")] = True,
+    patch: Annotated[Optional[int], Opt(help="ViT segment length (points).")] = None,
+    dim: Annotated[Optional[int], Opt(help="ViT embedding width.")] = None,
+    depth: Annotated[Optional[int], Opt(help="ViT encoder blocks.")] = None,
+    heads: Annotated[Optional[int], Opt(help="ViT attention heads.")] = None,
+    width: Annotated[Optional[int], Opt(help="ResNet base width.")] = None,
+    dropout: Annotated[Optional[float], Opt(help="Dropout rate.")] = None,
+    arg: Annotated[Optional[list[str]], Opt("--arg", metavar="KEY=VALUE", help="Any constructor argument of the "
+                                            "model (VALUE as JSON, else text), e.g. --arg channels=[16,16,32,32]; "
+                                            "for knn/logreg/nb: scikit-learn's, e.g. --arg n_neighbors=3.")] = None,
+    augment: Annotated[str, Opt(help="On-the-fly augmentation preset: none or pattern.")] = "none",
+    aug_op: Annotated[Optional[list[str]], Opt("--aug-op", metavar="NAME[:K=V,…]", help="An augment pattern "
+                                               "operation applied on the fly (repeatable).")] = None,
+    init: Annotated[Optional[str], Opt(metavar="CKPT", help="Start from a trained checkpoint's backbone "
+                                       "(new head when the classes differ).")] = None,
+    freeze: Annotated[bool, Opt(help="With --init: train only the head (frozen BatchNorm stays in eval mode).")] = False,
+    groups: Annotated[Optional[str], Opt(metavar="JSON", help="--model union: {group: [labels…]} (cluster "
+                                         "--group-classes).")] = None,
+    add_to: Annotated[Optional[str], Opt("--add-to", metavar="UNION", help="Train one more RCNet on this set's "
+                                         "(new) classes and add it to a union checkpoint.")] = None,
+    resume: Annotated[Optional[str], Opt(metavar="STATE", help="Continue an interrupted run from its state file "
+                                         "(model and settings come from it).")] = None,
+    state: Annotated[Optional[str], Opt(metavar="PATH", help=STATE_HELP)] = None,
+    log: Annotated[Optional[str], Opt(metavar="JSONL", help="Append one JSON line of metrics per epoch.")] = None,
+    threads: Annotated[int, Opt(min=0, help="CPU threads for torch (0: torch's default; per process).")] = 0,
+    seed: SeedOpt = 0,
+    device: DeviceOpt = "auto",
+) -> None:
+    """Train a classifier on a labelled set and write the best epoch as one checkpoint.
+
+    AdamW with warm-up then cosine decay, early stopping on the validation loss (patience 3), per-epoch loss and
+    top-1/3/5 on stderr. Ctrl-C leaves the state of the last finished epoch (exit 130): --resume STATE continues
+    and reaches the same weights as an uninterrupted run. Runs data-parallel unchanged under
+    torchrun --nproc-per-node N -m spectool train … (rank 0 writes).
+    """
+    settings = dict(locals())
+    settings.pop("env")
+    _run(env, settings)
+
+
+def _run(env: Env, o: dict) -> None:
+    from spectool.learn import distributed
+    from spectool.learn.train import resolve_device
+
+    world = distributed.detect()
+    _threads(o["threads"], world)
+    device = resolve_device(o["device"], world)
+    distributed.init(world, device)
+    try:
+        _train(env, o, world, device)
+    finally:
+        distributed.cleanup(world)
+
+
+def _threads(n: int, world) -> None:
+    """--threads, or under torchrun on CPU the cores shared out between the local ranks."""
+    import os
+
+    import torch
+
+    if n == 0 and world.distributed:
+        n = max(1, (os.cpu_count() or 1) // world.local_size)
+    if n > 0:
+        torch.set_num_threads(n)
+
+
+def _train(env: Env, o: dict, world, device) -> None:
+    from contextlib import ExitStack
+
+    from spectool.io.sets import open_set
+    from spectool.learn.data import read_labels
+    from spectool.learn.runner import Inputs, Options
+    from spectool.learn.state import default_state_path, read_state
+
+    saved = read_state(o["resume"]) if o["resume"] else None
+    job = _job(o, saved)
+    seed = job.config["seed"]
+    with ExitStack() as stack:
+        reader = stack.enter_context(open_set(o["input"], env))
+        inputs = Inputs(reader, read_labels(reader).astype("int64"), o["input"])
+        if o["val"]:
+            inputs.val_reader = stack.enter_context(open_set(o["val"], env))
+            inputs.val_y = read_labels(inputs.val_reader).astype("int64")
+        reporter = _Reporter(env, world, o["log"], o["state"] or o["resume"] or default_state_path(o["output"]),
+                             keep=bool(o["state"] or o["resume"]))
+        opts = Options(seed, device, world, saved)
+        outcome = reporter.guard(lambda: _dispatch(job, inputs, opts, reporter, o))
+        if world.main:
+            _save(env, o, outcome, reader.meta)
+            reporter.finish()
+
+
+def _job(o: dict, saved):
+    """The Job from the options, or from the resume state (whose settings win)."""
+    from spectool.errors import UsageError
+    from spectool.learn.job import Job, canonical_model
+    from spectool.learn.train import TrainConfig
+
+    if saved is not None:
+        return Job.from_json(saved.job)
+    name = canonical_model(o["model"])
+    if (o["groups"] or o["add_to"]) and name not in ("rcnet_union", "resnet1d"):
+        raise UsageError("--groups and --add-to train RCNets: use --model union")
+    config = {k: o[k] for k in TrainConfig.__dataclass_fields__ if k in o}
+    config["seed"] = o["seed"]
+    return Job(name, _model_args(o), config, o["val_fraction"], _augment_ops(o), o["init"], o["freeze"])
+
+
+def _model_args(o: dict) -> dict:
+    import json
+
+    from spectool.errors import UsageError
+
+    args = {k: o[k] for k in ("patch", "dim", "depth", "heads", "width", "dropout") if o[k] is not None}
+    for item in o["arg"] or []:
+        key, eq, value = item.partition("=")
+        if not eq or not key:
+            raise UsageError(f"--arg must be KEY=VALUE, not {item!r}")
+        try:
+            args[key] = json.loads(value)
+        except ValueError:
+            args[key] = value
+    return args
+
+
+def _augment_ops(o: dict) -> list:
+    if o["augment"] == "none" and not o["aug_op"]:
+        return []
+    from spectool.errors import UsageError
+    from spectool.signal.stream import build_ops
+
+    if o["augment"] not in ("none", "pattern"):
+        raise UsageError(f"--augment must be none or pattern, not {o['augment']!r}")
+    return [op.to_json() for op in build_ops(o["augment"], o["aug_op"] or [], [])]
+
+
+def _dispatch(job, inputs, opts, reporter, o: dict):
+    from spectool.learn import runner
+    from spectool.learn.job import prepare_data
+    from spectool.models.registry import model_kind
+
+    val = None if inputs.val_reader is None else (inputs.val_reader.meta.label_names, inputs.val_y)
+    data = prepare_data(inputs.reader.meta.label_names, inputs.y, job, opts.seed, o["input"], val)
+    job.labels = data.labels
+    if o["add_to"]:
+        return runner.run_add_member(job, inputs, data, opts, reporter, o["add_to"])
+    if job.model == "rcnet_union":
+        return _union(job, inputs, data, opts, reporter, o)
+    if model_kind(job.model) == "classical":
+        return runner.run_classical(job, inputs, data, opts, reporter)
+    return runner.run_network(job, inputs, data, opts, reporter)
+
+
+def _union(job, inputs, data, opts, reporter, o: dict):
+    from spectool.errors import UsageError
+    from spectool.learn import runner
+    from spectool.learn.union import read_groups
+
+    if not o["groups"]:
+        raise UsageError("--model union needs --groups GROUPS.json (or --add-to UNION to extend one)")
+    if opts.resume is not None:
+        raise UsageError("--resume continues single networks; retrain the union (or add members with --add-to)")
+    return runner.run_union(job, inputs, data, opts, reporter, read_groups(o["groups"]))
+
+
+def _save(env: Env, o: dict, outcome, meta) -> None:
+    import sys
+    from pathlib import Path
+
+    from spectool.io.checkpoint import save_checkpoint
+    from spectool.io.sets import sha256_file
+    from spectool.io.spectra import set_recipe
+
+    data = [{"role": role, "path": p, "sha256": sha256_file(p) if p != "-" and Path(p).is_file() else None}
+            for role, p in (("train", o["input"]), ("val", o["val"])) if p]
+    train = {**outcome.train, "data": data, "argv": ["spectool", *sys.argv[1:]], "resumed_from": o["resume"]}
+    save_checkpoint(o["output"], outcome.model, labels=outcome.labels, input=meta,
+                    preprocess=set_recipe(meta.history), train=train, extra_tensors=outcome.extra_tensors)
+    val = train.get("val") or {}
+    env.info(f"train: {o['output']}: {len(outcome.labels)} classes, best epoch {train.get('best_epoch')}, val "
+             + " ".join(f"top{k} {val[f'top{k}']:.3f}" for k in (1, 3, 5) if f"top{k}" in val))
+
+
+class _Reporter:
+    """The loop's callback: progress, one line per epoch on stderr, --log lines, state files (rank 0 only)."""
+
+    member = None
+
+    def __init__(self, env: Env, world, log: str | None, state_path: str, keep: bool):
+        self.env, self.world, self.log, self.state_path, self.keep = env, world, log, state_path, keep
+        self._bar = None
+
+    def info(self, message: str) -> None:
+        if self.world.main:
+            self.env.info(message)
+
+    def batch(self, rows: int) -> None:
+        if self._bar is None and self.world.main:
+            self._cm = self.env.progress("train" if self.member is None else f"train member {self.member}", None)
+            self._bar = self._cm.__enter__()
+        if self._bar is not None:
+            self._bar(rows)
+
+    def epoch(self, record: dict, trainer) -> None:
+        self._close_bar()
+        if not self.world.main:
+            return
+        record = {**record, "member": self.member} if self.member is not None else record
+        self.env.info(_epoch_line(record))
+        if self.log:
+            import json
+
+            with open(self.log, "a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+        if trainer is not None:
+            self.save_state(trainer, self.job)
+
+    def save_state(self, trainer, job) -> None:
+        from spectool.learn.state import save_state
+
+        self.job = job
+        if self.world.main and self.member is None:
+            save_state(self.state_path, trainer, job.to_json())
+
+    def _close_bar(self) -> None:
+        if self._bar is not None:
+            self._cm.__exit__(None, None, None)
+            self._bar = None
+
+    def guard(self, work):
+        """Run ``work``; on Ctrl-C say where the resumable state is, then let the 130 exit happen."""
+        try:
+            return work()
+        except KeyboardInterrupt:
+            self._close_bar()
+            if self.world.main and getattr(self, "job", None) is not None and self.member is None:
+                self.env.warn(f"interrupted: the last finished epoch is in {self.state_path}; "
+                              f"continue with --resume {self.state_path}")
+            raise
+
+    def finish(self) -> None:
+        import os
+
+        if not self.keep and os.path.exists(self.state_path):
+            os.unlink(self.state_path)
+
+
+def _epoch_line(r: dict) -> str:
+    who = f"member {r['member']} " if r.get("member") is not None else ""
+    parts = [f"{who}epoch {r['epoch']}"]
+    if "train_loss" in r:
+        parts.append(f"train loss {r['train_loss']:.4f} top1 {r['train_top1']:.3f}")
+    parts.append(f"val loss {r['val_loss']:.4f} top1/3/5 {r['val_top1']:.3f}/{r['val_top3']:.3f}/{r['val_top5']:.3f}")
+    if "lr" in r:
+        parts.append(f"lr {r['lr']:.2e} {r['samples_per_s']:.0f}/s")
+    return "  ".join(parts)

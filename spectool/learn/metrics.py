@@ -1,0 +1,70 @@
+"""Classification metrics: top-k hits, running epoch averages, confusion matrix.
+
+Counts are kept as sums (not means) so that ranks of a distributed run can add them up
+before dividing (see :func:`spectool.learn.distributed.all_sum`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+TOPK = (1, 3, 5)
+
+
+def topk_hits(logits, target, ks: tuple[int, ...] = TOPK):
+    """Rows whose target is among the k highest scores, per k: a (len(ks),) float64 tensor.
+
+    ``logits`` (B, C) tensor, ``target`` (B,) long tensor. k larger than C counts every row.
+    Stays on the logits' device (no host sync).
+    """
+    import torch
+
+    kmax = min(max(ks), logits.shape[1])
+    top = torch.topk(logits.detach(), kmax, dim=1).indices  # (B, kmax)
+    hit = (top == target[:, None]).cumsum(dim=1).clamp_max(1)  # hit[:, j]: within the top j + 1
+    return hit[:, [min(k, kmax) - 1 for k in ks]].sum(dim=0).to(torch.float64)
+
+
+class Running:
+    """Epoch sums on the device, [loss × rows, rows, hits@k…]; ``add`` per batch, ``summary`` once."""
+
+    def __init__(self, ks: tuple[int, ...] = TOPK):
+        self.ks = tuple(ks)
+        self.total = None
+
+    def add(self, loss, logits, target) -> None:
+        """``loss``: the batch mean (0-d tensor); ``logits`` (B, C); ``target`` (B,) long."""
+        import torch
+
+        n = target.shape[0]
+        head = torch.stack([loss.detach().to(torch.float64) * n,
+                            torch.tensor(float(n), dtype=torch.float64, device=target.device)])
+        row = torch.cat([head, topk_hits(logits, target, self.ks)])
+        self.total = row if self.total is None else self.total + row
+
+    def as_vector(self) -> list[float]:
+        """[loss_sum, count, hits@k…] as floats: what ranks add up."""
+        return [0.0] * (2 + len(self.ks)) if self.total is None else self.total.tolist()
+
+    def summary(self, prefix: str, vector: list[float] | None = None) -> dict[str, float]:
+        """``{prefix_loss, prefix_top1, prefix_top3, …}`` (NaN when no rows)."""
+        loss_sum, n, *hits = self.as_vector() if vector is None else vector
+        out = {f"{prefix}_loss": loss_sum / n if n else float("nan")}
+        out.update({f"{prefix}_top{k}": h / n if n else float("nan") for k, h in zip(self.ks, hits)})
+        return out
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
+    """(C, C) int64 counts: row = true class, column = predicted class; labels outside [0, C) ignored."""
+    y_true, y_pred = np.asarray(y_true, np.int64), np.asarray(y_pred, np.int64)
+    ok = (y_true >= 0) & (y_true < num_classes) & (y_pred >= 0) & (y_pred < num_classes)
+    flat = y_true[ok] * num_classes + y_pred[ok]
+    return np.bincount(flat, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+
+
+def topk_accuracy_np(scores: np.ndarray, y: np.ndarray, ks: tuple[int, ...] = TOPK) -> dict[str, float]:
+    """Top-k accuracies from (N, C) scores (numpy); for the classical baselines."""
+    import torch
+
+    hits = topk_hits(torch.as_tensor(scores), torch.as_tensor(np.asarray(y, np.int64)), ks).tolist()
+    return {f"top{k}": h / max(len(y), 1) for k, h in zip(ks, hits)}

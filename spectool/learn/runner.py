@@ -1,0 +1,204 @@
+"""The three training flows behind ``spectool train``: a network, a union of RCNets, a classical baseline.
+
+Each takes open set readers and a :class:`Job`, reports through ``hooks`` (a
+:class:`~spectool.learn.train.Callback` with ``info(msg)`` and ``save_state(trainer, job)``) and
+returns an :class:`Outcome`: the trained model and what its checkpoint stores. No printing here.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from spectool.errors import UsageError
+from spectool.learn.distributed import World
+from spectool.learn.job import Data, Job, build_model, check_split, class_means, make_augmenter, summary, transfer
+
+
+@dataclass
+class Inputs:
+    """Open readers (validation optional), the label ids of all their rows, their names for messages."""
+
+    reader: object
+    y: np.ndarray
+    where: str
+    val_reader: object = None
+    val_y: np.ndarray | None = None
+
+
+@dataclass
+class Outcome:
+    model: object
+    labels: list[str]
+    train: dict  # the checkpoint's ``train`` metadata (without argv/data, which the CLI adds)
+    extra_tensors: dict = field(default_factory=dict)
+
+
+@dataclass
+class Options:
+    seed: int = 0
+    device: object = None  # torch.device
+    world: World = field(default_factory=World)
+    resume: object = None  # SavedState
+    block_rows: int = 512
+
+
+def sources(inputs: Inputs, data: Data, job: Job, opts: Options, train_rows=None, val_rows=None):
+    """(train, val) BatchSources: this rank's share, augmentation on the training side."""
+    from spectool.learn.data import BatchSource
+
+    bs = job.config.get("batch_size", 128)
+    w = opts.world
+    aug = make_augmenter(job, inputs.reader.meta.axis, opts.seed)
+    train = BatchSource(inputs.reader, data.train_rows if train_rows is None else train_rows, bs, True,
+                        opts.seed, opts.block_rows, transform=aug, rank=w.rank, world=w.size)
+    val_reader = inputs.val_reader or inputs.reader
+    val = BatchSource(val_reader, data.val_rows if val_rows is None else val_rows, max(bs, 256), False,
+                      opts.seed, opts.block_rows, rank=w.rank, world=w.size)
+    return train, val
+
+
+def fit_network(model, job: Job, train, val, lut, val_lut, opts: Options, hooks, resume=None):
+    """Train ``model`` with a fresh (or resumed) Trainer; the best epoch's weights loaded at the end."""
+    from spectool.learn.state import restore
+    from spectool.learn.train import TrainConfig, Trainer
+
+    cfg = TrainConfig(**{**job.config, "seed": opts.seed})
+    trainer = Trainer(model.to(opts.device), cfg, opts.device, lut, opts.world, hooks, val_lut)
+    trainer.plan(len(train))
+    if resume is not None:
+        restore(trainer, resume)
+    hooks.save_state(trainer, job)  # the epoch-boundary state: what Ctrl-C leaves behind
+    state = trainer.fit(train, val)
+    if state.best is not None:
+        model.load_state_dict(state.best)
+    return trainer, state
+
+
+def train_meta(job: Job, state, model, seconds: float, opts: Options) -> dict:
+    import torch
+
+    from spectool.learn.train import count_parameters
+
+    return {"seed": opts.seed, "model": job.model, "config": job.config, "val_fraction": job.val_fraction,
+            "augment": job.augment, "metrics": state.history, "best_epoch": state.best_epoch,
+            "epochs_run": state.epoch, "stopped_early": state.stopped_early,
+            "val": summary(state.history, state.best_epoch), "time_s": round(seconds, 3),
+            "parameters": count_parameters(model), "trainable_parameters": count_parameters(model, True),
+            "device": str(opts.device), "world_size": opts.world.size, "torch": torch.__version__}
+
+
+def run_network(job: Job, inputs: Inputs, data: Data, opts: Options, hooks) -> Outcome:
+    """ViT / CNN / ResNet (RCNet): build (or --init), train, keep the best epoch."""
+    check_split(data)
+    L = len(inputs.reader.meta.axis)
+    model = build_model(job.model, job.model_args, len(data.labels), L, opts.seed)
+    init = transfer(model, job.init, job.freeze, data.labels) if job.init else None
+    if job.freeze and not job.init:
+        raise UsageError("--freeze needs --init (a trained backbone to freeze)")
+    if init:
+        hooks.info(f"train: --init {job.init}: {init['loaded']} tensors loaded, head {init['head']}"
+                   + (f", {init['frozen']} frozen" if init["frozen"] else ""))
+    train, val = sources(inputs, data, job, opts)
+    start = time.perf_counter()
+    trainer, state = fit_network(model, job, train, val, data.lut, data.val_lut, opts, hooks, opts.resume)
+    meta = train_meta(job, state, model, time.perf_counter() - start, opts)
+    meta.update(init=init, train_rows=len(data.train_rows), val_rows=len(data.val_rows))
+    extra = {}
+    if hasattr(model, "forward_with_confidence"):
+        extra["class_means"] = class_means(_plain(inputs, data, opts), data.lut, len(data.labels))
+    return Outcome(model.cpu().eval(), data.labels, meta, extra)
+
+
+def _plain(inputs: Inputs, data: Data, opts: Options, rows=None):
+    """Every training row once, in order, no augmentation (class means, classical fits)."""
+    from spectool.learn.data import BatchSource
+
+    return BatchSource(inputs.reader, data.train_rows if rows is None else rows, 4096, False, opts.seed,
+                       opts.block_rows)
+
+
+def run_classical(job: Job, inputs: Inputs, data: Data, opts: Options, hooks) -> Outcome:
+    """kNN / logistic regression / Gaussian naive Bayes through scikit-learn, stored as tensors."""
+    from spectool.learn import classical
+
+    if job.augment or job.init or job.freeze:
+        raise UsageError(f"{job.model} takes no --augment, --init or --freeze")
+    check_split(data)
+    model, seconds = classical.fit(job.model, job.model_args, _plain(inputs, data, opts), data.lut,
+                                   len(data.labels), opts.seed, hooks.batch)
+    val = sources(inputs, data, job, opts)[1] if opts.world.main else None
+    record = {"epoch": 1, **classical.evaluate(model, val, data.val_lut)}
+    hooks.epoch(record, None)
+    meta = {"seed": opts.seed, "model": job.model, "estimator_args": job.model_args, "metrics": [record],
+            "best_epoch": 1, "val": {k[4:]: v for k, v in record.items() if k.startswith("val_")},
+            "time_s": round(seconds, 3), "parameters": sum(b.numel() for b in model.buffers()),
+            "train_rows": len(data.train_rows), "val_rows": len(data.val_rows)}
+    return Outcome(model, data.labels, meta)
+
+
+def run_union(job: Job, inputs: Inputs, data: Data, opts: Options, hooks, groups: list[list[str]]) -> Outcome:
+    """One RCNet per group of classes, then the union with every class's mean pattern."""
+    from spectool.learn.job import class_table
+    from spectool.learn.union import assemble, member_lut, order_classes
+
+    groups, order, left = order_classes(groups, data.labels)
+    if left:
+        hooks.info(f"train: {len(left)} labels in no group are left out: {', '.join(left[:5])}")
+    names = inputs.reader.meta.label_names
+    lut = class_table(names, inputs.y, order)[1]
+    val_lut = lut if inputs.val_reader is None else class_table(inputs.val_reader.meta.label_names,
+                                                                inputs.val_y, order)[1]
+    data = Data(order, lut, data.train_rows[lut[inputs.y[data.train_rows]] >= 0],
+                data.val_rows, val_lut)
+    members, ids, metas, start = [], [], [], time.perf_counter()
+    for gi, group in enumerate(groups):
+        hooks.member = gi
+        gids = [order.index(x) for x in group]
+        model, meta = _train_member(job, inputs, data, opts, hooks, gids, job.model_args)
+        members.append(model), ids.append(gids), metas.append(meta)
+    hooks.member = None
+    union = assemble(members, ids, class_means(_plain(inputs, data, opts), lut, len(order)))
+    meta = {"seed": opts.seed, "model": "rcnet_union", "config": job.config, "groups": groups, "members": metas,
+            "time_s": round(time.perf_counter() - start, 3), "parameters": sum(p.numel() for p in union.parameters())}
+    return Outcome(union.eval(), order, meta)
+
+
+def _train_member(job: Job, inputs: Inputs, data: Data, opts: Options, hooks, gids: list[int], args: dict):
+    """Train one ResNet-1D on the rows of classes ``gids`` (global ids); returns (model on CPU, meta)."""
+    from spectool.learn.union import member_lut
+
+    lut, val_lut = member_lut(data.lut, gids), member_lut(data.val_lut, gids)
+    val_y = inputs.y if inputs.val_reader is None else inputs.val_y
+    rows = data.train_rows[lut[inputs.y[data.train_rows]] >= 0]
+    val_rows = data.val_rows[val_lut[val_y[data.val_rows]] >= 0]
+    if len(val_rows) == 0:
+        raise UsageError("a group has no validation rows; give --val or more patterns per class")
+    model = build_model("resnet1d", args, len(gids), len(inputs.reader.meta.axis), opts.seed + len(gids))
+    train, val = sources(inputs, data, job, opts, rows, val_rows)
+    start = time.perf_counter()
+    _, state = fit_network(model, job, train, val, lut, val_lut, opts, hooks)
+    meta = train_meta(job, state, model, time.perf_counter() - start, opts)
+    meta["classes"] = [data.labels[i] for i in gids]
+    return model.cpu().eval(), meta
+
+
+def run_add_member(job: Job, inputs: Inputs, data: Data, opts: Options, hooks, union_path: str) -> Outcome:
+    """``--add-to``: train one more RCNet on this set's classes and append it; the others untouched."""
+    import torch
+
+    from spectool.io.checkpoint import load_checkpoint
+    from spectool.learn.union import check_addition, member_kwargs
+
+    check_split(data)
+    ckpt = load_checkpoint(union_path)
+    check_addition(ckpt, data.labels, len(inputs.reader.meta.axis), union_path)
+    union = ckpt.model
+    gids = list(range(len(data.labels)))
+    member, meta = _train_member(job, inputs, data, opts, hooks, gids, member_kwargs(union, job.model_args))
+    means = class_means(_plain(inputs, data, opts), data.lut, len(data.labels))
+    union.add_member(member, torch.as_tensor(means))
+    train = {**meta, "added_to": union_path, "previous": ckpt.train, "model": "rcnet_union"}
+    return Outcome(union.eval(), list(ckpt.labels) + data.labels, train)

@@ -1,0 +1,342 @@
+"""The training loop for the networks: AdamW, warm-up + cosine/plateau, early stopping, best epoch.
+
+:class:`Trainer` runs epochs over :class:`~spectool.learn.data.BatchSource` batches and reports
+through a callback; it never prints and writes no files. Everything a resume needs lives in
+:class:`TrainState` (epoch counter, history, schedule, early stopping, best weights) plus the
+model's and the optimizer's tensors; :mod:`spectool.learn.state` stores them as safetensors.
+
+Determinism: the batch order is drawn from ``(seed, epoch)`` by the BatchSource, augmentation
+from ``(seed, row, epoch)``, and torch's generator (dropout, stochastic depth) is re-seeded at
+the start of every epoch from ``(seed, epoch, rank)``. So an epoch's result depends only on the
+weights and optimizer state at its start: resuming at an epoch boundary gives bit-identical
+weights on the same machine and thread count (float reductions may differ across thread counts,
+CPUs, or on CUDA unless its deterministic algorithms are enforced).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from spectool.learn.distributed import World, all_have, all_sum, wrap
+from spectool.learn.metrics import Running
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings (JSON-able: stored in the checkpoint's ``train`` and the resume state)."""
+
+    epochs: int = 100
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    warmup: float = 1.0  # epochs of linear warm-up
+    schedule: str = "cosine"  # cosine | plateau | constant
+    min_lr_ratio: float = 0.01
+    label_smoothing: float = 0.0
+    patience: int = 3  # epochs without a lower validation loss; 0 = never stop early
+    confidence_lambda: float = 0.1  # for models with a confidence branch (RCNet)
+    grad_clip: float = 0.0  # max gradient norm; 0 = off
+    amp: bool = True  # mixed precision, on CUDA only
+    seed: int = 0
+
+
+@dataclass
+class TrainState:
+    """What changes during training and is not a tensor of the model or optimizer."""
+
+    epoch: int = 0  # the next epoch to run
+    history: list[dict] = field(default_factory=list)
+    schedule: dict = field(default_factory=dict)
+    stopper: dict = field(default_factory=dict)
+    scaler: dict = field(default_factory=dict)
+    best: dict | None = None  # state_dict of the best epoch (CPU tensors)
+    stopped_early: bool = False
+
+    @property
+    def best_epoch(self) -> int | None:
+        return self.stopper.get("best_epoch")
+
+    def to_json(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if k != "best"}
+
+
+class Schedule:
+    """Learning-rate multiplier per step: linear warm-up, then cosine to ``min_ratio`` or plateau steps.
+
+    ``plateau``: × ``factor`` after ``patience`` epochs without a lower validation loss.
+    Its whole state is a small dict (``state_dict``), stored as JSON for resume.
+    """
+
+    def __init__(self, kind: str, warmup_steps: int, total_steps: int, min_ratio: float = 0.01,
+                 factor: float = 0.5, patience: int = 1):
+        if kind not in ("cosine", "plateau", "constant"):
+            raise ValueError(f"schedule must be cosine, plateau or constant, not {kind!r}")
+        self.kind, self.warmup, self.total, self.min_ratio = kind, warmup_steps, max(total_steps, 1), min_ratio
+        self.factor, self.patience = factor, patience
+        self.step, self.scale, self.best, self.bad = 0, 1.0, math.inf, 0
+
+    def multiplier(self) -> float:
+        if self.step < self.warmup:
+            return (self.step + 1) / (self.warmup + 1)
+        if self.kind != "cosine":
+            return self.scale
+        t = min(1.0, (self.step - self.warmup) / max(self.total - self.warmup, 1))
+        return self.min_ratio + (1 - self.min_ratio) * 0.5 * (1 + math.cos(math.pi * t))
+
+    def end_epoch(self, val_loss: float) -> None:
+        if self.kind != "plateau" or self.step < self.warmup:
+            return
+        if val_loss < self.best:
+            self.best, self.bad = val_loss, 0
+        else:
+            self.bad += 1
+            if self.bad > self.patience:
+                self.scale, self.bad = self.scale * self.factor, 0
+
+    def state_dict(self) -> dict:
+        return {"step": self.step, "scale": self.scale, "best": _finite(self.best), "bad": self.bad}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.step, self.scale, self.bad = int(state["step"]), float(state["scale"]), int(state["bad"])
+        self.best = math.inf if state["best"] is None else float(state["best"])
+
+
+class EarlyStopping:
+    """Stop after ``patience`` epochs without a validation loss below the best (0 = never)."""
+
+    def __init__(self, patience: int = 3):
+        self.patience, self.best, self.best_epoch, self.bad = patience, math.inf, None, 0
+
+    def update(self, loss: float, epoch: int) -> bool:
+        """Record an epoch's validation loss; True if it is the best so far."""
+        if loss < self.best:
+            self.best, self.best_epoch, self.bad = loss, epoch, 0
+            return True
+        self.bad += 1
+        return False
+
+    @property
+    def stop(self) -> bool:
+        return self.patience > 0 and self.bad >= self.patience
+
+    def state_dict(self) -> dict:
+        return {"best": _finite(self.best), "best_epoch": self.best_epoch, "bad": self.bad}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best = math.inf if state["best"] is None else float(state["best"])
+        self.best_epoch, self.bad = state["best_epoch"], int(state["bad"])
+
+
+def _finite(x: float) -> float | None:
+    return None if not math.isfinite(x) else float(x)
+
+
+class Objective(nn.Module):
+    """(x (B, L), y (B,)) → (training loss, logits (B, C)); what DDP wraps.
+
+    Models with ``forward_with_confidence`` (RCNet) train on DeVries & Taylor's confidence loss,
+    the others on cross-entropy with optional label smoothing.
+    """
+
+    def __init__(self, model: nn.Module, label_smoothing: float = 0.0, confidence_lambda: float = 0.1):
+        super().__init__()
+        self.model, self.smoothing, self.lam = model, label_smoothing, confidence_lambda
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if hasattr(self.model, "forward_with_confidence"):
+            from spectool.models.resnet1d import confidence_loss
+
+            logits, conf = self.model.forward_with_confidence(x)
+            return confidence_loss(logits.float(), conf.float(), y, self.lam), logits
+        logits = self.model(x)
+        return F.cross_entropy(logits.float(), y, label_smoothing=self.smoothing), logits
+
+
+def build_optimizer(model: nn.Module, cfg: TrainConfig, device: torch.device) -> torch.optim.AdamW:
+    """AdamW over the trainable parameters; no weight decay on biases, norms, tokens, positions."""
+    decay, plain = [], []
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            (plain if p.ndim < 2 or "pos_embed" in name or "cls_token" in name else decay).append(p)
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": plain, "weight_decay": 0.0}]
+    groups = [g for g in groups if g["params"]]
+    return torch.optim.AdamW(groups, lr=cfg.lr, fused=device.type in ("cpu", "cuda"))
+
+
+def set_train_mode(model: nn.Module) -> None:
+    """train() everywhere but in BatchNorm layers whose parameters are all frozen (``--freeze``)."""
+    model.train()
+    for m in model.modules():
+        params = list(m.parameters(recurse=False))
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and params and not any(p.requires_grad for p in params):
+            m.eval()
+
+
+def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
+    """The torch seed of one epoch on one rank (dropout, stochastic depth)."""
+    return int(np.random.SeedSequence([seed, epoch, rank, 11]).generate_state(1, np.uint64)[0] >> 1)
+
+
+class Callback:
+    """What the loop reports; override what you need. Called on every rank (check ``world.main``)."""
+
+    def batch(self, rows: int) -> None: ...
+
+    def epoch(self, record: dict, trainer: "Trainer") -> None: ...
+
+
+class Trainer:
+    """Trains ``model`` (already on ``device``) with ``cfg``; ``lut`` maps a set's label ids to classes."""
+
+    def __init__(self, model: nn.Module, cfg: TrainConfig, device: torch.device, lut: np.ndarray,
+                 world: World = World(), callback: Callback | None = None, val_lut: np.ndarray | None = None):
+        self.model, self.cfg, self.device, self.world = model, cfg, device, world
+        self.lut, self.val_lut = lut, lut if val_lut is None else val_lut
+        self.callback = callback or Callback()
+        self.objective = Objective(model, cfg.label_smoothing, cfg.confidence_lambda)
+        self.net = wrap(self.objective, world, device)
+        self.optimizer = build_optimizer(model, cfg, device)
+        self.amp_dtype = _amp_dtype(device) if cfg.amp else None
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+        self.schedule: Schedule | None = None
+        self.stopper = EarlyStopping(cfg.patience)
+        self.state = TrainState()
+
+    def plan(self, steps_per_epoch: int) -> None:
+        """Set up the schedule for ``steps_per_epoch``; call once before ``fit`` (or ``load``)."""
+        cfg = self.cfg
+        self.schedule = Schedule(cfg.schedule, int(round(cfg.warmup * steps_per_epoch)),
+                                 cfg.epochs * steps_per_epoch, cfg.min_lr_ratio)
+
+    def sync_state(self) -> TrainState:
+        """The TrainState with the schedule, stopper and scaler states written into it."""
+        self.state.schedule = self.schedule.state_dict()
+        self.state.stopper = self.stopper.state_dict()
+        self.state.scaler = {k: v for k, v in self.scaler.state_dict().items()}
+        return self.state
+
+    def restore(self, state: TrainState) -> None:
+        """Continue from ``state`` (the model's and optimizer's tensors are loaded separately)."""
+        self.state = state
+        self.schedule.load_state_dict(state.schedule)
+        self.stopper.load_state_dict(state.stopper)
+        if state.scaler:
+            self.scaler.load_state_dict(state.scaler)
+
+    def fit(self, train, val) -> TrainState:
+        """Epochs from ``state.epoch`` until ``cfg.epochs`` or early stopping; the best weights kept."""
+        if self.schedule is None:
+            self.plan(len(train))
+        while self.state.epoch < self.cfg.epochs and not self.state.stopped_early:
+            self._run_epoch(train, val, self.state.epoch)
+        return self.sync_state()
+
+    def _run_epoch(self, train, val, epoch: int) -> None:
+        start = time.perf_counter()
+        record = {"epoch": epoch + 1, **self.train_epoch(train, epoch)}  # counted from 1 in records
+        record.update(self.evaluate(val))
+        record.update(lr=self.optimizer.param_groups[0]["lr"], time_s=time.perf_counter() - start)
+        record["samples_per_s"] = record.pop("train_rows") / max(record["time_s"], 1e-9)
+        if self.stopper.update(record["val_loss"], epoch + 1):
+            self.state.best = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
+        self.schedule.end_epoch(record["val_loss"])
+        self.state.history.append(record)
+        self.state.epoch = epoch + 1
+        self.state.stopped_early = self.stopper.stop
+        self.sync_state()
+        self.callback.epoch(record, self)
+
+    def train_epoch(self, source, epoch: int) -> dict[str, float]:
+        """One pass over ``source.epoch(epoch)``; ranks stop together when any runs out of batches."""
+        torch.manual_seed(epoch_seed(self.cfg.seed, epoch, self.world.rank))
+        set_train_mode(self.model)
+        running, batches = Running(), source.epoch(epoch)
+        while True:
+            batch = next(batches, None)
+            if not all_have(batch is not None, self.world, self.device):
+                break
+            x, y = self.to_device(batch[0], batch[1], self.lut)
+            loss, logits = self.step(x, y)
+            running.add(loss, logits, y)
+            self.callback.batch(len(y))
+        vector = all_sum(running.as_vector(), self.world, self.device)
+        return {**running.summary("train", vector), "train_rows": vector[1]}
+
+    def step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One optimiser step on a batch; returns (loss, logits)."""
+        lr = self.cfg.lr * self.schedule.multiplier()
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(self.device.type, self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None):
+            loss, logits = self.net(x, y)
+        self.scaler.scale(loss).backward()
+        if self.cfg.grad_clip > 0:
+            self.scaler.unscale_(self.optimizer)
+            nn.utils.clip_grad_norm_(self.objective.parameters(), self.cfg.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.schedule.step += 1
+        return loss, logits
+
+    @torch.no_grad()
+    def evaluate(self, source) -> dict[str, float]:
+        """Validation loss (plain cross-entropy) and top-1/3/5 over every row of ``source``, all ranks."""
+        self.model.eval()
+        running = Running()
+        for X, yb, _ in source.epoch(0):
+            x, y = self.to_device(X, yb, self.val_lut)
+            with torch.autocast(self.device.type, self.amp_dtype or torch.float32,
+                                enabled=self.amp_dtype is not None):
+                logits = self.model(x).float()
+            running.add(F.cross_entropy(logits, y), logits, y)
+        return running.summary("val", all_sum(running.as_vector(), self.world, self.device))
+
+    def to_device(self, X: np.ndarray, y: np.ndarray, lut: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """numpy (B, L) float32 and set label ids (B,) → tensors on the device (classes via ``lut``)."""
+        x = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
+        t = torch.from_numpy(lut[y])
+        if self.device.type == "cuda":
+            return x.pin_memory().to(self.device, non_blocking=True), t.pin_memory().to(self.device, non_blocking=True)
+        return x, t
+
+
+def _amp_dtype(device: torch.device) -> torch.dtype | None:
+    """bfloat16 where the GPU has it, else float16 (with loss scaling); None off CUDA."""
+    if device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def resolve_device(spec: str, world: World = World()) -> torch.device:
+    """``auto`` → CUDA if present (this rank's local GPU under torchrun), else CPU; ``cuda[:N]`` checked."""
+    from spectool.errors import UsageError
+
+    if spec == "auto":
+        spec = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(spec)
+    except RuntimeError:
+        raise UsageError(f"--device must be auto, cpu or cuda[:N], not {spec!r}") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UsageError("--device cuda: no CUDA device is available")
+        device = torch.device("cuda", world.local_rank if device.index is None and world.distributed else (device.index or 0))
+        torch.cuda.set_device(device)
+    elif device.type != "cpu":
+        raise UsageError(f"--device must be auto, cpu or cuda[:N], not {spec!r}")
+    return device
+
+
+def count_parameters(model: nn.Module, trainable: bool = False) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable)
+
+

@@ -1,0 +1,152 @@
+"""The training loop in-process: learning, resume = uninterrupted, early stopping, best epoch, freeze, metrics."""
+
+from __future__ import annotations
+
+import math
+from contextlib import ExitStack
+
+import numpy as np
+import pytest
+import torch
+
+from spectool.env import Env
+from spectool.io.sets import open_set
+from spectool.learn.data import BatchSource, read_labels
+from spectool.learn.job import Job, build_model, prepare_data
+from spectool.learn.metrics import Running, confusion_matrix, topk_hits
+from spectool.learn.state import read_state, restore, save_state
+from spectool.learn.train import Callback, EarlyStopping, Schedule, TrainConfig, Trainer, set_train_mode
+from tests.learn.synth_sets import peak_set
+
+torch.set_num_threads(1)
+VIT = {"patch": 8, "dim": 16, "depth": 2, "heads": 2}
+CPU = torch.device("cpu")
+
+
+@pytest.fixture(scope="module")
+def small_set(tmp_path_factory):
+    return peak_set(tmp_path_factory.mktemp("train") / "s.h5", n_classes=4, per_class=30)
+
+
+@pytest.fixture
+def setup(small_set):
+    """``setup(model=…, args=…, **config)`` → (trainer, train, val, job) on the small set; readers closed after."""
+    with ExitStack() as stack:
+        yield lambda **kw: _setup(stack, small_set, **kw)
+
+
+def _setup(stack, path, model="vit1d", args=VIT, seed=0, **config):
+    reader = stack.enter_context(open_set(path, Env()))
+    y = read_labels(reader).astype(np.int64)
+    job = Job(model, args, {"batch_size": 16, "epochs": 6, "patience": 10, **config})
+    data = prepare_data(reader.meta.label_names, y, job, seed, path)
+    net = build_model(model, args, len(data.labels), len(reader.meta.axis), seed)
+    cfg = TrainConfig(**{**job.config, "seed": seed})
+    train = BatchSource(reader, data.train_rows, 16, True, seed)
+    val = BatchSource(reader, data.val_rows, 64, False, seed)
+    trainer = Trainer(net, cfg, CPU, data.lut)
+    trainer.plan(len(train))
+    return trainer, train, val, job
+
+
+class _Stop(Callback):
+    def __init__(self, at: int, path, job):
+        self.at, self.path, self.job = at, path, job
+
+    def epoch(self, record, trainer):
+        save_state(self.path, trainer, self.job.to_json())
+        if record["epoch"] == self.at:
+            raise KeyboardInterrupt
+
+
+def test_resume_reaches_the_same_weights(setup, tmp_path):
+    full, train, val, _ = setup()
+    full.fit(train, val)
+    first, train, val, job = setup()
+    first.callback = _Stop(3, tmp_path / "st.safetensors", job)
+    with pytest.raises(KeyboardInterrupt):
+        first.fit(train, val)
+    again, train, val, _ = setup(seed=0)
+    restore(again, read_state(tmp_path / "st.safetensors"))
+    assert again.state.epoch == 3
+    again.fit(train, val)
+    for key, value in full.model.state_dict().items():
+        assert torch.equal(value, again.model.state_dict()[key]), key  # bit-identical on CPU
+    assert [r["val_loss"] for r in again.state.history] == [r["val_loss"] for r in full.state.history]
+
+
+def test_learns_far_above_chance(setup):
+    trainer, train, val, _ = setup(model="cnn1d", args={"channels": [8, 8, 16, 16], "kernel_size": 5},
+                                    epochs=12)
+    state = trainer.fit(train, val)
+    assert max(r["val_top1"] for r in state.history) >= 0.75  # chance: 0.25
+
+
+def test_early_stopping_stops_and_best_epoch_is_kept(setup):
+    trainer, train, val, _ = setup(epochs=30, patience=2, lr=0.05, warmup=0, schedule="constant")
+    snapshots = {}
+
+    class Keep(Callback):
+        def epoch(self, record, t):
+            snapshots[record["epoch"]] = {k: v.clone() for k, v in t.model.state_dict().items()}
+
+    trainer.callback = Keep()
+    state = trainer.fit(train, val)
+    losses = [r["val_loss"] for r in state.history]
+    assert state.stopped_early and len(losses) < 30
+    best = state.best_epoch
+    assert losses[best - 1] == min(losses) and len(losses) - best == 2
+    for key, value in state.best.items():
+        assert torch.equal(value, snapshots[best][key])
+
+
+def test_freeze_trains_only_the_head(setup):
+    trainer, train, val, _ = setup(model="cnn1d", args={"channels": [4, 4, 8, 8], "kernel_size": 3},
+                                    epochs=2)
+    model = trainer.model
+    for p in model.backbone_parameters():
+        p.requires_grad_(False)
+    trainer = Trainer(model, trainer.cfg, CPU, trainer.lut)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    trainer.fit(train, val)
+    after = model.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all(k.startswith("classifier") for k in changed)  # BN running stats untouched too
+    set_train_mode(model)
+    assert not any(m.training for m in model.modules() if isinstance(m, torch.nn.BatchNorm1d))
+
+
+def test_schedule_warms_up_then_decays_and_round_trips():
+    s = Schedule("cosine", warmup_steps=4, total_steps=20, min_ratio=0.1)
+    values = []
+    for _ in range(20):
+        values.append(s.multiplier())
+        s.step += 1
+    assert values[:4] == sorted(values[:4]) and values[3] < 1.0
+    assert values[4] == pytest.approx(1.0) and values[-1] == pytest.approx(0.1, abs=0.01)
+    p = Schedule("plateau", 0, 10, patience=1)
+    for loss in (1.0, 1.0, 1.0):
+        p.end_epoch(loss)
+    assert p.multiplier() == 0.5
+    q = Schedule("plateau", 0, 10)
+    q.load_state_dict(p.state_dict())
+    assert q.state_dict() == p.state_dict()
+
+
+def test_early_stopping_counts_flat_epochs():
+    stop = EarlyStopping(patience=2)
+    assert stop.update(1.0, 1) and not stop.update(1.0, 2) and not stop.stop
+    assert not stop.update(1.5, 3) and stop.stop and stop.best_epoch == 1
+    assert not EarlyStopping(0).stop
+
+
+def test_topk_and_confusion():
+    logits = torch.tensor([[3.0, 2, 1, 0], [0, 1, 2, 3], [1, 3, 2, 0]])
+    target = torch.tensor([0, 0, 2])
+    assert topk_hits(logits, target, (1, 3, 5)).tolist() == [1, 2, 3]
+    run = Running()
+    run.add(torch.tensor(0.5), logits, target)
+    s = run.summary("val")
+    assert s["val_loss"] == 0.5 and math.isclose(s["val_top3"], 2 / 3)
+    cm = confusion_matrix(np.array([0, 0, 2, 1]), np.array([0, 3, 1, 1]), 4)
+    assert cm.sum() == 4 and cm[0, 0] == 1 and cm[0, 3] == 1 and cm[2, 1] == 1
