@@ -65,14 +65,14 @@ def explain_batch(model, X: np.ndarray, methods: list[str], target: int | None =
     from spectool.explain import attention, cam
 
     x = torch.as_tensor(np.ascontiguousarray(X, np.float32), device=device)
+    att = attention.attention_maps(model, x) if {"arm", "rollout"} & set(methods) else None
     with torch.no_grad():
-        output = model(x)
+        output = att["logits"] if att is not None else model(x)  # one forward pass fewer for a ViT
     tgt = cam.predicted(output, target)
     out: dict[str, torch.Tensor] = {"predicted": output.argmax(dim=-1), "target": tgt,
                                     "score": cam.class_score(model, output, tgt)}
-    if "arm" in methods or "rollout" in methods:
-        maps = attention.attention_maps(model, x)
-        out.update({k: maps[k] for k in ("arm", "rollout", "attention") if k in methods or k == "attention"})
+    if att is not None:
+        out.update({k: att[k] for k in ("arm", "rollout", "attention") if k in methods or k == "attention"})
     for name, fn in (("cam", cam.cam), ("gradcam", cam.grad_cam)):
         if name in methods:
             out[name] = cam.to_input_points(fn(model, x, tgt)["map"], x.shape[1])

@@ -1,0 +1,176 @@
+"""Explain/embed/cluster benchmark: maps per second on CPU, and raw vs learned feature silhouettes.
+
+    python benchmarks/bench_explain.py                      # speed (ViT + CNN, default sizes, 4,251 points)
+    python benchmarks/bench_explain.py --accuracy           # + train small models and compare silhouettes
+    python benchmarks/bench_explain.py --accuracy --set train.h5 --val val.h5   # on the train issue's sets
+
+Speed: the ViT-1D and the CNN of the train issue at their default constructor sizes (ViT patch 120,
+dim 128, depth 6, 4 heads; CNN channels 32/32/64/64, kernel 9, GAP head), 100 classes, 4,251 points
+(2θ 5–90°, 0.02°), random weights (speed does not depend on training). Each method runs on one batch
+after a warm-up; figures are maps (explained spectra) per second.
+
+Accuracy (``--accuracy``): needs ``spectool train`` (spectool/cli/train.py). Without ``--set`` a
+synthetic labelled set is made here (K classes of random peak patterns with ViT-paper augmentation:
+peak scaling, peak dropping, whole-pattern shift); small models are trained through the CLI, their
+features of the validation rows taken with ``spectool embed``, and the silhouette of the true labels
+is printed for raw-pattern PCA features and for each model's learned features. If ``spectool train``
+is not there, that part prints SKIPPED and why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+LENGTH = 4251
+
+
+def _timed(fn, repeats: int) -> float:
+    fn()  # warm-up
+    start = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    return (time.perf_counter() - start) / repeats
+
+
+def speed(batch: int, repeats: int, classes: int) -> list[tuple[str, str, float]]:
+    """(model, method, maps per second) rows."""
+    import torch
+
+    from spectool.explain.maps import OcclusionSettings, explain_batch
+    from spectool.models.registry import create_model
+
+    torch.manual_seed(0)
+    X = np.random.default_rng(0).random((batch, LENGTH), dtype=np.float32)
+    occlusion = OcclusionSettings(window=LENGTH // 50, stride=LENGTH // 100, batch_size=256)
+    rows = []
+    for name in ("vit1d", "cnn1d"):
+        model = create_model(name, num_classes=classes, input_length=LENGTH).eval()
+        methods = (["arm", "rollout"] if name == "vit1d" else ["cam", "gradcam"]) + ["occlusion"]
+        for method in [*methods[:-1], "+".join(methods[:-1]), "occlusion"]:
+            n = max(1, batch // 16) if method == "occlusion" else batch
+            chosen = method.split("+")
+            seconds = _timed(lambda: explain_batch(model, X[:n], chosen, occlusion=occlusion), repeats)
+            rows.append((name, method, n / seconds))
+        with torch.no_grad():
+            x = torch.from_numpy(X)
+            rows.append((name, "forward only", batch / _timed(lambda: model(x), repeats)))
+    return rows
+
+
+# ------------------------------------------------------------------ accuracy (needs spectool train)
+def train_available() -> tuple[bool, str]:
+    res = _cli("train", "--help")
+    if res.returncode != 0:
+        return False, (res.stderr.decode().strip().splitlines() or ["no train command"])[-1]
+    return True, ""
+
+
+def _cli(*args: str, check: bool = False) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    res = subprocess.run([sys.executable, "-m", "spectool", *args], capture_output=True, env=env)
+    if check and res.returncode != 0:
+        raise RuntimeError(f"spectool {' '.join(args)} failed:\n{res.stderr.decode()}")
+    return res
+
+
+def synthetic_sets(folder: Path, classes: int, per_class: int, seed: int) -> tuple[Path, Path]:
+    """Train and validation sets of K classes of random peak patterns, ViT-paper style augmentation."""
+    from spectool.env import Env
+    from spectool.io.model import Axis, Chunk, SetMeta
+    from spectool.io.sets import write_set
+
+    rng = np.random.default_rng(seed)
+    axis = np.linspace(5, 90, LENGTH)
+    centres = [np.sort(rng.uniform(8, 85, rng.integers(6, 15))) for _ in range(classes)]
+    heights = [rng.uniform(0.1, 1.0, len(c)) for c in centres]
+    out = []
+    for part, n in (("train", per_class), ("val", max(4, per_class // 4))):
+        X, labels = [], []
+        for k in range(classes):
+            for _ in range(n):
+                shift = rng.normal(0, 0.15)
+                h = heights[k] * rng.uniform(0.5, 1.5, len(heights[k])) * (rng.random(len(heights[k])) > 0.15)
+                row = (h[:, None] * np.exp(-0.5 * ((axis - centres[k][:, None] - shift) / 0.12) ** 2)).sum(0)
+                X.append(row / max(row.max(), 1e-9))
+                labels.append(f"class{k:02d}")
+        path = folder / f"{part}.h5"
+        write_set(str(path), SetMeta(axis=Axis(axis)), Chunk(np.asarray(X, np.float32)), Env(), labels=labels)
+        out.append(path)
+    return out[0], out[1]
+
+
+def accuracy(folder: Path, train: Path, val: Path, epochs: int, seed: int) -> list[tuple[str, float | None]]:
+    """(features, silhouette of the true labels on the validation rows) for raw PCA and each trained model."""
+    from spectool.analysis.cluster import silhouette
+
+    rows = []
+    raw = folder / "raw.h5"
+    _cli("embed", "--raw", str(val), "--components", "50", "-o", str(raw), "-q", check=True)
+    rows.append(("raw patterns (PCA 50)", silhouette(*_features(raw), seed)))
+    for model in ("vit", "cnn"):
+        ckpt = folder / f"{model}.safetensors"
+        _cli("train", str(train), "--val", str(val), "-m", model, "--epochs", str(epochs), "--seed", str(seed),
+             "-o", str(ckpt), "-q", check=True)
+        feats = folder / f"{model}_features.h5"
+        _cli("embed", "-m", str(ckpt), str(val), "-o", str(feats), "-q", check=True)
+        rows.append((f"{model} learned features", silhouette(*_features(feats), seed)))
+    return rows
+
+
+def _features(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    import h5py
+
+    with h5py.File(path) as f:
+        return f["entry/data/X"][:].astype(np.float64), f["entry/labels/y"][:].astype(np.int64)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--batch", type=int, default=64, help="spectra per timed call (occlusion: batch/16)")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--classes", type=int, default=100)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--accuracy", action="store_true", help="also train small models and compare silhouettes")
+    ap.add_argument("--set", type=Path, help="labelled training set for --accuracy (default: synthetic)")
+    ap.add_argument("--val", type=Path, help="labelled validation set for --accuracy with --set")
+    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    print(f"explain speed, CPU, {args.threads} threads, {LENGTH} points, {args.classes} classes, default sizes")
+    print(f"{'model':8} {'method':22} {'maps/s':>10}")
+    for model, method, rate in speed(args.batch, args.repeats, args.classes):
+        print(f"{model:8} {method:22} {rate:10.1f}")
+    if not args.accuracy:
+        print("accuracy: not run (pass --accuracy; it trains small models with spectool train)")
+        return 0
+    ok, why = train_available()
+    if not ok:
+        print(f"accuracy: SKIPPED - spectool train is not available ({why})")
+        return 0
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        if args.set:
+            train, val = args.set, args.val or args.set
+        else:
+            train, val = synthetic_sets(folder, classes=10, per_class=40, seed=args.seed)
+        print(f"silhouette of the true labels on {val.name} (higher = classes better separated)")
+        for name, value in accuracy(folder, train, val, args.epochs, args.seed):
+            print(f"  {name:28} {'n/a' if value is None else f'{value:.3f}'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
