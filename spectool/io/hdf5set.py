@@ -20,6 +20,7 @@ from typing import IO, Iterator, Union
 import numpy as np
 
 from spectool.errors import FormatError
+from spectool.io.chunkwriter import GZIP_LEVEL, ChunkWriter
 from spectool.io.model import FORMAT_VERSION, Axis, Chunk, Ragged, SetMeta
 
 ROWS_PER_CHUNK = 16
@@ -56,6 +57,7 @@ class HDF5Writer:
         self.compression = compression
         self.file = h5py.File(target, "w", libver=("earliest", "v110"))
         self._write_header()
+        self.signal = ChunkWriter(self.file["entry/data/X"]) if compression == "gzip" else None
 
     def _write_header(self) -> None:
         f, meta = self.file, self.meta
@@ -68,7 +70,7 @@ class HDF5Writer:
         axis = data.create_dataset("axis", data=meta.axis.values)
         axis.attrs.update(quantity=meta.axis.quantity, units=meta.axis.units)
         length = max(len(meta.axis), 1)
-        compress = {"compression": "gzip", "compression_opts": 4, "shuffle": True} \
+        compress = {"compression": "gzip", "compression_opts": GZIP_LEVEL, "shuffle": True} \
             if self.compression == "gzip" else {}
         x = data.create_dataset("X", shape=(0, len(meta.axis)), maxshape=(None, len(meta.axis)),
                                 dtype=np.float32, chunks=(ROWS_PER_CHUNK, length), **compress)
@@ -91,7 +93,10 @@ class HDF5Writer:
         lo, hi = self.n, self.n + b
         data = self.file["entry/data/X"]
         data.resize(hi, axis=0)
-        data[lo:hi] = np.asarray(chunk.X, dtype=np.float32)
+        if self.signal is not None:
+            self.signal.append(chunk.X)
+        else:
+            data[lo:hi] = np.asarray(chunk.X, dtype=np.float32)
         y = self.file["entry/labels/y"]
         y.resize(hi, axis=0)
         y[lo:hi] = -1 if chunk.y is None else np.asarray(chunk.y, dtype=np.int32)
@@ -134,6 +139,8 @@ class HDF5Writer:
         self.n_peaks = p1
 
     def close(self, label_names: list[str], history: list[dict]) -> None:
+        if self.signal is not None:
+            self.signal.close()
         entry = self.file["entry"]
         entry["labels"].create_dataset("names", data=np.array(label_names, dtype=object),
                                        dtype=_str_dtype())
@@ -143,6 +150,8 @@ class HDF5Writer:
         self.file.close()
 
     def abort(self) -> None:
+        if self.signal is not None:
+            self.signal.abort()
         try:
             self.file.close()
         except Exception:  # noqa: BLE001 - the file is discarded anyway
