@@ -24,15 +24,28 @@ COMPLETIONS = {"bash": "spectool.bash", "zsh": "_spectool", "fish": "spectool.fi
 
 
 def subcommands() -> dict[str, str]:
-    """Subcommand name → one-line summary, from the app itself."""
+    """Man page name → one-line summary, from the app itself: ``info`` for ``spectool info``,
+    ``corpus`` and ``corpus-prototypes`` for a group and its commands."""
+    return {"-".join(path): summary for path, summary in _commands()}
+
+
+def _commands() -> list[tuple[tuple[str, ...], str]]:
+    """(command path, summary) of every subcommand, groups and their commands included."""
     sys.path.insert(0, str(ROOT))
     from typer.main import get_command
 
     from spectool.cli.app import app
 
-    group = get_command(app)
-    return {name: (cmd.help or name).strip().splitlines()[0].rstrip(".")
-            for name, cmd in sorted(group.commands.items())}
+    out = []
+
+    def walk(group, prefix: tuple[str, ...]) -> None:
+        for name, cmd in sorted(group.commands.items()):
+            out.append((prefix + (name,), (cmd.help or name).strip().splitlines()[0].rstrip(".")))
+            if hasattr(cmd, "commands"):
+                walk(cmd, prefix + (name,))
+
+    walk(get_command(app), ())
+    return out
 
 
 def completions() -> dict[str, str]:
@@ -44,8 +57,8 @@ def completions() -> dict[str, str]:
 def man_pages(shim_dir: Path) -> dict[str, str]:
     """``spectool.1`` and ``spectool-CMD.1`` texts."""
     pages = {"spectool.1": _help2man("spectool", "spectra to explainable classifiers, from the shell", shim_dir)}
-    for name, summary in subcommands().items():
-        pages[f"spectool-{name}.1"] = _help2man(f"spectool {name}", summary, shim_dir)
+    for path, summary in _commands():
+        pages[f"spectool-{'-'.join(path)}.1"] = _help2man(" ".join(("spectool",) + path), summary, shim_dir)
     return pages
 
 

@@ -49,6 +49,7 @@ COMMANDS = (  # one module per subcommand; importing it registers the command
     "augment",
     "cluster",
     "completion",
+    "corpus",
     "embed",
     "explain",
     "formats",

@@ -16,6 +16,10 @@ Two regimes, chosen per prototype from pymatgen's oxidation-state guess
   Pettifor's chemical scale (``Element.mendeleev_no``) and its empirical atomic radius is
   within a factor 1.25 of X's.
 
+Where that leaves an element fewer than 3 substitutes (Po, B in BN, …) its metallic window is
+widened (Pettifor ±15, radius factor 1.4). Ionic prototypes are never widened: silica
+polymorphs give SiO2, GeO2 and SiS2 only, BN nothing but itself.
+
 Candidates are weighted by size match (a Gaussian in ln(r'/r), σ = 0.12) times, for ions,
 the substitution probability (the ion itself included), or, for metals, closeness on the
 Pettifor scale (σ = 5; the element itself weighs 1). Substitutes come from a pool of stable
@@ -37,6 +41,8 @@ EXCLUDED = frozenset({"H", "He", "Ne", "Ar", "Kr", "Xe", "Tc", "Pm"})
 RADIUS_FACTOR_IONIC = 1.35
 RADIUS_FACTOR_METAL = 1.25
 PETTIFOR_WINDOW = 10
+WIDE = (15, 1.4)  # Pettifor window and radius factor where the normal ones leave too few
+MIN_CANDIDATES = 3  # per element, itself included
 SIZE_SIGMA = 0.12  # in ln(r'/r)
 PETTIFOR_SIGMA = 5.0
 MIN_PROBABILITY = 0.002  # P(E^q' | X^q) below this is not a substitution the ICSD knows
@@ -182,7 +188,14 @@ def ionic_candidates(symbol: str, charge: int) -> tuple[Candidate, ...]:
 
 
 def metallic_candidates(symbol: str) -> tuple[Candidate, ...]:
-    """Elements that may take the place of ``symbol`` in a metal or covalent solid (itself first)."""
+    """Elements that may take the place of ``symbol`` in a metal or covalent solid (itself first);
+    a wider window where the normal one gives fewer than ``MIN_CANDIDATES``."""
+    out = _metallic_candidates(symbol, PETTIFOR_WINDOW, RADIUS_FACTOR_METAL)
+    return out if len(out) >= MIN_CANDIDATES else _metallic_candidates(symbol, *WIDE)
+
+
+@lru_cache(maxsize=None)
+def _metallic_candidates(symbol: str, window: float, factor: float) -> tuple[Candidate, ...]:
     own = atomic_radius(symbol)
     out = [Candidate(symbol, 0, 1.0, 1.0)]
     if own is None:
@@ -190,10 +203,10 @@ def metallic_candidates(symbol: str) -> tuple[Candidate, ...]:
     for element in pool():
         radius = atomic_radius(element)
         distance = abs(pettifor(element) - pettifor(symbol))
-        if element == symbol or radius is None or distance > PETTIFOR_WINDOW or kind(element) != kind(symbol):
+        if element == symbol or radius is None or distance > window or kind(element) != kind(symbol):
             continue
         ratio = radius / own
-        if 1 / RADIUS_FACTOR_METAL <= ratio <= RADIUS_FACTOR_METAL:
+        if 1 / factor <= ratio <= factor:
             weight = _size_weight(ratio) * math.exp(-0.5 * (distance / PETTIFOR_SIGMA) ** 2)
             out.append(Candidate(element, 0, ratio, weight))
     return tuple(out)
