@@ -69,6 +69,7 @@ def command(app: typer.Typer, name: str, **settings) -> Callable:
             except BrokenPipeError:
                 raise PipeClosed() from None
 
+        run.__doc__ = reflow(func.__doc__)
         run.__signature__ = signature.replace(parameters=own + _COMMON)
         run.__annotations__ = {p.name: p.annotation for p in own + _COMMON}
         del run.__wrapped__  # typer must see the new signature, not the function's own
@@ -76,6 +77,16 @@ def command(app: typer.Typer, name: str, **settings) -> Callable:
         return func
 
     return register
+
+
+def reflow(doc: str | None) -> str | None:
+    """A docstring with each paragraph on one line, so the help wraps it to the terminal."""
+    if not doc:
+        return doc
+    import inspect
+
+    paragraphs = inspect.cleandoc(doc).split("\n\n")
+    return "\n\n".join(" ".join(line.strip() for line in p.splitlines()) for p in paragraphs)
 
 
 class Batch:
