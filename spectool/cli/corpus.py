@@ -70,7 +70,7 @@ def prototypes(
     if not list_types and output is None:
         raise UsageError("give -o DIR for the corpus, or --list to see the structure types")
     names = [n for item in types or [] for n in item.split(",") if n.strip()] or None
-    chosen = select_types(load_library(), names, max_sites, min_sites, exclude_duplicates=names is None)
+    chosen = select_types(load_library(), names, max_sites, min_sites)
     if not chosen:
         raise UsageError("no structure type matches the selection")
     if list_types:

@@ -120,16 +120,20 @@ def select_types(library: tuple[PrototypeType, ...] | list[PrototypeType], names
                  max_sites: int | None = None, min_sites: int = 1,
                  exclude_duplicates: bool = True) -> list[PrototypeType]:
     """The types named in ``names`` (labels, AFLOW ids, Strukturbericht symbols or mineral
-    names, any case; all types but :data:`DUPLICATES` when None) with ``min_sites`` ≤ sites
-    ≤ ``max_sites``.
+    names, any case; all types when None) with ``min_sites`` ≤ sites ≤ ``max_sites``.
+    :data:`DUPLICATES` are left out unless named by label or AFLOW id.
 
     Raises :class:`UsageError` for a name that matches no type.
     """
-    chosen = [t for t in library if not (exclude_duplicates and not names and t.aflow in DUPLICATES)]
+    def allowed(kind: PrototypeType, name: str | None = None) -> bool:
+        named = name is not None and name.strip().casefold() in (kind.label.casefold(), kind.aflow.casefold())
+        return named or not (exclude_duplicates and kind.aflow in DUPLICATES)
+
+    chosen = [t for t in library if allowed(t)]
     if names:
         wanted: set[int] = set()
         for name in names:
-            hits = [t.index for t in library if _matches(t, name)]
+            hits = [t.index for t in library if _matches(t, name) and allowed(t, name)]
             if not hits:
                 raise UsageError(f"--types: no structure type {name!r}; see spectool corpus prototypes --list")
             wanted.update(hits)
