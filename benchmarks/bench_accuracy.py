@@ -1,0 +1,177 @@
+"""Accuracy in the spirit of the ViT paper: phases from ../shared/data/cifs → simulate → augment →
+train ViT, CNN and kNN → top-1/3/5 on held-back patterns and on measured RockJock patterns of the
+same phases; mean ± std over seeds, with training times. Everything goes through the spectool CLI.
+
+    python benchmarks/bench_accuracy.py [--phases 100] [--seeds 3] [--train-copies 40] [--work DIR]
+
+Phases: every mp-prototype that is exactly a RockJock mineral (formula and space group), then
+random prototypes with at most --max-sites sites up to --phases. Held-back patterns are augmented
+copies drawn with another seed; measured patterns go through `spectool preprocess` (SNIP baseline,
+the training grid, max normalisation) before `spectool predict --eval`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import random
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT.parent / "shared" / "data"
+MP = DATA / "cifs" / "mp-prototypes"
+ROCKJOCK = DATA / "xrd" / "rockjock" / "rockjock_refs"
+GRID = "5:65:0.02"
+
+# RockJock reference → (formula, space group number) of the same phase among the mp-prototypes
+MINERALS = {
+    "QUARTZ": ("SiO2", 152), "CALCITE": ("CaCO3", 167), "HALITE": ("NaCl", 225), "CORUNDUM": ("Al2O3", 167),
+    "MAGNESITE": ("MgCO3", 167), "SIDERITE": ("FeCO3", 167), "BARITE": ("BaSO4", 62),
+    "ANHYDRITE": ("CaSO4", 63), "MARCASITE": ("FeS2", 58), "HEMATITE": ("Fe2O3", 167),
+    "ANATASE": ("TiO2", 141), "ZINCITE": ("ZnO", 186), "MAGNETITE": ("Fe3O4", 227),
+    "STRONTIANITE": ("SrCO3", 62), "ZIRCON": ("ZrSiO4", 141), "SYLVITE": ("KCl", 225),
+    "FLUORITE": ("CaF2", 225), "FOSTERITE": ("Mg2SiO4", 62), "SPINEL": ("MgAl2O4", 227),
+    "ANGLESITE": ("PbSO4", 62), "CELESTINE": ("SrSO4", 62), "THENARDITE": ("Na2SO4", 70),
+    "ARSENOPYRITE": ("FeAsS", 14),
+}
+MODELS = {"vit": [], "cnn": [], "knn": []}
+
+
+def spectool(*args: str, log=None) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "spectool", *args]
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if log is not None:
+        log.write(f"$ spectool {' '.join(args)}\n{out.stderr}\n")
+        log.flush()
+    if out.returncode not in (0, 1):
+        raise SystemExit(f"spectool {' '.join(args)} failed ({out.returncode}):\n{out.stderr}")
+    return out
+
+
+def select_phases(n: int, max_sites: int, seed: int) -> tuple[list[Path], dict[str, str]]:
+    """CIF paths (matched minerals first) and mineral → mp id of the matches."""
+    from pymatgen.core import Composition
+
+    rows = list(csv.DictReader(open(MP / "labels.csv")))
+    key = {(Composition(r["formula"]).reduced_formula, int(r["spacegroup_number"])): r for r in rows}
+    matched = {}
+    for mineral, (formula, number) in MINERALS.items():
+        row = key.get((Composition(formula).reduced_formula, number))
+        if row and (ROCKJOCK / f"{mineral}.xy").exists():
+            matched[mineral] = row["mp_id"]
+    chosen = {matched[m] for m in matched}
+    others = [r for r in rows if r["mp_id"] not in chosen and int(r["nsites"]) <= max_sites and not r["error"]]
+    random.Random(seed).shuffle(others)
+    picks = [r for r in rows if r["mp_id"] in chosen] + others[:max(0, n - len(chosen))]
+    return [MP / r["file"] for r in picks], matched
+
+
+def build_sets(work: Path, cifs: list[Path], matched: dict, copies: int, test_copies: int, log) -> dict:
+    sim, train, test = work / "sim.h5", work / "train.h5", work / "test.h5"
+    listing = work / "cifs.txt"
+    listing.write_text("\n".join(map(str, cifs)) + "\n")
+    spectool("simulate", "--from-list", str(listing), "--range", GRID.rsplit(":", 1)[0], "--step", "0.02",
+             "--label", "stem", "--workers", "2", "-o", str(sim), log=log)
+    spectool("augment", str(sim), "-n", str(copies), "--preset", "both", "--seed", "1", "-j", "2", "-o", str(train), log=log)
+    spectool("augment", str(sim), "-n", str(test_copies), "--preset", "both", "--seed", "2", "-j", "2", "-o", str(test),
+             log=log)
+    labels = work / "measured_labels.csv"
+    labels.write_text("id,label\n" + "".join(f"{m}.xy,{mp}\n" for m, mp in matched.items()))
+    measured = work / "measured.h5"
+    scans = [str(ROCKJOCK / f"{m}.xy") for m in matched]
+    spectool("preprocess", *scans, "-s", "baseline:method=snip,half_window=60", "--grid", GRID, "-s", "clip",
+             "-s", "normalize:method=max", "--label", str(labels), "-o", str(measured), log=log)
+    return {"train": train, "test": test, "measured": measured}
+
+
+def evaluate(model: Path, data: Path, log) -> dict[int, float]:
+    out = spectool("predict", "-m", str(model), "--top", "5", "--eval", "--confusion", str(model.with_suffix("")) +
+                   f".{data.stem}", "-q", "--json", str(data), log=log)
+    ranks = {}
+    for line in out.stdout.splitlines():
+        record = json.loads(line)
+        ranks[record["path"]] = [t["label"] for t in record["top"]]
+    return ranks
+
+
+def topk(ranks: dict, truth: dict) -> dict[int, float]:
+    hits = {k: 0 for k in (1, 3, 5)}
+    for path, labels in ranks.items():
+        for k in hits:
+            hits[k] += truth[path] in labels[:k]
+    return {k: v / max(len(ranks), 1) for k, v in hits.items()}
+
+
+def truths(data: Path) -> dict[str, str]:
+    import h5py
+
+    with h5py.File(data) as f:
+        names = [n.decode() for n in f["entry/labels/names"][:]]
+        ids = [s.decode() for s in f["entry/samples/id"][:]]
+        return {f"{data}:{i}": names[y] for i, y in zip(ids, f["entry/labels/y"][:])}
+
+
+def train(kind: str, sets: dict, seed: int, work: Path, epochs: int, log) -> tuple[Path, float]:
+    out = work / f"{kind}-{seed}.safetensors"
+    args = ["train", str(sets["train"]), "--model", kind, "--seed", str(seed), "-o", str(out), "-q"]
+    if kind != "knn":
+        args += ["--epochs", str(epochs), "--threads", "2"]
+    else:
+        args += ["--arg", "n_neighbors=1"]
+    start = time.perf_counter()
+    spectool(*args, log=log)
+    return out, time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--phases", type=int, default=100)
+    parser.add_argument("--max-sites", type=int, default=40)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--train-copies", type=int, default=40)
+    parser.add_argument("--test-copies", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--models", default="vit,cnn,knn")
+    parser.add_argument("--work", default=str(ROOT / "bench-out" / "accuracy"))
+    args = parser.parse_args()
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    log = open(work / "log.txt", "w")
+    cifs, matched = select_phases(args.phases, args.max_sites, seed=0)
+    print(f"{len(cifs)} phases ({len(matched)} with a measured RockJock reference: {', '.join(sorted(matched))})")
+    start = time.perf_counter()
+    sets = build_sets(work, cifs, matched, args.train_copies, args.test_copies, log)
+    print(f"data: simulate + augment ({args.train_copies} train, {args.test_copies} held-back copies per phase) + "
+          f"preprocess measured in {time.perf_counter() - start:.0f} s")
+    truth = {**truths(sets["test"]), **truths(sets["measured"])}
+    results: dict[str, list] = {k: [] for k in args.models.split(",")}
+    for kind in results:
+        for seed in range(args.seeds):
+            model, seconds = train(kind, sets, seed, work, args.epochs, log)
+            held, measured = (topk(evaluate(model, sets[s], log), truth) for s in ("test", "measured"))
+            results[kind].append((held, measured, seconds))
+            print(f"  {kind} seed {seed}: held-back top-1 {held[1]:.1%}, measured top-1 {measured[1]:.1%}, "
+                  f"{seconds:.0f} s", flush=True)
+    report(results, len(cifs), len(matched))
+
+
+def report(results: dict, phases: int, minerals: int) -> None:
+    def ms(values):
+        return f"{100 * statistics.mean(values):5.1f} ± {100 * (statistics.stdev(values) if len(values) > 1 else 0):4.1f}"
+
+    print(f"\n{phases} phases; mean ± std over seeds; held-back = augmented copies with another seed; "
+          f"measured = {minerals} RockJock references")
+    print(f"{'model':6} {'held top-1':>14} {'top-3':>14} {'top-5':>14} {'meas top-1':>14} {'top-3':>14} "
+          f"{'top-5':>14} {'train s':>8}")
+    for kind, runs in results.items():
+        cols = [ms([r[0][k] for r in runs]) for k in (1, 3, 5)] + [ms([r[1][k] for r in runs]) for k in (1, 3, 5)]
+        print(f"{kind:6} " + " ".join(f"{c:>14}" for c in cols) + f" {statistics.mean(r[2] for r in runs):8.0f}")
+
+
+if __name__ == "__main__":
+    main()
