@@ -55,14 +55,14 @@ def cluster(
     result = _analyse(data, methods, project, dims, space, clusters, eps, min_samples, neighbors, top, seed)
     if group_classes is not None:
         result["groups"] = _group(env, data, group_classes, groups, seed)
-    _write(env, input, output, data, result, locals_params(project, dims, methods, space, eps, min_samples,
-                                                            neighbors, group_classes), seed)
+    params = _params(project, dims, methods, space, eps, min_samples, neighbors, group_classes)
+    _write(env, input, output, data, result, params, seed)
     if png:
         _pictures(png, data, result)
     _report(env, output, result)
 
 
-def locals_params(project, dims, methods, space, eps, min_samples, neighbors, group_classes) -> dict:
+def _params(project, dims, methods, space, eps, min_samples, neighbors, group_classes) -> dict:
     return {"project": project, "dims": dims, "methods": methods, "space": space, "eps": eps,
             "min_samples": min_samples, "neighbors": neighbors, "group_classes": group_classes}
 
@@ -134,7 +134,8 @@ def _group(env: Env, data: dict, n_groups: int, path: str, seed: int) -> list[li
     indices, how = group_classes(data["X"], data["y"], n_groups, seed)
     groups = [[names[i] for i in g] for g in indices]
     with atomic_path(Path(path)) as tmp:
-        tmp.write_text(jsonlib.dumps({"groups": groups, "method": how}, indent=1) + "\n")
+        body = ",\n  ".join(jsonlib.dumps(g, ensure_ascii=False) for g in groups)
+        tmp.write_text(f'{{"groups": [\n  {body}\n]}}\n')  # exactly the agreed {"groups": [[label, …], …]}
     env.info(f"cluster: {len(names)} labels in {len(groups)} groups ({how}) written to {path}")
     return groups
 
@@ -150,13 +151,13 @@ def _write(env: Env, spec: str, output: str, data: dict, result: dict, params: d
     with create_set(output, out_meta, env, record) as builder:
         builder.append(Chunk(data["X"].astype("float32"), data["y"].astype("int32"), data["samples"]))
         group = ExtraGroup(builder, "clusters", NX_class="NXcollection", methods=list(result["labels"]),
-                           clusters=result["k"], scores=result["scores"], **params_attrs(params))
+                           clusters=result["k"], scores=result["scores"], **_attrs(params))
         for name, labels in result["labels"].items():
             group.put(name, labels)
         _put_extra(group, result)
 
 
-def params_attrs(params: dict) -> dict:
+def _attrs(params: dict) -> dict:
     return {k: v for k, v in params.items() if v is not None and k != "methods"}
 
 

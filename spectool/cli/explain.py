@@ -175,7 +175,7 @@ class _ExplainWriter:
         occ = self.plan["occlusion"]
         group = ExtraGroup(builder, "explain", NX_class="NXdata", signal=signal, axes=[".", "axis"],
                            model=self.ckpt.meta["model"]["name"], methods=list(self.plan["methods"]),
-                           score="softmax probability of the target class")
+                           score=_score_meaning(model))
         group.link("axis", "/entry/data/axis")
         group.put("classes", list(self.ckpt.labels))
         if "occlusion" in self.plan["methods"]:
@@ -194,6 +194,12 @@ class _ExplainWriter:
         names = [str(i) for i in ids] if ids is not None else [f"{item.name}#{k}" for k in range(len(X))]
         spans = self.ckpt.model.patch_spans().numpy() if "attention" in maps else None
         draw_samples(self.png, self.row, names, X, self.ckpt.axis, maps, self.ckpt.labels, item.labels, spans)
+
+
+def _score_meaning(model) -> str:
+    if getattr(model, "output_kind", "logits") == "logits":
+        return "softmax probability of the target class"
+    return f"the model's {model.output_kind} for the target class (0 where it was not proposed)"
 
 
 def _slice(item, lo: int, hi: int):

@@ -71,7 +71,9 @@ def test_cluster_recovers_classes_writes_groups_and_pictures(blobs_set, tmp_path
     data, attrs = read_group(str(out), "clusters")
     assert data["projection"].shape == (36, 2) and data["ward_linkage"].shape == (35, 4)
     assert data["isolated"].shape == (3,) and "dbscan_eps" in attrs
-    written = json.loads(groups.read_text())["groups"]
+    document = json.loads(groups.read_text())
+    assert list(document) == ["groups"]  # the format train --groups reads: {"groups": [[label, …], …]}
+    written = document["groups"]
     assert sorted(sum(written, [])) == ["a", "b", "c"] and len(written) == 2
     import matplotlib.image
 
