@@ -2,7 +2,8 @@
 
     python benchmarks/bench_explain.py                      # speed (ViT + CNN, default sizes, 4,251 points)
     python benchmarks/bench_explain.py --accuracy           # + train small models and compare silhouettes
-    python benchmarks/bench_explain.py --accuracy --set train.h5 --val val.h5   # on the train issue's sets
+    python benchmarks/bench_explain.py --accuracy --set train.h5 --val val.h5   # on given sets
+    python benchmarks/bench_explain.py --accuracy --experiment bench-out/accuracy  # the train issue's experiment
 
 Speed: the ViT-1D and the CNN of the train issue at their default constructor sizes (ViT patch 120,
 dim 128, depth 6, 4 heads; CNN channels 32/32/64/64, kernel 9, GAP head), 100 classes, 4,251 points
@@ -131,6 +132,39 @@ def accuracy(folder: Path, train: Path, val: Path, epochs: int, batch: int, seed
     return rows
 
 
+def experiment(work: Path, phases: int, copies: int, epochs: int, seed: int) -> tuple[Path, list[tuple]]:
+    """The train issue's accuracy experiment (benchmarks/bench_accuracy.py: mp-prototype phases → simulate →
+    augment → train ViT and CNN through the CLI), reused as it is: models already in ``work`` (``vit-SEED``,
+    ``cnn-SEED``) are kept, missing ones trained. Returns the held-back set and the feature rows."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import bench_accuracy as acc
+
+    work.mkdir(parents=True, exist_ok=True)
+    with open(work / "log-explain.txt", "a") as log:
+        if not (work / "test.h5").exists():
+            cifs, matched = acc.select_phases(phases, 40, seed=0)
+            acc.build_sets(work, cifs, matched, copies, max(2, copies // 4), log)
+        sets = {"train": work / "train.h5", "test": work / "test.h5"}
+        models = {}
+        for kind in ("vit", "cnn"):
+            path = work / f"{kind}-{seed}.safetensors"
+            models[kind] = path if path.exists() else acc.train(kind, sets, seed, work, epochs, log)[0]
+    return sets["test"], _silhouettes(work, sets["test"], models, seed)
+
+
+def _silhouettes(folder: Path, val: Path, models: dict, seed: int) -> list[tuple]:
+    from spectool.analysis.cluster import silhouette
+
+    raw = folder / "raw-features.h5"
+    _cli("embed", "--raw", str(val), "--components", "50", "-o", str(raw), "-q", check=True)
+    rows = [("raw patterns (PCA 50)", silhouette(*_features(raw), seed), None)]
+    for kind, ckpt in models.items():
+        feats = folder / f"{kind}-features.h5"
+        _cli("embed", "-m", str(ckpt), str(val), "-o", str(feats), "-q", check=True)
+        rows.append((f"{kind} learned features", silhouette(*_features(feats), seed), None))
+    return rows
+
+
 def _features(path: Path) -> tuple[np.ndarray, np.ndarray]:
     import h5py
 
@@ -150,6 +184,11 @@ def main(argv=None) -> int:
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--train-batch", type=int, default=16, help="batch size for spectool train")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--experiment", type=Path, metavar="WORK",
+                    help="run --accuracy on the train issue's experiment (bench_accuracy.py) in WORK, reusing "
+                         "its sets and vit-SEED/cnn-SEED models when present")
+    ap.add_argument("--phases", type=int, default=30, help="phases for a fresh --experiment")
+    ap.add_argument("--copies", type=int, default=20, help="augmented training copies per phase for --experiment")
     args = ap.parse_args(argv)
     import torch
 
@@ -165,17 +204,25 @@ def main(argv=None) -> int:
     if not ok:
         print(f"accuracy: SKIPPED - spectool train is not available ({why})")
         return 0
+    if args.experiment:
+        val, rows = experiment(args.experiment, args.phases, args.copies, args.epochs, args.seed)
+        _print_silhouettes(val, rows)
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         if args.set:
             train, val = args.set, args.val or args.set
         else:
             train, val = synthetic_sets(folder, classes=10, per_class=40, seed=args.seed)
-        print(f"silhouette of the true labels on {val.name} (higher = classes better separated)")
-        for name, value, top1 in accuracy(folder, train, val, args.epochs, args.train_batch, args.seed):
-            score = "n/a" if value is None else f"{value:.3f}"
-            print(f"  {name:28} silhouette {score:>6}" + (f"   (val top-1 {top1:.2f})" if top1 is not None else ""))
+        _print_silhouettes(val, accuracy(folder, train, val, args.epochs, args.train_batch, args.seed))
     return 0
+
+
+def _print_silhouettes(val: Path, rows: list[tuple]) -> None:
+    print(f"silhouette of the true labels on {val.name} (higher = classes better separated)")
+    for name, value, top1 in rows:
+        score = "n/a" if value is None else f"{value:.3f}"
+        print(f"  {name:28} silhouette {score:>6}" + (f"   (val top-1 {top1:.2f})" if top1 is not None else ""))
 
 
 if __name__ == "__main__":
