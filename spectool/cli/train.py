@@ -58,6 +58,12 @@ def train(
                                          "(model and settings come from it).")] = None,
     state: Annotated[Optional[str], Opt(metavar="PATH", help=STATE_HELP)] = None,
     log: Annotated[Optional[str], Opt(metavar="JSONL", help="Append one JSON line of metrics per epoch.")] = None,
+    scan_step: Annotated[Optional[list[str]], Opt("--scan-step", metavar="NAME[:K=V,…]", help=(
+        "A preprocess step predict applies to raw scans after the training set's own recipe (repeatable), e.g. "
+        "--scan-step baseline:method=snip for a model trained on background-free simulations."))] = None,
+    label_info: Annotated[Optional[str], Opt("--label-info", metavar="CSV", help=(
+        "A table with a 'label' column whose other columns predict shows beside each label "
+        "(e.g. corpus/types.csv: Strukturbericht, Pearson, prototype formula)."))] = None,
     threads: Annotated[int, Opt(min=0, help="CPU threads for torch (0: torch's default; per process).")] = 0,
     seed: SeedOpt = 0,
     device: DeviceOpt = "auto",
@@ -205,16 +211,45 @@ def _save(env: Env, o: dict, outcome, meta) -> None:
 
     from spectool.io.checkpoint import save_checkpoint
     from spectool.io.sets import sha256_file
-    from spectool.io.spectra import set_recipe
 
     data = [{"role": role, "path": p, "sha256": sha256_file(p) if p != "-" and Path(p).is_file() else None}
             for role, p in (("train", o["input"]), ("val", o["val"])) if p]
     train = {**outcome.train, "data": data, "argv": ["spectool", *sys.argv[1:]], "resumed_from": o["resume"]}
     save_checkpoint(o["output"], outcome.model, labels=outcome.labels, input=meta,
-                    preprocess=set_recipe(meta.history), train=train, extra_tensors=outcome.extra_tensors)
+                    preprocess=_scan_recipe(meta.history, o["scan_step"]), train=train,
+                    extra_tensors=outcome.extra_tensors, label_info=_label_info(o["label_info"], outcome.labels))
     val = train.get("val") or {}
     env.info(f"train: {o['output']}: {len(outcome.labels)} classes, best epoch {train.get('best_epoch')}, val "
              + " ".join(f"top{k} {val[f'top{k}']:.3f}" for k in (1, 3, 5) if f"top{k}" in val))
+
+
+def _scan_recipe(history: list[dict], extra: list[str] | None) -> dict:
+    """What predict replays on raw scans: the set's own preprocess steps, then --scan-step ones."""
+    from spectool.io.spectra import set_recipe
+    from spectool.signal.recipe import Recipe
+
+    steps = set_recipe(history) + [op.to_json() for op in Recipe.parse(extra or []).steps]
+    return Recipe.from_json(steps).to_json()
+
+
+def _label_info(path: str | None, labels: list[str]) -> dict:
+    """label → {column: value} for the labels the model knows, from a CSV with a 'label' column."""
+    if not path:
+        return {}
+    import csv
+
+    from spectool.errors import FormatError
+
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FormatError(f"cannot read the label table ({exc})", path) from None
+    if not rows or "label" not in rows[0]:
+        raise FormatError("the label table needs a 'label' column", path)
+    known = set(labels)
+    return {r["label"]: {k: v for k, v in r.items() if k != "label" and v not in (None, "")}
+            for r in rows if r["label"] in known}
 
 
 class _Reporter:

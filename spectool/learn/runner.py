@@ -106,9 +106,8 @@ def run_network(job: Job, inputs: Inputs, data: Data, opts: Options, hooks) -> O
     trainer, state = fit_network(model, job, train, val, data.lut, data.val_lut, opts, hooks, opts.resume)
     meta = train_meta(job, state, model, time.perf_counter() - start, opts)
     meta.update(init=init, train_rows=len(data.train_rows), val_rows=len(data.val_rows))
-    extra = {}
-    if hasattr(model, "forward_with_confidence"):
-        extra["class_means"] = class_means(_plain(inputs, data, opts), data.lut, len(data.labels))
+    # every network keeps its classes' mean training patterns: predict's reliability (cosine S) needs them
+    extra = {"class_means": class_means(_plain(inputs, data, opts), data.lut, len(data.labels))}
     return Outcome(model.cpu().eval(), data.labels, meta, extra)
 
 

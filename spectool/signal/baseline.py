@@ -36,6 +36,36 @@ def window_min_baseline(X: np.ndarray, x: np.ndarray, half_window: int) -> np.nd
     return np.stack([np.interp(x, x[j[r]], vals[r]) for r in range(n)]) if n else X.copy()
 
 
+def snip_baseline(X: np.ndarray, max_half_window: int) -> np.ndarray:
+    """SNIP background of (N, L) rows, vectorised over rows: (N, L) float64.
+
+    Statistics-sensitive Non-linear Iterative Peak-clipping (Ryan et al. 1988; Morháč et al.
+    1997), second order, increasing windows 1 … ``max_half_window`` points: each point is
+    replaced by the smaller of itself and the mean of its neighbours ``i`` points away. The
+    ends are extended by the straight line through the outermost ``max_half_window`` points,
+    as pybaselines does, so edge points are clipped too. Pure numpy: no solver to import.
+    """
+    X = np.asarray(X, np.float64)
+    n, L = X.shape
+    hw = max(1, min(int(max_half_window), (L - 1) // 2))
+    B = np.concatenate([_extend(X, hw, left=True), X, _extend(X, hw, left=False)], axis=1)
+    for i in range(1, hw + 1):
+        middle = B[:, i:-i]
+        np.minimum(middle, 0.5 * (B[:, :-2 * i] + B[:, 2 * i:]), out=middle)
+    return B[:, hw:hw + L]
+
+
+def _extend(X: np.ndarray, width: int, left: bool) -> np.ndarray:
+    """``width`` points beyond one end of each row, on the least-squares line of its end points."""
+    k = min(width, X.shape[1])
+    t = np.arange(k, dtype=np.float64)
+    ends = X[:, :k] if left else X[:, -k:]
+    slope = ((t - t.mean()) @ (ends - ends.mean(axis=1, keepdims=True)).T) / max(((t - t.mean()) ** 2).sum(), 1e-12)
+    intercept = ends.mean(axis=1) - slope * t.mean()
+    new = np.arange(-width, 0, dtype=np.float64) if left else np.arange(k, k + width, dtype=np.float64)
+    return intercept[:, None] + slope[:, None] * new[None, :]
+
+
 @register
 @dataclass(frozen=True)
 class Baseline(Op):
@@ -66,6 +96,8 @@ class Baseline(Op):
         hw = int(self.half_window or max(1, X.shape[1] // 20))
         if self.method == "window_min":
             return window_min_baseline(X, x, hw)
+        if self.method == "snip":
+            return snip_baseline(X, hw)
         from pybaselines import Baseline as Fitter
 
         import warnings

@@ -147,3 +147,19 @@ def test_resample_like_an_axis_round_trips():
     assert np.allclose(Resample.like(grid).grid(), op.grid())
     odd = Axis(np.array([1.0, 2.0, 4.0]))
     assert Resample.like(odd).values == (1.0, 2.0, 4.0)
+
+
+def test_numpy_snip_equals_pybaselines():
+    """Our vectorised SNIP against pybaselines' (the oracle), rows at once."""
+    from pybaselines import Baseline as Fitter
+
+    from spectool.signal.baseline import snip_baseline
+
+    rng = np.random.default_rng(3)
+    x = np.linspace(5, 90, 2001)
+    rows = np.stack([50 + 30 * np.exp(-x / 15) + sum(500 * np.exp(-0.5 * ((x - c) / 0.1) ** 2)
+                                                    for c in rng.uniform(8, 88, 20)) + rng.normal(0, 1, x.size)
+                     for _ in range(3)])
+    for hw in (5, 60):
+        expected = np.stack([Fitter(x_data=x).snip(row, max_half_window=hw)[0] for row in rows])
+        np.testing.assert_allclose(snip_baseline(rows, hw), expected, rtol=0, atol=1e-9)
