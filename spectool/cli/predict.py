@@ -87,7 +87,7 @@ class _Run:
         from spectool.io.results import write_rows
 
         info = self.predictor.ckpt.meta.get("label_info") or {}
-        fields = sorted({f for v in info.values() for f in v})
+        fields = list(dict.fromkeys(f for v in info.values() for f in v))
         columns = ["path", "rank", "label", self._score_kind(), "reliability", "ood"] + fields
         with ExitStack() as stack:
             if self.output_dir:

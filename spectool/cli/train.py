@@ -58,12 +58,16 @@ def train(
                                          "(model and settings come from it).")] = None,
     state: Annotated[Optional[str], Opt(metavar="PATH", help=STATE_HELP)] = None,
     log: Annotated[Optional[str], Opt(metavar="JSONL", help="Append one JSON line of metrics per epoch.")] = None,
+    test: Annotated[Optional[str], Opt("--test", metavar="SET", help=(
+        "A held-out labelled set on the same axis: top-1/3/5 of the saved model on it go into the checkpoint."))] = None,
     scan_step: Annotated[Optional[list[str]], Opt("--scan-step", metavar="NAME[:K=V,…]", help=(
         "A preprocess step predict applies to raw scans after the training set's own recipe (repeatable), e.g. "
         "--scan-step baseline:method=snip for a model trained on background-free simulations."))] = None,
     label_info: Annotated[Optional[str], Opt("--label-info", metavar="CSV", help=(
         "A table with a 'label' column whose other columns predict shows beside each label "
         "(e.g. corpus/types.csv: Strukturbericht, Pearson, prototype formula)."))] = None,
+    label_columns: Annotated[Optional[str], Opt("--label-columns", metavar="A,B,…", help=(
+        "Which columns of --label-info to keep [default: all]."))] = None,
     threads: Annotated[int, Opt(min=0, help="CPU threads for torch (0: torch's default; per process).")] = 0,
     seed: SeedOpt = 0,
     device: DeviceOpt = "auto",
@@ -215,12 +219,27 @@ def _save(env: Env, o: dict, outcome, meta) -> None:
     data = [{"role": role, "path": p, "sha256": sha256_file(p) if p != "-" and Path(p).is_file() else None}
             for role, p in (("train", o["input"]), ("val", o["val"])) if p]
     train = {**outcome.train, "data": data, "argv": ["spectool", *sys.argv[1:]], "resumed_from": o["resume"]}
+    if o["test"]:
+        train["test"] = _test_metrics(env, o["test"], outcome)
     save_checkpoint(o["output"], outcome.model, labels=outcome.labels, input=meta,
                     preprocess=_scan_recipe(meta.history, o["scan_step"]), train=train,
-                    extra_tensors=outcome.extra_tensors, label_info=_label_info(o["label_info"], outcome.labels))
+                    extra_tensors=outcome.extra_tensors,
+                    label_info=_label_info(o["label_info"], outcome.labels, o["label_columns"]))
     val = train.get("val") or {}
     env.info(f"train: {o['output']}: {len(outcome.labels)} classes, best epoch {train.get('best_epoch')}, val "
              + " ".join(f"top{k} {val[f'top{k}']:.3f}" for k in (1, 3, 5) if f"top{k}" in val))
+
+
+def _test_metrics(env: Env, path: str, outcome) -> dict:
+    """Top-k of the trained model on a held-out set (whole compounds, not augmented copies)."""
+    from spectool.io.sets import open_set, sha256_file
+    from spectool.learn.evaluate import evaluate_model
+
+    with open_set(path, env) as reader:
+        result = evaluate_model(outcome.model, reader, outcome.labels)
+    env.info(f"train: held-out {path}: " + result.summary().split(": ", 1)[1])
+    return {"path": path, "sha256": sha256_file(path), "n": result.n, "unknown_labels": result.unknown,
+            **{f"top{k}": v for k, v in result.accuracy.items()}}
 
 
 def _scan_recipe(history: list[dict], extra: list[str] | None) -> dict:
@@ -232,7 +251,7 @@ def _scan_recipe(history: list[dict], extra: list[str] | None) -> dict:
     return Recipe.from_json(steps).to_json()
 
 
-def _label_info(path: str | None, labels: list[str]) -> dict:
+def _label_info(path: str | None, labels: list[str], columns: str | None = None) -> dict:
     """label → {column: value} for the labels the model knows, from a CSV with a 'label' column."""
     if not path:
         return {}
@@ -247,9 +266,12 @@ def _label_info(path: str | None, labels: list[str]) -> dict:
         raise FormatError(f"cannot read the label table ({exc})", path) from None
     if not rows or "label" not in rows[0]:
         raise FormatError("the label table needs a 'label' column", path)
+    keep = [c.strip() for c in columns.split(",")] if columns else [c for c in rows[0] if c != "label"]
+    missing = [c for c in keep if c not in rows[0]]
+    if missing:
+        raise FormatError(f"the label table has no column {missing[0]!r}", path)
     known = set(labels)
-    return {r["label"]: {k: v for k, v in r.items() if k != "label" and v not in (None, "")}
-            for r in rows if r["label"] in known}
+    return {r["label"]: {k: r[k] for k in keep if r.get(k) not in (None, "")} for r in rows if r["label"] in known}
 
 
 class _Reporter:

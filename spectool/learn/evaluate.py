@@ -85,3 +85,20 @@ def _plot(result: Evaluation, cols: list[int], path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100, format="png")
     plt.close(fig)
+
+
+def evaluate_model(model, reader, labels: list[str], batch_size: int = 256, device: str = "cpu") -> Evaluation:
+    """Top-1/3/5 and confusion of ``model`` on a labelled set already on its axis (read in chunks)."""
+    import torch
+
+    names = reader.meta.label_names
+    truth: list[str] = []
+    ranked: list[np.ndarray] = []
+    model.eval()
+    with torch.inference_mode():
+        for chunk in reader.iter_chunks(batch_size, peaks=False):
+            keep = chunk.y >= 0
+            logits = model(torch.as_tensor(np.asarray(chunk.X[keep], np.float32), device=device)).float()
+            ranked.append(torch.argsort(logits, dim=1, descending=True)[:, :5].cpu().numpy())
+            truth += [names[k] for k in chunk.y[keep]]
+    return evaluate_ranked(truth, np.concatenate(ranked), labels)

@@ -1,0 +1,55 @@
+# Reproducible recipes. `make model` rebuilds the default model that ships in spectool/data/:
+# AFLOW structure-type corpus (from the installed pymatgen) -> simulate -> augment -> train a ViT
+# -> evaluate on held-out compounds, all from one SEED. About an hour on 2 CPU cores.
+# A tiny run for a smoke test:  make model BUILD=/tmp/m OUT=/tmp/m/model.safetensors TYPES=B1,C1 PER_TYPE=4 COPIES=1 EPOCHS=1
+
+PYTHON    ?= python3
+SPECTOOL  ?= $(PYTHON) -m spectool
+SEED      ?= 0
+WORKERS   ?= 2
+BUILD     ?= build/model
+OUT       ?= spectool/data/default.safetensors
+TYPES     ?=
+MAX_SITES ?= 40
+PER_TYPE  ?= 15
+HOLDOUT   ?= 0.2
+COPIES    ?= 6
+EPOCHS    ?= 20
+MODEL     ?= --model vit --patch 120 --dim 96 --depth 4 --heads 4 --dropout 0
+TRAIN     ?= --batch-size 128 --lr 1e-3 --patience 3
+
+CORPUS := $(BUILD)/corpus
+TYPES_OPT := $(if $(TYPES),--types $(TYPES),)
+
+.PHONY: model docs example clean-model
+model: $(OUT)
+
+$(CORPUS)/manifest.csv:
+	@mkdir -p $(BUILD)
+	$(SPECTOOL) corpus prototypes -o $(CORPUS) --force --per-type $(PER_TYPE) --max-sites $(MAX_SITES) \
+		--holdout $(HOLDOUT) --seed $(SEED) -j $(WORKERS) $(TYPES_OPT)
+
+$(BUILD)/sim-train.h5: $(CORPUS)/manifest.csv
+	$(SPECTOOL) simulate $(CORPUS)/train --label parent -j $(WORKERS) -q -o $@
+
+$(BUILD)/sim-test.h5: $(CORPUS)/manifest.csv
+	$(SPECTOOL) simulate $(CORPUS)/test --label parent -j $(WORKERS) -q -o $@
+
+# measured scans are baseline-corrected at predict time (--scan-step), so no background augmentation
+$(BUILD)/train.h5: $(BUILD)/sim-train.h5
+	$(SPECTOOL) augment $< -n $(COPIES) --preset both --without background --balance --keep-original \
+		--seed $(SEED) -j $(WORKERS) -q -o $@
+
+$(OUT): $(BUILD)/train.h5 $(BUILD)/sim-test.h5
+	$(SPECTOOL) train $< $(MODEL) $(TRAIN) --epochs $(EPOCHS) --seed $(SEED) --threads $(WORKERS) \
+		--test $(BUILD)/sim-test.h5 --scan-step baseline:method=snip --label-info $(CORPUS)/types.csv --label-columns strukturbericht,pearson,prototype_formula,mineral \
+		--log $(BUILD)/train.jsonl -o $@
+
+docs:
+	$(PYTHON) tools/gendocs.py
+
+example:
+	$(PYTHON) tools/make_example.py
+
+clean-model:
+	rm -rf $(BUILD)
