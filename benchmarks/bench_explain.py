@@ -81,7 +81,7 @@ def _cli(*args: str, check: bool = False) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     res = subprocess.run([sys.executable, "-m", "spectool", *args], capture_output=True, env=env)
     if check and res.returncode != 0:
-        raise RuntimeError(f"spectool {' '.join(args)} failed:\n{res.stderr.decode()}")
+        raise RuntimeError(f"spectool {' '.join(args)} failed (exit {res.returncode}):\n{res.stderr.decode()}")
     return res
 
 
