@@ -50,6 +50,7 @@ COMMANDS = (  # one module per subcommand; importing it registers the command
     "cluster",
     "completion",
     "corpus",
+    "demo",
     "embed",
     "explain",
     "formats",

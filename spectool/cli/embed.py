@@ -78,19 +78,18 @@ def _load(model: str, device: str):
 
 def _collect(env: Env, inputs: list[str], ckpt, from_wavelength) -> tuple[list, Batch]:
     """[(Spectra, rows on the model's axis (or the first input's))] for every usable input, and the batch."""
-    from spectool.explain.inputs import checkpoint_recipe, describe, onto_model_axis, same_axis
+    from spectool.explain.inputs import describe, same_axis
     from spectool.io.spectra import iter_spectra
-    from spectool.signal.ops import Context
+    from spectool.learn.inference import Predictor
 
     batch, rows, first = Batch(env, noun="input"), [], None
-    recipe = checkpoint_recipe(ckpt.preprocess) if ckpt else None
+    predictor = Predictor(ckpt) if ckpt else None
     for name, item in iter_spectra(inputs, env, from_wavelength):
         with batch.item(name):
             if isinstance(item, SpectoolError):
                 raise item
-            if ckpt is not None:
-                context = Context(item.wavelength, item.laser_nm, item.kind)
-                X = onto_model_axis(item.X, item.axis, recipe, ckpt.axis, context, item.is_scan)
+            if predictor is not None:
+                X = predictor.prepare(item)
             else:
                 first = first or item.axis
                 if not same_axis(item.axis, first):

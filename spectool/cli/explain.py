@@ -97,7 +97,9 @@ def _run(env: Env, inputs: list[str], model_path: str, ckpt, plan: dict, output:
     from spectool.io.lazy import LazySetWriter
     from spectool.io.sets import history_record
     from spectool.io.spectra import iter_spectra
+    from spectool.learn.inference import Predictor
 
+    predictor = Predictor(ckpt, str(next(ckpt.model.parameters()).device) if _has_parameters(ckpt.model) else "cpu")
     if png:
         Path(png).mkdir(parents=True, exist_ok=True)
     occ = plan["occlusion"]
@@ -111,7 +113,7 @@ def _run(env: Env, inputs: list[str], model_path: str, ckpt, plan: dict, output:
             with batch.item(name):
                 if isinstance(item, SpectoolError):
                     raise item
-                writer.write(out, item, _model_rows(item, ckpt))
+                writer.write(out, item, _model_rows(item, predictor))
                 advance(len(item))
         if not batch.ok:
             batch.finish()
@@ -120,12 +122,13 @@ def _run(env: Env, inputs: list[str], model_path: str, ckpt, plan: dict, output:
     batch.finish()
 
 
-def _model_rows(item, ckpt):
-    from spectool.explain.inputs import checkpoint_recipe, onto_model_axis
-    from spectool.signal.ops import Context
+def _has_parameters(model) -> bool:
+    return any(True for _ in model.parameters())
 
-    context = Context(item.wavelength, item.laser_nm, item.kind)
-    return onto_model_axis(item.X, item.axis, checkpoint_recipe(ckpt.preprocess), ckpt.axis, context, item.is_scan)
+
+def _model_rows(item, predictor):
+    """The item's rows on the model's axis, exactly as predict prepares them."""
+    return predictor.prepare(item)
 
 
 class _ExplainWriter:

@@ -24,6 +24,8 @@ def read_groups(path: str) -> list[list[str]]:
         raise FormatError("no such file", path) from None
     except (OSError, ValueError) as exc:
         raise FormatError(f"not a JSON groups file: {exc}", path) from None
+    if isinstance(data, dict) and isinstance(data.get("groups"), list):
+        data = data["groups"]  # what `spectool cluster --group-classes` writes
     groups = list(data.values()) if isinstance(data, dict) else data
     if not (isinstance(groups, list) and all(isinstance(g, list) for g in groups)):
         raise FormatError("groups must map a group name to a list of labels", path)
