@@ -27,7 +27,7 @@ def info(
     labels: Annotated[bool, typer.Option("--labels", help="List each set's labels with counts.")] = False,
     history: Annotated[bool, typer.Option("--history", help="List each set's history records.")] = False,
 ) -> None:
-    """Describe spectra sets (N, L, axis, kind, labels, history) and scans (format, points, range, wavelength).
+    """Describe spectra sets (N, L, axis, kind, labels, history), scans (format, points, range, wavelength) and checkpoints.
 
     A table on a terminal, TSV when piped, JSON Lines with --json (every field, history included).
     """
@@ -52,18 +52,40 @@ def _rows(inputs: list[str], env: Env, batch: Batch) -> Iterator[dict]:
 
 
 def known_suffixes() -> set[str]:
-    """What a folder is searched for: scans and sets."""
+    """What a folder is searched for: scans, sets and checkpoints."""
     from spectool.io.readers import SCAN_SUFFIXES
     from spectool.io.sets import INPUT_SET_SUFFIXES
 
-    return set(SCAN_SUFFIXES) | INPUT_SET_SUFFIXES
+    return set(SCAN_SUFFIXES) | INPUT_SET_SUFFIXES | {".safetensors"}
 
 
 def describe(path: str, env: Env) -> list[dict]:
     """Rows describing the set or the scans at ``path``."""
     from spectool.io.sets import is_set_path
 
+    if path.endswith(".safetensors"):
+        return [describe_checkpoint(path)]
     return [describe_set(path, env)] if is_set_path(path) else describe_scans(path)
+
+
+def describe_checkpoint(path: str) -> dict:
+    """A checkpoint's header (standard library only): model, classes, axis, recipe, metrics."""
+    from spectool.io.checkpoint import read_header
+    from spectool.io.like import checkpoint_axis
+
+    header = read_header(path)
+    values = checkpoint_axis(path).values
+    meta, info = header.meta, header.meta.get("input") or {}
+    train = meta.get("train") or {}
+    steps = [s.get("op") for s in (meta.get("preprocess") or {}).get("steps", [])] \
+        if isinstance(meta.get("preprocess"), dict) else [s.get("op") for s in meta.get("preprocess") or []]
+    return {**_axis_fields(values, _step(values)), "path": path, "type": "model", "format": meta["model"]["name"],
+            "kind": info.get("kind"),
+            "n": header.n_parameters,
+            "quantity": info.get("quantity"), "units": info.get("units"), "wavelength": info.get("wavelength"),
+            "classes": len(meta["labels"]), "recipe": steps, "val": train.get("val"), "test": train.get("test"),
+            "best_epoch": train.get("best_epoch"), "train_seconds": train.get("time_s"),
+            "spectool": meta.get("spectool.version"), "model": meta["model"]}
 
 
 def describe_set(path: str, env: Env) -> dict:

@@ -152,3 +152,22 @@ def test_plain_progress_for_logs():
     lines = stream.getvalue().splitlines()
     assert lines == ["simulate 30/100 30% 1.0/s eta 1m12s"]
     assert format_seconds(3725) == "1h02m" and format_seconds(float("inf")) == "?"
+
+
+def test_info_on_a_checkpoint(tmp_path):
+    import json
+
+    import numpy as np
+
+    from spectool.io.checkpoint import save_checkpoint
+    from spectool.io.model import Axis, SetMeta
+    from spectool.models.registry import create_model, tiny_kwargs
+
+    model = create_model("cnn1d", **tiny_kwargs("cnn1d"))
+    path = tmp_path / "m.safetensors"
+    save_checkpoint(path, model, labels=[f"c{i}" for i in range(5)], input=SetMeta(axis=Axis(np.linspace(10, 59, 50))),
+                    preprocess={"steps": [{"op": "normalize", "method": "max"}]}, train={"val": {"top1": 0.5}})
+    record = json.loads(run_cli("info", "--json", str(path)).stdout)
+    assert record["type"] == "model" and record["format"] == "cnn1d" and record["classes"] == 5
+    assert record["start"] == 10 and record["stop"] == 59 and record["recipe"] == ["normalize"]
+    assert record["val"] == {"top1": 0.5}

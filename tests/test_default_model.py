@@ -1,0 +1,64 @@
+"""The model that ships (spectool/data/default.safetensors), the recipe that rebuilds it, and the demo."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from spectool.io.checkpoint import read_header
+from tests.conftest import ROOT, run_cli
+
+DEFAULT = ROOT / "spectool" / "data" / "default.safetensors"
+EXAMPLE = ROOT / "spectool" / "data" / "examples" / "example.xy"
+
+
+def test_the_shipped_model_names_the_example_scans_type_in_its_top_5():
+    out = run_cli("predict", "--top", "5", "--json", str(EXAMPLE))
+    assert out.returncode == 0, out.stderr
+    record = json.loads(out.stdout)
+    assert "C4" in [entry["label"] for entry in record["top"]]  # the example is rutile, type C4
+    rutile = next(entry for entry in record["top"] if entry["label"] == "C4")
+    assert rutile["pearson"] == "tP6" and rutile["prototype_formula"] == "TiO2"
+
+
+def test_spectool_model_overrides_the_shipped_one(tmp_path):
+    out = run_cli("predict", str(EXAMPLE), env={"SPECTOOL_MODEL": str(tmp_path / "missing.safetensors")})
+    assert out.returncode == 2 and b"missing.safetensors" in out.stderr
+
+
+def test_the_shipped_checkpoint_carries_its_recipe_and_metrics():
+    assert DEFAULT.stat().st_size <= 20 * 2**20
+    meta = read_header(DEFAULT).meta
+    steps = [step["op"] for step in meta["preprocess"]["steps"]]
+    assert "baseline" in steps
+    train = meta["train"]
+    assert train["test"]["n"] > 100 and 0 < train["test"]["top1"] <= train["test"]["top5"] <= 1
+    assert train["val"]["top1"] > 0.2 and train["best_epoch"] >= 1 and train["argv"][:2] == ["spectool", "train"]
+    assert len(meta["labels"]) > 200 and meta["label_info"]["B1"]["strukturbericht"] == "B1"
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_model_on_a_tiny_configuration(tmp_path):
+    build, out = tmp_path / "build", tmp_path / "model.safetensors"
+    args = ["make", "-s", "model", f"PYTHON={sys.executable}", f"BUILD={build}", f"OUT={out}", "TYPES=B1,C1,C4",
+            "PER_TYPE=4", "COPIES=1", "EPOCHS=1"]
+    done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    meta = read_header(out).meta
+    assert sorted(meta["labels"]) == ["B1", "C1", "C4"]
+    assert meta["train"]["test"]["n"] == 3 and meta["train"]["epochs_run"] == 1
+    assert meta["label_info"]["C4"]["prototype_formula"] == "TiO2"
+
+
+def test_demo_runs_the_whole_pipeline(tmp_path):
+    work = tmp_path / "demo"
+    out = run_cli("demo", "--dir", str(work), "--epochs", "2")
+    assert out.returncode == 0, out.stderr
+    for name in ("corpus/types.csv", "sim.h5", "train.h5", "model.safetensors", "maps.h5"):
+        assert (work / name).exists(), name
+    assert list((work / "pictures").glob("*.png"))
+    assert b"rank\tlabel" in out.stdout
