@@ -120,7 +120,7 @@ def train(kind: str, sets: dict, seed: int, work: Path, epochs: int, log) -> tup
     out = work / f"{kind}-{seed}.safetensors"
     args = ["train", str(sets["train"]), "--model", kind, "--seed", str(seed), "-o", str(out), "-q"]
     if kind != "knn":
-        args += ["--epochs", str(epochs), "--threads", "2"]
+        args += ["--epochs", str(epochs), "--threads", "2", "--batch-size", "32", "--patience", "5"]
     else:
         args += ["--arg", "n_neighbors=1"]
     start = time.perf_counter()
