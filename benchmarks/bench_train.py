@@ -62,16 +62,22 @@ def plain_loop(model, X, y, batch: int, steps: int) -> float:
     return done / (time.perf_counter() - start)
 
 
-def spectool_loop(model, reader, y, batch: int, steps: int) -> float:
+def spectool_loop(model, reader, y, batch: int, steps: int, compile: bool = False) -> float:
+    """Steady-state samples/s after warm-up steps (with --compile, compiling happens in the warm-up:
+    the time it took is reported apart)."""
     rows = np.arange(len(y))
-    source = BatchSource(reader, rows[: batch * (steps + 2)], batch, True, 0)
+    warm = 3 if compile else 2
+    source = BatchSource(reader, rows[: batch * (steps + warm)], batch, True, 0)
     lut = np.arange(int(y.max()) + 2)
     lut[-1] = -1
-    trainer = Trainer(model, TrainConfig(epochs=1, batch_size=batch, warmup=0), torch.device("cpu"), lut)
+    config = TrainConfig(epochs=1, batch_size=batch, warmup=0, compile=compile)
+    trainer = Trainer(model, config, torch.device("cpu"), lut)
     trainer.plan(len(source))
     batches = source.epoch(0)
-    for X, yb, _ in [next(batches), next(batches)]:  # two warm-up steps
+    start = time.perf_counter()
+    for X, yb, _ in [next(batches) for _ in range(warm)]:
         trainer.step(*trainer.to_device(X, yb, lut))
+    spectool_loop.warmup_s = time.perf_counter() - start
     start, done = time.perf_counter(), 0
     for X, yb, _ in batches:
         trainer.step(*trainer.to_device(X, yb, lut))
@@ -97,6 +103,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--classes", type=int, default=50)
+    ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile row")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
@@ -105,13 +112,18 @@ def main() -> None:
             print(f"N={args.n} L={args.length} batch={args.batch} threads={args.threads} torch {torch.__version__}")
             for name, kwargs in MODELS.items():
                 rates = []
-                for run in (plain_loop, spectool_loop):
+                for run, extra in ((plain_loop, {}), (spectool_loop, {}), (spectool_loop, {"compile": True})):
+                    if extra and args.no_compile:
+                        continue
                     torch.manual_seed(0)
                     model = create_model(name, num_classes=args.classes, input_length=args.length, **kwargs)
                     data = (X, y) if run is plain_loop else (reader, y)
-                    rates.append(run(model, *data, args.batch, args.steps))
+                    rates.append(run(model, *data, args.batch, args.steps, **extra))
                 print(f"{name}: plain DataLoader {rates[0]:8.1f} samples/s   spectool {rates[1]:8.1f} samples/s   "
                       f"ratio {rates[1] / rates[0]:.2f}x")
+                if len(rates) > 2:
+                    print(f"{name}: spectool --compile {rates[2]:8.1f} samples/s after {spectool_loop.warmup_s:.0f} s "
+                          f"of compiling   ratio {rates[2] / rates[0]:.2f}x")
 
 
 if __name__ == "__main__":

@@ -34,6 +34,9 @@ def train(
     label_smoothing: Annotated[float, Opt(min=0, max=0.5, help="Cross-entropy label smoothing.")] = 0.0,
     patience: Annotated[int, Opt(min=0, help="Stop after N epochs without a lower validation loss (0: never).")] = 3,
     grad_clip: Annotated[float, Opt(min=0, help="Clip the gradient norm (0: off).")] = 0.0,
+    compile: Annotated[bool, Opt("--compile/--no-compile", help=(
+        "torch.compile the training step: the first steps compile (a minute or more, needs a C++ compiler), "
+        "later ones run faster; worth it for long ViT runs."))] = False,
     amp: Annotated[bool, Opt(help="Mixed precision on CUDA (bfloat16 where supported).")] = True,
     patch: Annotated[Optional[int], Opt(help="ViT segment length (points).")] = None,
     dim: Annotated[Optional[int], Opt(help="ViT embedding width.")] = None,

@@ -45,6 +45,7 @@ class TrainConfig:
     confidence_lambda: float = 0.1  # for models with a confidence branch (RCNet)
     grad_clip: float = 0.0  # max gradient norm; 0 = off
     amp: bool = True  # mixed precision, on CUDA only
+    compile: bool = False  # torch.compile the training step (pays off on long runs; needs a C++ compiler)
     seed: int = 0
 
 
@@ -203,6 +204,8 @@ class Trainer:
         self.callback = callback or Callback()
         self.objective = Objective(model, cfg.label_smoothing, cfg.confidence_lambda)
         self.net = wrap(self.objective, world, device)
+        if cfg.compile:
+            self.net = torch.compile(self.net)
         self.optimizer = build_optimizer(model, cfg, device)
         self.amp_dtype = _amp_dtype(device) if cfg.amp else None
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
