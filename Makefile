@@ -14,7 +14,7 @@ MAX_SITES ?= 40
 PER_TYPE  ?= 15
 HOLDOUT   ?= 0.2
 COPIES    ?= 6
-EPOCHS    ?= 20
+EPOCHS    ?= 25
 MODEL     ?= --model vit --patch 120 --dim 96 --depth 4 --heads 4 --dropout 0
 TRAIN     ?= --batch-size 128 --lr 1e-3 --patience 3
 
@@ -35,14 +35,23 @@ $(BUILD)/sim-train.h5: $(CORPUS)/manifest.csv
 $(BUILD)/sim-test.h5: $(CORPUS)/manifest.csv
 	$(SPECTOOL) simulate $(CORPUS)/test --label parent -j $(WORKERS) -q -o $@
 
-# measured scans are baseline-corrected at predict time (--scan-step), so no background augmentation
-$(BUILD)/train.h5: $(BUILD)/sim-train.h5
-	$(SPECTOOL) augment $< -n $(COPIES) --preset both --without background --balance --keep-original \
-		--seed $(SEED) -j $(WORKERS) -q -o $@
+# The training patterns go through the recipe that predict replays on raw scans (SNIP baseline, max
+# normalisation), after augmentation has added backgrounds and counting noise: what the model sees in
+# training is what a measured scan looks like once prepared.
+RECIPE ?= -s baseline:method=snip -s normalize:method=max
 
-$(OUT): $(BUILD)/train.h5 $(BUILD)/sim-test.h5
-	$(SPECTOOL) train $< $(MODEL) $(TRAIN) --epochs $(EPOCHS) --seed $(SEED) --threads $(WORKERS) \
-		--test $(BUILD)/sim-test.h5 --scan-step baseline:method=snip --label-info $(CORPUS)/types.csv --label-columns strukturbericht,pearson,prototype_formula,mineral \
+$(BUILD)/aug.h5: $(BUILD)/sim-train.h5
+	$(SPECTOOL) augment $< -n $(COPIES) --preset both --balance --keep-original --seed $(SEED) -j $(WORKERS) -q -o $@
+
+$(BUILD)/train.h5: $(BUILD)/aug.h5
+	$(SPECTOOL) preprocess $< $(RECIPE) -q -o $@
+
+$(BUILD)/test.h5: $(BUILD)/sim-test.h5
+	$(SPECTOOL) preprocess $< $(RECIPE) -q -o $@
+
+$(OUT): $(BUILD)/train.h5 $(BUILD)/test.h5
+	$(SPECTOOL) train $< $(MODEL) $(TRAIN) --epochs $(EPOCHS) --seed $(SEED) --threads $(WORKERS) --test $(BUILD)/test.h5 \
+		--label-info $(CORPUS)/types.csv --label-columns strukturbericht,pearson,prototype_formula,mineral \
 		--log $(BUILD)/train.jsonl -o $@
 
 docs:
