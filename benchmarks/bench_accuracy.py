@@ -71,21 +71,26 @@ def select_phases(n: int, max_sites: int, seed: int) -> tuple[list[Path], dict[s
     return [MP / r["file"] for r in picks], matched
 
 
+RECIPE = ["-s", "baseline:method=snip", "--grid", GRID, "-s", "clip", "-s", "normalize:method=max"]
+
+
 def build_sets(work: Path, cifs: list[Path], matched: dict, copies: int, test_copies: int, log) -> dict:
+    """Simulated phases, augmented (backgrounds and noise included) and then put through the same recipe as
+    the measured scans, so training, held-back and measured patterns are prepared alike."""
     sim, train, test = work / "sim.h5", work / "train.h5", work / "test.h5"
     listing = work / "cifs.txt"
     listing.write_text("\n".join(map(str, cifs)) + "\n")
     spectool("simulate", "--from-list", str(listing), "--range", GRID.rsplit(":", 1)[0], "--step", "0.02",
              "--label", "stem", "--workers", "2", "-o", str(sim), log=log)
-    spectool("augment", str(sim), "-n", str(copies), "--preset", "both", "--seed", "1", "-j", "2", "-o", str(train), log=log)
-    spectool("augment", str(sim), "-n", str(test_copies), "--preset", "both", "--seed", "2", "-j", "2", "-o", str(test),
-             log=log)
+    for out, n, seed in ((train, copies, "1"), (test, test_copies, "2")):
+        raw = out.with_name("raw-" + out.name)
+        spectool("augment", str(sim), "-n", str(n), "--preset", "both", "--seed", seed, "-j", "2", "-o", str(raw), log=log)
+        spectool("preprocess", str(raw), *RECIPE, "-o", str(out), log=log)
     labels = work / "measured_labels.csv"
     labels.write_text("id,label\n" + "".join(f"{m}.xy,{mp}\n" for m, mp in matched.items()))
     measured = work / "measured.h5"
     scans = [str(ROCKJOCK / f"{m}.xy") for m in matched]
-    spectool("preprocess", *scans, "-s", "baseline:method=snip,half_window=60", "--grid", GRID, "-s", "clip",
-             "-s", "normalize:method=max", "--label", str(labels), "-o", str(measured), log=log)
+    spectool("preprocess", *scans, *RECIPE, "--label", str(labels), "-o", str(measured), log=log)
     return {"train": train, "test": test, "measured": measured}
 
 
