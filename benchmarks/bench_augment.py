@@ -62,7 +62,7 @@ def make_patterns(n: int, grid: np.ndarray, seed: int = 0):
     row = np.repeat(np.arange(n), np.diff(peaks.offsets))
     tt = peaks.fields["two_theta"]
     X = normalize_max(render_rows(grid, row, tt, peaks.fields["intensity"],
-                                  SETTINGS.widths(tt, None), n, SETTINGS.shape, 0.5, SETTINGS.reach))
+                                  SETTINGS.stick_widths(tt, None), n, SETTINGS.shape, 0.5, SETTINGS.reach))
     return X, peaks, cells
 
 
@@ -118,7 +118,7 @@ def naive_physics(sticks, cell, x, rng):
     tt = 2 * np.degrees(np.arcsin(s))
     cos2 = (h @ gstar @ p) ** 2 / (hh * (p @ gstar @ p))
     inten = np.asarray(sticks["intensity"])[ok] * (r * r * cos2 + (1 - cos2) / r) ** -1.5
-    w = SETTINGS.widths(tt, np.full(len(tt), size))
+    w = SETTINGS.stick_widths(tt, np.full(len(tt), size))
     y = np.zeros_like(x)
     for c, a, wi in zip(tt, inten * 2 * np.sqrt(np.log(2) / np.pi) / w, w):  # faster than one (P, L) array
         y += a * np.exp(-4 * np.log(2) * ((x - c) / wi) ** 2)

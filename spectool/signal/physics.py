@@ -229,7 +229,7 @@ def render_sticks(sticks: Sticks, grid: np.ndarray, settings) -> np.ndarray:
         s = lam / (2 * sticks.d)
         ok = (s <= 1) & (sticks.intensity > 0)
         tt = 2 * np.degrees(np.arcsin(np.minimum(s[ok], 1)))
-        fwhm = settings.widths(tt, size[ok])
+        fwhm = settings.stick_widths(tt, size[ok])
         line = render_rows(grid, sticks.row[ok], tt, sticks.intensity[ok] * weight, fwhm,
                            sticks.n_rows, settings.shape, settings.eta, settings.reach)
         out = line if out is None else np.add(out, line, out=out)

@@ -16,27 +16,21 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from spectool.xrd.simulate import ProfileOptions
+
 _WORK = 1 << 18  # entries of the (peaks × window) work array held at once
 
 
 @dataclass(frozen=True)
-class RenderSettings:
-    """How augmented sticks become profiles; mirrors ``spectool.xrd.simulate.ProfileOptions``.
+class RenderSettings(ProfileOptions):
+    """How augmented sticks become profiles: simulate's :class:`ProfileOptions` plus the lines.
 
-    ``shape`` gaussian | lorentzian | pseudo-voigt, ``eta`` Lorentzian fraction, ``fwhm``
-    constant FWHM (deg), ``uvw`` Caglioti (deg²), ``crystallite_size`` (nm) used where the
-    ``size`` op does not draw one, ``window`` half-width in FWHM (default: 3 for a Gaussian — beyond, < e⁻²⁵ of its top —
-    10 otherwise, where a pseudo-Voigt keeps 1 − η/(10π) ≈ 98 % of its area), ``normalize`` to a maximum of 1, and the lines
-    ``wavelengths`` (Å) with their ``weights`` (a Kα1/Kα2 doublet renders both).
+    ``window`` half-width in FWHM defaults to 3 for a Gaussian (beyond, < e⁻²⁵ of its top) and
+    10 otherwise (a pseudo-Voigt keeps 1 − η/(10π) ≈ 98 % of its area); ``crystallite_size`` (nm)
+    is used where the ``size`` op does not draw one; ``wavelengths`` (Å) with their ``weights``
+    (a Kα1/Kα2 doublet renders both).
     """
 
-    shape: str = "gaussian"
-    eta: float = 0.5
-    fwhm: float | None = None
-    uvw: tuple[float, float, float] | None = None
-    crystallite_size: float | None = None
-    window: float | None = None
-    normalize: bool = True
     wavelengths: tuple[float, ...] = (1.54056,)
     weights: tuple[float, ...] = (1.0,)
 
@@ -63,7 +57,7 @@ class RenderSettings:
         """Half-width in FWHM that each peak touches."""
         return self.window if self.window is not None else (3.0 if self.shape == "gaussian" else 10.0)
 
-    def widths(self, two_theta: np.ndarray, size_nm: np.ndarray | None) -> np.ndarray:
+    def stick_widths(self, two_theta: np.ndarray, size_nm: np.ndarray | None) -> np.ndarray:
         """FWHM (P,) deg: constant, Caglioti and Scherrer (per-stick size, nm; NaN = none) in quadrature."""
         from spectool.xrd.profiles import DEFAULT_FWHM, fwhm_caglioti, fwhm_scherrer
 
