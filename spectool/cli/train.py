@@ -133,9 +133,10 @@ def _train(env: Env, o: dict, world, device) -> None:
         reporter = _Reporter(env, world, o["log"], o["state"] or o["resume"] or default_state_path(o["output"]),
                              keep=bool(o["state"] or o["resume"]))
         opts = Options(seed, device, world, saved)
+        recipe = _scan_recipe(reader.meta.history, o["scan_step"], o["input"])  # checked before any training
         outcome = reporter.guard(lambda: _dispatch(job, inputs, opts, reporter, o))
         if world.main:
-            _save(env, o, outcome, reader.meta)
+            _save(env, o, outcome, reader.meta, recipe)
             reporter.finish()
 
 
@@ -212,7 +213,7 @@ def _union(job, inputs, data, opts, reporter, o: dict):
     return runner.run_union(job, inputs, data, opts, reporter, read_groups(o["groups"]))
 
 
-def _save(env: Env, o: dict, outcome, meta) -> None:
+def _save(env: Env, o: dict, outcome, meta, recipe: dict) -> None:
     import sys
     from pathlib import Path
 
@@ -225,7 +226,7 @@ def _save(env: Env, o: dict, outcome, meta) -> None:
     if o["test"]:
         train["test"] = _test_metrics(env, o["test"], outcome)
     save_checkpoint(o["output"], outcome.model, labels=outcome.labels, input=meta,
-                    preprocess=_scan_recipe(meta.history, o["scan_step"]), train=train,
+                    preprocess=recipe, train=train,
                     extra_tensors=outcome.extra_tensors,
                     label_info=_label_info(o["label_info"], outcome.labels, o["label_columns"]))
     val = train.get("val") or {}
@@ -245,13 +246,17 @@ def _test_metrics(env: Env, path: str, outcome) -> dict:
             **{f"top{k}": v for k, v in result.accuracy.items()}}
 
 
-def _scan_recipe(history: list[dict], extra: list[str] | None) -> dict:
+def _scan_recipe(history: list[dict], extra: list[str] | None, source: str) -> dict:
     """What predict replays on raw scans: the set's own preprocess steps, then --scan-step ones."""
+    from spectool.errors import FormatError, UsageError
     from spectool.io.spectra import set_recipe
     from spectool.signal.recipe import Recipe
 
-    steps = set_recipe(history) + [op.to_json() for op in Recipe.parse(extra or []).steps]
-    return Recipe.from_json(steps).to_json()
+    try:
+        recorded = Recipe.from_json(set_recipe(history))
+    except UsageError as exc:
+        raise FormatError(f"its history holds a preprocess step predict could not replay ({exc})", source) from None
+    return Recipe(recorded.steps + Recipe.parse(extra or []).steps).to_json()
 
 
 def _label_info(path: str | None, labels: list[str], columns: str | None = None) -> dict:
