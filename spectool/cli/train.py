@@ -35,8 +35,8 @@ def train(
     patience: Annotated[int, Opt(min=0, help="Stop after N epochs without a lower validation loss (0: never).")] = 3,
     grad_clip: Annotated[float, Opt(min=0, help="Clip the gradient norm (0: off).")] = 0.0,
     compile: Annotated[bool, Opt("--compile/--no-compile", help=(
-        "torch.compile the training step: the first steps compile (a minute or more, needs a C++ compiler), "
-        "later ones run faster; worth it for long ViT runs."))] = False,
+        "torch.compile the training step (the first steps compile; needs a C++ compiler). Measured no gain on "
+        "2 CPU cores (bench_train.py); meant for GPUs and long runs."))] = False,
     amp: Annotated[bool, Opt(help="Mixed precision on CUDA (bfloat16 where supported).")] = True,
     patch: Annotated[Optional[int], Opt(help="ViT segment length (points).")] = None,
     dim: Annotated[Optional[int], Opt(help="ViT embedding width.")] = None,
