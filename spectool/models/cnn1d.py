@@ -1,16 +1,19 @@
-"""CNN for spectra as in the ViT-1D paper's baseline (LeNet-5-like), shaped so that CAM is exact.
+"""CNN for spectra as in the ViT-1D paper's baseline (LeNet-5-like), with a CAM-exact variant.
 
 Backbone (``features``): four blocks of conv ('same' padding) → [BatchNorm] → ReLU → max-pool →
 dropout. Two heads:
 
-- ``head="gap"`` (default, CAM-exact): global average pool → dropout → one linear layer
+- ``head="dense"`` (default: the paper's three dense layers): flatten → dense → ReLU → dropout →
+  dense → ReLU → dropout → ``classifier``. Flattening keeps where each feature sits, which is what
+  names a diffraction pattern: on 100 phases it reached 79 % validation top-1 in 8 epochs where
+  the GAP head reached 3 % (a GAP head is blind to peak positions). The score is not linear in
+  the maps, so ``cam_exact`` is False and ``explain`` uses Grad-CAM on ``cam_layer``.
+- ``head="gap"`` (CAM-exact): global average pool → dropout → one linear layer
   (``classifier``). The class score is then linear in the GAP of the last block's maps A_k(l):
   ``logit_c = b_c + mean_l Σ_k w_ck A_k(l)``, so the class activation map
   ``CAM_c(l) = Σ_k w_ck A_k(l)`` (A = output of ``cam_layer``) averages exactly to the logit minus
-  the bias — Zhou et al. 2016's CAM, not an approximation.
-- ``head="dense"`` (the paper's three dense layers): flatten → dense → ReLU → dropout → dense →
-  ReLU → dropout → ``classifier``. The score is no longer linear in the maps, so ``cam_exact`` is
-  False and ``explain`` must use Grad-CAM on ``cam_layer``.
+  the bias — Zhou et al. 2016's CAM, not an approximation. Use it (``--arg head="gap"``) when exact
+  CAM matters more than accuracy.
 
 ``forward_features`` gives the pooled maps (gap) or the penultimate dense layer (dense).
 """
@@ -43,15 +46,15 @@ def output_length(length: int, kernel_size: int, pool: int, blocks: int) -> int:
 
 
 @register_model("cnn1d", tiny=dict(num_classes=5, input_length=50, channels=[4, 4, 8, 8],
-                                   kernel_size=3, hidden=[16, 8]))
+                                   kernel_size=3, hidden=[16, 8], head="gap"))
 class CNN1D(SpectrumModel):
-    """Four conv blocks + GAP/linear (CAM-exact) or the paper's three dense layers."""
+    """Four conv blocks + the paper's three dense layers, or GAP/linear (CAM-exact)."""
 
     head_names = ("classifier",)
 
     def __init__(self, *, num_classes: int, input_length: int, channels: tuple = (32, 32, 64, 64),
                  kernel_size: int = 9, pool: int = 2, dropout: float = 0.2, batch_norm: bool = True,
-                 head: str = "gap", hidden: tuple = (256, 128)):
+                 head: str = "dense", hidden: tuple = (256, 128)):
         super().__init__()
         if head not in ("gap", "dense"):
             raise ValueError(f"head must be 'gap' or 'dense', not {head!r}")
