@@ -55,17 +55,20 @@ def speed(batch: int, repeats: int, classes: int) -> list[tuple[str, str, float]
     X = np.random.default_rng(0).random((batch, LENGTH), dtype=np.float32)
     occlusion = OcclusionSettings(window=LENGTH // 50, stride=LENGTH // 100, batch_size=256)
     rows = []
-    for name in ("vit1d", "cnn1d"):
-        model = create_model(name, num_classes=classes, input_length=LENGTH).eval()
-        methods = (["arm", "rollout"] if name == "vit1d" else ["cam", "gradcam"]) + ["occlusion"]
-        for method in [*methods[:-1], "+".join(methods[:-1]), "occlusion"]:
+    configs = {"vit1d": ({}, ["arm", "rollout"]), "cnn1d": ({}, ["gradcam"]),  # the paper's dense head
+               "cnn1d-gap": ({"head": "gap"}, ["cam", "gradcam"])}  # the CAM-exact variant
+    for label, (extra, maps) in configs.items():
+        name = label.split("-")[0]
+        model = create_model(name, num_classes=classes, input_length=LENGTH, **extra).eval()
+        methods = maps + ["occlusion"]
+        for method in dict.fromkeys([*methods[:-1], "+".join(methods[:-1]), "occlusion"]):
             n = max(1, batch // 16) if method == "occlusion" else batch
             chosen = method.split("+")
             seconds = _timed(lambda: explain_batch(model, X[:n], chosen, occlusion=occlusion), repeats)
-            rows.append((name, method, n / seconds))
+            rows.append((label, method, n / seconds))
         with torch.no_grad():
             x = torch.from_numpy(X)
-            rows.append((name, "forward only", batch / _timed(lambda: model(x), repeats)))
+            rows.append((label, "forward only", batch / _timed(lambda: model(x), repeats)))
     return rows
 
 
@@ -194,9 +197,9 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(args.threads)
     print(f"explain speed, CPU, {args.threads} threads, {LENGTH} points, {args.classes} classes, default sizes")
-    print(f"{'model':8} {'method':22} {'maps/s':>10}")
+    print(f"{'model':10} {'method':22} {'maps/s':>10}")
     for model, method, rate in speed(args.batch, args.repeats, args.classes):
-        print(f"{model:8} {method:22} {rate:10.1f}")
+        print(f"{model:10} {method:22} {rate:10.1f}")
     if not args.accuracy:
         print("accuracy: not run (pass --accuracy; it trains small models with spectool train)")
         return 0
