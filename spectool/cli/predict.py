@@ -35,7 +35,9 @@ def predict(
     confusion: Annotated[str, typer.Option(metavar="PREFIX", help="With --eval: PREFIX.csv and PREFIX.png.")] = "confusion",
     wavelength: Annotated[Optional[float], typer.Option(help="Wavelength in Å of scans that state none.")] = None,
     min_coverage: Annotated[float, typer.Option(min=0, max=1, help="Least fraction of the model's axis a scan must cover.")] = 0.5,
-    threshold: Annotated[float, typer.Option(help="Reliability below this flags out-of-distribution.")] = 0.6,
+    threshold: Annotated[Optional[float], typer.Option(help=(
+        "Reliability below this flags out-of-distribution [default: the checkpoint's, calibrated on held-out "
+        "data by train --test, else 0.6]."))] = None,
     device: DeviceOpt = "auto",
 ) -> None:
     """Identify spectra with a trained model: top-k labels with scores, reliability and an OOD flag.

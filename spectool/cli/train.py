@@ -225,6 +225,8 @@ def _save(env: Env, o: dict, outcome, meta, recipe: dict) -> None:
     train = {**outcome.train, "data": data, "argv": ["spectool", *sys.argv[1:]], "resumed_from": o["resume"]}
     if o["test"]:
         train["test"] = _test_metrics(env, o["test"], outcome)
+        if train["test"]["ood_threshold"] is not None:  # predict flags what falls below 95 % of these
+            train["ood_threshold"] = train["test"]["ood_threshold"]
     save_checkpoint(o["output"], outcome.model, labels=outcome.labels, input=meta,
                     preprocess=recipe, train=train,
                     extra_tensors=outcome.extra_tensors,
@@ -239,11 +241,12 @@ def _test_metrics(env: Env, path: str, outcome) -> dict:
     from spectool.io.sets import open_set, sha256_file
     from spectool.learn.evaluate import evaluate_model
 
+    means = outcome.extra_tensors.get("class_means")
     with open_set(path, env) as reader:
-        result = evaluate_model(outcome.model, reader, outcome.labels)
+        result = evaluate_model(outcome.model, reader, outcome.labels, means=means)
     env.info(f"train: held-out {path}: " + result.summary().split(": ", 1)[1])
     return {"path": path, "sha256": sha256_file(path), "n": result.n, "unknown_labels": result.unknown,
-            **{f"top{k}": v for k, v in result.accuracy.items()}}
+            **{f"top{k}": v for k, v in result.accuracy.items()}, "ood_threshold": result.ood_threshold}
 
 
 def _scan_recipe(history: list[dict], extra: list[str] | None, source: str) -> dict:

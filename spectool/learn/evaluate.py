@@ -17,6 +17,7 @@ class Evaluation:
     predicted_labels: list[str]
     n: int
     unknown: int  # true labels the model does not know (always counted wrong)
+    ood_threshold: float | None = None  # 5th percentile of reliability among correct top-1 (with class means)
 
     def summary(self) -> str:
         parts = [f"top-{k} {v:.1%}" for k, v in sorted(self.accuracy.items())]
@@ -87,18 +88,28 @@ def _plot(result: Evaluation, cols: list[int], path) -> None:
     plt.close(fig)
 
 
-def evaluate_model(model, reader, labels: list[str], batch_size: int = 256, device: str = "cpu") -> Evaluation:
-    """Top-1/3/5 and confusion of ``model`` on a labelled set already on its axis (read in chunks)."""
+def evaluate_model(model, reader, labels: list[str], batch_size: int = 256, device: str = "cpu",
+                   means=None) -> Evaluation:
+    """Top-1/3/5 and confusion of ``model`` on a labelled set already on its axis (read in chunks);
+    with the class ``means`` (C, L) also the calibrated reliability threshold predict uses for OOD."""
     import torch
 
+    from spectool.learn.inference import calibrated_threshold, reliability
+
+    means = None if means is None else np.asarray(means, np.float32)
     names = reader.meta.label_names
     truth: list[str] = []
-    ranked: list[np.ndarray] = []
+    ranked, scores = [], []
     model.eval()
     with torch.inference_mode():
         for chunk in reader.iter_chunks(batch_size, peaks=False):
             keep = chunk.y >= 0
-            logits = model(torch.as_tensor(np.asarray(chunk.X[keep], np.float32), device=device)).float()
-            ranked.append(torch.argsort(logits, dim=1, descending=True)[:, :5].cpu().numpy())
+            X = np.asarray(chunk.X[keep], np.float32)
+            probs = torch.softmax(model(torch.as_tensor(X, device=device)).float(), dim=1).cpu().numpy()
+            ranked.append(np.argsort(-probs, axis=1, kind="stable")[:, :5])
+            scores.append(reliability(X, probs, means)[0])
             truth += [names[k] for k in chunk.y[keep]]
-    return evaluate_ranked(truth, np.concatenate(ranked), labels)
+    result = evaluate_ranked(truth, np.concatenate(ranked), labels)
+    correct = np.concatenate(ranked)[:, 0] == np.array([labels.index(t) if t in labels else -1 for t in truth])
+    result.ood_threshold = calibrated_threshold(np.concatenate(scores), correct) if means is not None else None
+    return result

@@ -48,7 +48,7 @@ class Predictor:
     """A loaded checkpoint ready to score spectra on any axis it can convert."""
 
     def __init__(self, checkpoint, device: str = "cpu", min_coverage: float = MIN_COVERAGE,
-                 threshold: float = OOD_THRESHOLD):
+                 threshold: float | None = None):
         from spectool.signal.recipe import Recipe
 
         self.ckpt, self.device = checkpoint, device
@@ -58,7 +58,9 @@ class Predictor:
         self.wavelength = checkpoint.input.get("wavelength")
         self.recipe = Recipe.from_json(_steps(checkpoint.preprocess))
         self.means = _class_means(checkpoint.tensors)
-        self.min_coverage, self.threshold = min_coverage, threshold
+        calibrated = (checkpoint.train or {}).get("ood_threshold")
+        self.min_coverage = min_coverage
+        self.threshold = threshold if threshold is not None else calibrated if calibrated is not None else OOD_THRESHOLD
 
     def prepare(self, item) -> np.ndarray:
         """Rows of a :class:`~spectool.io.spectra.Spectra` on the training axis, (B, L) float32.
@@ -119,12 +121,8 @@ class Predictor:
         if getattr(self.ckpt.model, "output_kind", "logits") == "reliability":
             return self._union(X)
         probs = np.concatenate([self._run(X[i:i + batch_size]) for i in range(0, len(X), batch_size)])
-        similarity = None
-        reliability = probs.max(axis=1)
-        if self.means is not None:
-            similarity = _cosine(X, self.means[probs.argmax(axis=1)])
-            reliability = ALPHA * similarity + (1 - ALPHA) * reliability
-        return Prediction(probs, reliability.astype(np.float32), similarity, reliability < self.threshold)
+        r, similarity = reliability(X, probs, self.means)
+        return Prediction(probs, r, similarity, r < self.threshold)
 
     def _run(self, X: np.ndarray) -> np.ndarray:
         import torch
@@ -153,6 +151,21 @@ class Predictor:
         best = r[np.arange(len(X)), winner]
         return Prediction(scores, best.astype(np.float32), s[np.arange(len(X)), winner], best < self.threshold,
                           score_kind="reliability")
+
+
+def reliability(X: np.ndarray, probs: np.ndarray, means: np.ndarray | None):
+    """(R (B,), S (B,) or None): R = α·S + (1 − α)·P with S the cosine of each row X (B, L) to the mean
+    pattern (C, L) of its predicted class and P that class's probability; R = P without means."""
+    p = probs.max(axis=1)
+    if means is None:
+        return p.astype(np.float32), None
+    s = _cosine(X, means[probs.argmax(axis=1)])
+    return (ALPHA * s + (1 - ALPHA) * p).astype(np.float32), s
+
+
+def calibrated_threshold(r: np.ndarray, correct: np.ndarray, quantile: float = 0.05) -> float | None:
+    """The reliability below which only ``quantile`` of correctly named held-out spectra fall."""
+    return float(np.quantile(r[correct], quantile)) if np.any(correct) else None
 
 
 def _steps(preprocess) -> list:
