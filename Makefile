@@ -1,6 +1,6 @@
 # Reproducible recipes. `make model` rebuilds the default model that ships in spectool/data/:
 # AFLOW structure-type corpus (from the installed pymatgen) -> simulate -> augment -> train a ViT
-# -> evaluate on held-out compounds, all from one SEED. About an hour on 2 CPU cores.
+# -> evaluate on held-out compounds, all from one SEED. About 20 minutes on 2 CPU cores.
 # A tiny run for a smoke test:  make model BUILD=/tmp/m OUT=/tmp/m/model.safetensors TYPES=B1,C1 PER_TYPE=4 COPIES=1 EPOCHS=1
 
 PYTHON    ?= python3
