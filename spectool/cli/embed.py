@@ -78,7 +78,7 @@ def _load(model: str, device: str):
 
 def _collect(env: Env, inputs: list[str], ckpt, from_wavelength) -> tuple[list, Batch]:
     """[(Spectra, rows on the model's axis (or the first input's))] for every usable input, and the batch."""
-    from spectool.explain.inputs import describe, same_axis
+    from spectool.explain.inputs import describe
     from spectool.io.spectra import iter_spectra
     from spectool.learn.inference import Predictor
 
@@ -92,7 +92,7 @@ def _collect(env: Env, inputs: list[str], ckpt, from_wavelength) -> tuple[list, 
                 X = predictor.prepare(item)
             else:
                 first = first or item.axis
-                if not same_axis(item.axis, first):
+                if not item.axis.same_as(first):
                     raise UsageError(f"is on {describe(item.axis)}, not the first input's {describe(first)}: "
                                      "preprocess onto one axis first, or give --model")
                 X = item.X

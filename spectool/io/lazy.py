@@ -42,7 +42,7 @@ class LazySetWriter:
         """Rows ``X`` (B, L) of ``item`` (a :class:`spectool.io.spectra.Spectra`) on ``axis``."""
         if self.builder is None:
             self._open(item, axis)
-        elif not _same_axis(self.axis, axis):
+        elif not self.axis.same_as(axis):
             raise FormatError(f"ends on an axis of {len(axis)} points ({axis.values[0]:g}–{axis.values[-1]:g} "
                               f"{axis.units}), not the first input's {len(self.axis)}: finish the recipe with "
                               "a resample (--grid or --like)", item.name)
@@ -56,10 +56,6 @@ class LazySetWriter:
         self.columns = {k: np.asarray(v).dtype for k, v in item.samples.items() if np.asarray(v).ndim == 1}
         meta = SetMeta(axis=axis, kind=item.kind, wavelength=item.wavelength)
         self.builder = self.stack.enter_context(create_set(self.output, meta, self.env, self.record, self.fmt))
-
-
-def _same_axis(a: Axis, b: Axis) -> bool:
-    return len(a) == len(b) and a.quantity == b.quantity and np.allclose(a.values, b.values, rtol=0, atol=1e-9)
 
 
 def _column(samples: dict, name: str, dtype: np.dtype, n: int) -> np.ndarray:

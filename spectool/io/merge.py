@@ -17,8 +17,7 @@ ROWS = 4096
 def check_compatible(first: SetMeta, other: SetMeta, name: str) -> None:
     """Raise FormatError unless ``other`` lies on ``first``'s axis with the same kind."""
     a, b = first.axis, other.axis
-    same_axis = len(a) == len(b) and np.allclose(a.values, b.values, rtol=0, atol=1e-9)
-    if not same_axis or (a.quantity, a.units) != (b.quantity, b.units):
+    if not a.same_as(b) or (a.quantity, a.units) != (b.quantity, b.units):
         raise FormatError("its axis differs from the first set's: resample it first (spectool preprocess --like)", name)
     if first.kind != other.kind:
         raise FormatError(f"kind {other.kind!r} differs from the first set's {first.kind!r}", name)

@@ -46,6 +46,12 @@ class Axis:
         diffs = np.diff(self.values)
         return float(diffs.mean()) if np.allclose(diffs, diffs[0], rtol=1e-6, atol=0) else None
 
+    def same_as(self, other: "Axis", atol: float = 1e-6) -> bool:
+        """Same points (within ``atol`` in axis units) and quantity ("index" matches any)."""
+        quantities = {self.quantity, other.quantity} - {"index"}
+        return (len(self) == len(other) and len(quantities) <= 1
+                and np.allclose(self.values, other.values, rtol=0, atol=atol))
+
     def to_json(self) -> dict:
         return {"quantity": self.quantity, "units": self.units, "values": self.values.tolist()}
 

@@ -72,13 +72,13 @@ class Predictor:
         from spectool.signal.ops import Context
 
         self._check_kind(item)
-        if _same_axis(item.axis, self.axis):
+        if item.axis.same_as(self.axis):
             return np.asarray(item.X, np.float32)
         ctx = Context(item.wavelength, item.laser_nm, item.kind)
         recipe = self._bragg(item.axis, ctx) + list(self.recipe.steps)
         self._check_coverage(item, recipe, ctx)
         X, axis = _apply(recipe, item.X, item.axis, ctx)
-        if not _same_axis(axis, self.axis):
+        if not axis.same_as(self.axis):
             X, axis = _apply(self._finish(), X, axis, ctx)
         return X
 
@@ -188,10 +188,6 @@ def _apply(steps: list, X: np.ndarray, axis: Axis, ctx):
     from spectool.signal.recipe import Recipe
 
     return Recipe(tuple(steps)).apply(X, axis, ctx)
-
-
-def _same_axis(a: Axis, b: Axis) -> bool:
-    return len(a) == len(b) and np.allclose(a.values, b.values, rtol=0, atol=1e-6)
 
 
 def _coverage(axis: Axis, target: Axis) -> float:

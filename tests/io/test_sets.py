@@ -212,3 +212,12 @@ def test_killed_writer_never_leaves_half_a_file(tmp_path, env):
     proc.send_signal(signal.SIGKILL)
     proc.wait(30)
     assert path.read_bytes() == before
+
+
+def test_axis_same_as():
+    from spectool.io.model import Axis
+
+    a = Axis(np.linspace(5, 90, 11))
+    assert a.same_as(Axis(a.values + 1e-9)) and a.same_as(Axis(a.values, "index", ""))
+    assert not a.same_as(Axis(a.values + 1e-3)) and not a.same_as(Axis(a.values[:-1]))
+    assert not a.same_as(Axis(a.values, "wavenumber", "1/cm"))
