@@ -1,7 +1,7 @@
 """CNN for spectra as in the ViT-1D paper's baseline (LeNet-5-like), with a CAM-exact variant.
 
-Backbone (``features``): four blocks of conv ('same' padding) → [BatchNorm] → ReLU → max-pool →
-dropout. Two heads:
+Backbone (``features``): four blocks of conv ('same' padding) → [BatchNorm] → max-pool → ReLU →
+dropout (pooling first gives the same values as ReLU first, for half the ReLU work). Two heads:
 
 - ``head="dense"`` (default: the paper's three dense layers): flatten → dense → ReLU → dropout →
   dense → ReLU → dropout → ``classifier``. Flattening keeps where each feature sits, which is what
@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from spectool.models.base import SpectrumModel
+from spectool.models.layers import Dropout
 from spectool.models.registry import register_model
 
 
@@ -34,7 +35,8 @@ def conv_block(c_in: int, c_out: int, kernel_size: int, pool: int, dropout: floa
                                          bias=not batch_norm)]
     if batch_norm:
         layers.append(nn.BatchNorm1d(c_out))
-    layers += [nn.ReLU(inplace=True), nn.MaxPool1d(pool), nn.Dropout(dropout)]
+    # max-pool before ReLU: the same values (both are monotone), ReLU on half the points
+    layers += [nn.MaxPool1d(pool), nn.ReLU(inplace=True), Dropout(dropout)]
     return nn.Sequential(*layers)
 
 
@@ -67,7 +69,7 @@ class CNN1D(SpectrumModel):
                                         for a, b in zip(widths[:-1], widths[1:])))
         self.pre_logits = self._pre_logits(channels[-1] * self.map_length, list(hidden), dropout)
         self.num_features = hidden[-1] if head == "dense" else channels[-1]
-        self.head_drop = nn.Dropout(dropout)
+        self.head_drop = Dropout(dropout)
         self._build_head()
 
     def _pre_logits(self, n_in: int, hidden: list[int], dropout: float) -> nn.Sequential:
@@ -75,7 +77,7 @@ class CNN1D(SpectrumModel):
             return nn.Sequential(nn.AdaptiveAvgPool1d(1), nn.Flatten())
         layers: list[nn.Module] = [nn.Flatten()]
         for a, b in zip([n_in, *hidden[:-1]], hidden):
-            layers += [nn.Linear(a, b), nn.ReLU(inplace=True), nn.Dropout(dropout)]
+            layers += [nn.Linear(a, b), nn.ReLU(inplace=True), Dropout(dropout)]
         return nn.Sequential(*layers)
 
     def _build_head(self) -> None:

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from spectool.models.base import SpectrumModel
+from spectool.models.layers import Dropout
 from spectool.models.registry import register_model
 
 
@@ -61,7 +62,7 @@ class ResNet1D(SpectrumModel):
                 c_in = c_out
         self.blocks = nn.Sequential(*blocks)
         self.num_features = c_in
-        self.head_drop = nn.Dropout(dropout)
+        self.head_drop = Dropout(dropout)
         self._build_head()
 
     def _build_head(self) -> None:

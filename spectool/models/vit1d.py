@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from spectool.models.base import SpectrumModel
+from spectool.models.layers import Dropout, dropout, keep_mask
 from spectool.models.registry import register_model
 
 
@@ -41,9 +42,7 @@ class DropPath(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0.0:
             return x
-        keep = 1.0 - self.p
-        mask = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(keep)
-        return x * mask / keep
+        return x * keep_mask((x.shape[0],) + (1,) * (x.ndim - 1), self.p, x)
 
 
 class AttentionWeights(nn.Module):
@@ -69,14 +68,14 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(dim, 3 * dim)
         self.attend = AttentionWeights()
         self.proj = nn.Linear(dim, dim)
-        self.proj_drop = nn.Dropout(dropout)
+        self.proj_drop = Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, n, d = x.shape
         q, k, v = self.qkv(x).view(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
         p = self.attn_dropout if self.training else 0.0
         if self.attend.observed:
-            out = F.dropout(self.attend(q, k), p, self.training) @ v
+            out = dropout(self.attend(q, k), p, self.training) @ v
         else:
             out = F.scaled_dot_product_attention(q, k, v, dropout_p=p)
         return self.proj_drop(self.proj(out.transpose(1, 2).reshape(b, n, d)))
@@ -91,8 +90,8 @@ class Block(nn.Module):
         hidden = int(dim * mlp_ratio)
         self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
         self.attn = Attention(dim, heads, attn_dropout, dropout)
-        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(dropout),
-                                 nn.Linear(hidden, dim), nn.Dropout(dropout))
+        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), Dropout(dropout),
+                                 nn.Linear(hidden, dim), Dropout(dropout))
         self.drop_path = DropPath(drop_path)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -115,7 +114,7 @@ class ViT1D(SpectrumModel):
         self.patch_embed = nn.Linear(patch, dim)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
         self.pos_embed = nn.Parameter(torch.zeros(1, self.num_patches + 1, dim))
-        self.pos_drop = nn.Dropout(dropout)
+        self.pos_drop = Dropout(dropout)
         rates = torch.linspace(0, drop_path, depth).tolist() if depth else []
         self.blocks = nn.ModuleList(Block(dim, heads, mlp_ratio, dropout, attn_dropout, r)
                                     for r in rates)
