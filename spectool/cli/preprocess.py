@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from spectool.cli.app import app
-from pathlib import Path
-
 from spectool.cli.common import Batch, InputsArg, OutputOpt, command
 from spectool.env import Env
 from spectool.errors import SpectoolError
@@ -68,13 +67,30 @@ def _run(env: Env, inputs: list[str], plan, output: str, label: str, from_wavele
             with batch.item(name):
                 if isinstance(item, SpectoolError):
                     raise item
-                X, axis = plan.apply(item.X, item.axis, Context(item.wavelength, item.laser_nm, item.kind))
-                out.append(item, X, axis, _labels(item, label, table))
+                ctx = Context(item.wavelength, item.laser_nm, item.kind)
+                X, axis = plan.apply(item.X, item.axis, ctx)
+                out.append(_at_wavelength(item, plan.context_after(ctx).wavelength), X, axis,
+                           _labels(item, label, table))
                 advance(len(item))
         if not batch.ok:
             batch.finish()
     env.info(f"preprocess: {out.n} spectra written to {output}")
     batch.finish()
+
+
+def _at_wavelength(item, wavelength: float | None):
+    """``item`` as the recipe left it: after a ``bragg`` step its rows are at another wavelength
+    (Å), and the named radiation no longer describes them."""
+    import dataclasses
+
+    import numpy as np
+
+    if wavelength == item.wavelength:
+        return item
+    samples = dict(item.samples)
+    if "wavelength" in samples:
+        samples["wavelength"] = np.full(len(item), np.nan if wavelength is None else wavelength)
+    return dataclasses.replace(item, wavelength=wavelength, radiation=None, samples=samples)
 
 
 def _labels(item, rule: str, table) -> list[str] | None:

@@ -54,7 +54,7 @@ class LazySetWriter:
 
         self.axis = axis
         self.columns = {k: np.asarray(v).dtype for k, v in item.samples.items() if np.asarray(v).ndim == 1}
-        meta = SetMeta(axis=axis, kind=item.kind, wavelength=item.wavelength)
+        meta = SetMeta(axis=axis, kind=item.kind, wavelength=item.wavelength, radiation=item.radiation)
         self.builder = self.stack.enter_context(create_set(self.output, meta, self.env, self.record, self.fmt))
 
 

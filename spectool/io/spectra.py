@@ -33,6 +33,7 @@ class Spectra:
     samples: dict[str, np.ndarray] = field(default_factory=dict)
     labels: list[str] | None = None  # class names per row, when the source is labelled
     is_scan: bool = True
+    radiation: str | None = None  # e.g. "CuKa", when the source names it
 
     def __len__(self) -> int:
         return len(self.X)
@@ -77,7 +78,8 @@ def _scans(path: str, wavelength: float | None) -> Iterator[Spectra]:
                    "format": np.array([scan.format], object),
                    "wavelength": np.array([np.nan if lam is None else lam])}
         yield Spectra(name, np.asarray(scan.y, np.float32)[None, :], Axis(scan.x, scan.quantity, scan.units),
-                      scan.kind, lam, scan.meta.get("laser_nm"), samples)
+                      scan.kind, lam, scan.meta.get("laser_nm"), samples,
+                      radiation=scan.radiation if scan.wavelength else None)
 
 
 def _set_chunks(path: str, env: Env) -> Iterator[Spectra]:
@@ -89,7 +91,7 @@ def _set_chunks(path: str, env: Env) -> Iterator[Spectra]:
         for chunk in reader.iter_chunks(SET_ROWS, peaks=False):
             labels = [names[k] if 0 <= k < len(names) else "" for k in chunk.y]
             yield Spectra(path, np.asarray(chunk.X, np.float32), meta.axis, meta.kind, meta.wavelength, None,
-                          chunk.samples, labels, is_scan=False)
+                          chunk.samples, labels, is_scan=False, radiation=meta.radiation)
 
 
 def set_recipe(history: list[dict]) -> list[dict]:

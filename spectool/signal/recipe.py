@@ -75,6 +75,12 @@ class Recipe:
             ctx = op.context_after(ctx)
         return X, axis
 
+    def context_after(self, ctx: Context) -> Context:
+        """The context after every step: a ``bragg`` step leaves the rows at its wavelength."""
+        for op in self.steps:
+            ctx = op.context_after(ctx)
+        return ctx
+
     def apply_scan(self, scan, ctx: Context | None = None) -> tuple[np.ndarray, Axis]:
         """Run on one Scan-like object (``x``, ``y``, ``quantity``, ``units``, ``wavelength``,
         ``kind``, ``meta['laser_nm']``): returns y' (L',) float32 and its axis."""

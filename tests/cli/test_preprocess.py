@@ -61,6 +61,28 @@ def test_mo_scan_onto_a_cu_grid_through_bragg(scans, tmp_path):
     for centre in scans["peaks_cu"]:
         window = np.abs(axis - centre) < 0.03
         assert X[0][window].max() > 0.5 and X[1][window].max() > 0.5
+    with h5py.File(out) as f:  # the rows are now at the Cu wavelength, and say so
+        assert f["entry/instrument/wavelength"][()] == pytest.approx(1.54056)
+        np.testing.assert_allclose(f["entry/samples/wavelength"][:], 1.54056)
+
+
+def test_a_set_keeps_its_radiation_unless_bragg_moves_it(tmp_path):
+    from spectool.env import Env
+    from spectool.io.model import Axis, Chunk, SetMeta
+    from spectool.io.sets import create_set, open_set
+
+    source = tmp_path / "mo.h5"
+    meta = SetMeta(axis=Axis(np.linspace(5, 40, 351), "two_theta", "deg"), kind="xrd", wavelength=0.71073,
+                   radiation="MoKa")
+    with create_set(str(source), meta, Env()) as out:
+        out.append(Chunk(np.random.default_rng(0).random((2, 351), dtype=np.float32)))
+    for steps, wavelength, radiation in ((["-s", "normalize"], 0.71073, "MoKa"),
+                                         (["-s", "bragg:to_wavelength=1.54056", "--grid", "10:80:0.1"],
+                                          1.54056, None)):
+        res = run_cli("preprocess", str(source), *steps, "-o", str(tmp_path / "pp.h5"))
+        assert res.returncode == 0, res.stderr
+        with open_set(str(tmp_path / "pp.h5"), Env()) as reader:
+            assert (reader.meta.wavelength, reader.meta.radiation) == (pytest.approx(wavelength), radiation)
 
 
 def test_a_scan_without_wavelength_is_named_and_skipped(scans, tmp_path):
