@@ -1,5 +1,7 @@
 """Models: nn.Modules (one file per family) and tensor-backed classical baselines, by registry name.
 
+Layers the families share (a dropout that is fast on CPU) live in :mod:`spectool.models.layers`.
+
 Importing this package does not import torch; :func:`create_model` does, on first use.
 """
 
