@@ -1,6 +1,6 @@
 # Reproducible recipes. `make model` rebuilds the default model that ships in spectool/data/:
 # AFLOW structure-type corpus (from the installed pymatgen) -> simulate -> augment -> train a ViT
-# -> evaluate on held-out compounds, all from one SEED. About 20 minutes on 2 CPU cores.
+# -> evaluate on held-out compounds, all from one SEED. About 30 minutes on 2 CPU cores.
 # A tiny run for a smoke test:  make model BUILD=/tmp/m OUT=/tmp/m/model.safetensors TYPES=B1,C1 PER_TYPE=4 COPIES=1 EPOCHS=1
 
 PYTHON    ?= python3
@@ -13,10 +13,10 @@ TYPES     ?=
 MAX_SITES ?= 40
 PER_TYPE  ?= 15
 HOLDOUT   ?= 0.2
-COPIES    ?= 6
-EPOCHS    ?= 25
+COPIES    ?= 12
+EPOCHS    ?= 40
 MODEL     ?= --model vit --patch 120 --dim 96 --depth 4 --heads 4 --dropout 0
-TRAIN     ?= --batch-size 128 --lr 1e-3 --patience 3
+TRAIN     ?= --batch-size 128 --lr 1e-3 --patience 5
 
 CORPUS := $(BUILD)/corpus
 TYPES_OPT := $(if $(TYPES),--types $(TYPES),)
