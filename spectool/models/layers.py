@@ -12,6 +12,8 @@ is used. :class:`Dropout` is an ``nn.Dropout``: same name, repr and (empty) stat
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -24,15 +26,12 @@ def keep_mask(shape: tuple[int, ...], p: float, like: torch.Tensor) -> torch.Ten
     dropped = round(p * _LEVELS)
     if dropped >= _LEVELS:
         return like.new_zeros(shape)
-    scale = _LEVELS / (_LEVELS - dropped)
     if like.device.type != "cpu":
-        return like.new_empty(shape).bernoulli_(1.0 - p).mul_(1.0 / (1.0 - p))
-    n = 1
-    for size in shape:
-        n *= size
+        return like.new_empty(shape).bernoulli_(1.0 - p).div_(1.0 - p)
+    n = math.prod(shape)
     words = torch.empty((n + 3) // 4, dtype=torch.int64).random_(-(1 << 63), None)
     bits = words.view(torch.int16)[:n].view(shape)  # uniform on [-2¹⁵, 2¹⁵)
-    return (bits >= dropped - _LEVELS // 2).to(like.dtype).mul_(scale)
+    return (bits >= dropped - _LEVELS // 2).to(like.dtype).mul_(_LEVELS / (_LEVELS - dropped))
 
 
 def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
