@@ -157,11 +157,13 @@ def test_label_table_and_doublet(cifs, tmp_path):
 
 def test_ctrl_c_leaves_no_output(cifs, tmp_path):
     listing = tmp_path / "list.txt"
-    listing.write_text("\n".join(map(str, cifs * 400)))
+    listing.write_text("\n".join(map(str, cifs * 4000)))  # ~20,000 patterns: tens of seconds if not stopped
     out = tmp_path / "sim.h5"
     proc = subprocess.Popen([sys.executable, "-m", "spectool", "simulate", "--from-list", str(listing), "-o",
                              str(out)], stderr=subprocess.PIPE, cwd=ROOT)
-    time.sleep(4)
+    deadline = time.time() + 60  # interrupt once the output is being written (its temporary file exists)
+    while time.time() < deadline and proc.poll() is None and len(list(tmp_path.iterdir())) < 2:
+        time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
     stderr = proc.communicate(timeout=60)[1]
     assert proc.returncode == 130, stderr
