@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -40,6 +41,12 @@ def make_chunk(n: int = 12, length: int = 50, seed: int = 0, with_peaks: bool = 
 
 def make_meta(length: int = 50) -> SetMeta:
     return SetMeta(axis=Axis(np.linspace(5, 90, length)), kind="xrd", wavelength=1.5406, radiation="CuKa")
+
+
+def default_sigint() -> None:
+    """``preexec_fn`` for a child that a test interrupts: SIGINT back to its default, so Python turns it
+    into KeyboardInterrupt even when the tests run where SIGINT is ignored (``nohup … &``, some CI)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def run_cli(*args: str, stdin: bytes | None = None, cwd: Path | None = None,

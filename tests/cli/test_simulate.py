@@ -11,7 +11,7 @@ import h5py
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, default_sigint, run_cli
 
 
 def _write_cifs(folder):
@@ -160,7 +160,7 @@ def test_ctrl_c_leaves_no_output(cifs, tmp_path):
     listing.write_text("\n".join(map(str, cifs * 4000)))  # ~20,000 patterns: tens of seconds if not stopped
     out = tmp_path / "sim.h5"
     proc = subprocess.Popen([sys.executable, "-m", "spectool", "simulate", "--from-list", str(listing), "-o",
-                             str(out)], stderr=subprocess.PIPE, cwd=ROOT)
+                             str(out)], stderr=subprocess.PIPE, cwd=ROOT, preexec_fn=default_sigint)
     deadline = time.time() + 60  # interrupt once the output is being written (its temporary file exists)
     while time.time() < deadline and proc.poll() is None and len(list(tmp_path.iterdir())) < 2:
         time.sleep(0.05)

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from spectool.io.checkpoint import load_checkpoint, read_header
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, default_sigint, run_cli
 from tests.learn.synth_sets import peak_patterns, peak_set, write_set
 
 FAST = ["--threads", "1", "-b", "16", "--seed", "1"]
@@ -80,7 +80,7 @@ def test_ctrl_c_leaves_a_state_and_resume_matches(sets, tmp_path):
     state = tmp_path / "m.state.safetensors"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-m", "spectool", *args, "-o", str(out)], env=env,
-                            stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, preexec_fn=default_sigint)
     deadline = time.time() + 60
     while time.time() < deadline and "epoch 1 " not in (proc.stderr.readline() or "x"):
         pass
