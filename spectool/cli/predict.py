@@ -142,7 +142,8 @@ class _Run:
             if target is not None:
                 write_result_file(target, record)
         if writer is not None:
-            writer.append(item, X, self.predictor.axis, [r["top"][0]["label"] for r in records])
+            writer.append(item.at_wavelength(self.predictor.prepared_wavelength(item)), X, self.predictor.axis,
+                          [r["top"][0]["label"] for r in records])
         self._remember(item, names, scores, indices)
         return records
 

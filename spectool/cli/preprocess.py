@@ -69,28 +69,13 @@ def _run(env: Env, inputs: list[str], plan, output: str, label: str, from_wavele
                     raise item
                 ctx = Context(item.wavelength, item.laser_nm, item.kind)
                 X, axis = plan.apply(item.X, item.axis, ctx)
-                out.append(_at_wavelength(item, plan.context_after(ctx).wavelength), X, axis,
+                out.append(item.at_wavelength(plan.context_after(ctx).wavelength), X, axis,
                            _labels(item, label, table))
                 advance(len(item))
         if not batch.ok:
             batch.finish()
     env.info(f"preprocess: {out.n} spectra written to {output}")
     batch.finish()
-
-
-def _at_wavelength(item, wavelength: float | None):
-    """``item`` as the recipe left it: after a ``bragg`` step its rows are at another wavelength
-    (Å), and the named radiation no longer describes them."""
-    import dataclasses
-
-    import numpy as np
-
-    if wavelength == item.wavelength:
-        return item
-    samples = dict(item.samples)
-    if "wavelength" in samples:
-        samples["wavelength"] = np.full(len(item), np.nan if wavelength is None else wavelength)
-    return dataclasses.replace(item, wavelength=wavelength, radiation=None, samples=samples)
 
 
 def _labels(item, rule: str, table) -> list[str] | None:

@@ -7,7 +7,7 @@ A bad input comes back as its error, so the batch goes on.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator
 
@@ -37,6 +37,16 @@ class Spectra:
 
     def __len__(self) -> int:
         return len(self.X)
+
+    def at_wavelength(self, wavelength: float | None) -> "Spectra":
+        """These spectra as a ``bragg`` step left them: at ``wavelength`` (Å), set-wide and per sample,
+        and no longer of the named radiation. Themselves when the wavelength is unchanged."""
+        if wavelength == self.wavelength:
+            return self
+        samples = dict(self.samples)
+        if "wavelength" in samples:
+            samples["wavelength"] = np.full(len(self), np.nan if wavelength is None else wavelength)
+        return replace(self, wavelength=wavelength, radiation=None, samples=samples)
 
 
 def input_suffixes() -> set[str]:

@@ -75,12 +75,27 @@ class Predictor:
         if item.axis.same_as(self.axis):
             return np.asarray(item.X, np.float32)
         ctx = Context(item.wavelength, item.laser_nm, item.kind)
-        recipe = self._bragg(item.axis, ctx) + list(self.recipe.steps)
+        recipe = self._steps(item, ctx)
         self._check_coverage(item, recipe, ctx)
         X, axis = _apply(recipe, item.X, item.axis, ctx)
         if not axis.same_as(self.axis):
             X, axis = _apply(self._finish(), X, axis, ctx)
         return X
+
+    def prepared_wavelength(self, item) -> float | None:
+        """The wavelength (Å) of ``item``'s rows after :meth:`prepare`: a Bragg step moves them."""
+        from spectool.signal.ops import Context
+
+        if item.axis.same_as(self.axis):
+            return item.wavelength
+        ctx = Context(item.wavelength, item.laser_nm, item.kind)
+        for op in self._steps(item, ctx):
+            ctx = op.context_after(ctx)
+        return ctx.wavelength
+
+    def _steps(self, item, ctx) -> list:
+        """The ops :meth:`prepare` runs before the final resampling: Bragg (if needed), then the recipe."""
+        return self._bragg(item.axis, ctx) + list(self.recipe.steps)
 
     def _bragg(self, axis: Axis, ctx) -> list:
         from spectool.signal.ops import make_op

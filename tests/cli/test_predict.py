@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 
+import h5py
 import numpy as np
 import pytest
 
+from spectool.io.checkpoint import load_checkpoint
 from spectool.io.model import Axis, SetMeta
 from tests.conftest import run_cli
 
@@ -81,6 +83,13 @@ def test_json_lines_and_a_scan_at_another_wavelength(model, tmp_path):
     record = json.loads(res.stdout.decode().splitlines()[0])
     assert record["schema"] == "spectool.predict/1" and record["top"][0]["label"] == "anatase"
     assert record["top"][0]["pearson"] == "tI12" and record["ood"] is False
+    out = tmp_path / "prepared.h5"  # the prepared rows are at the model's wavelength, and say so
+    assert run_cli("predict", "-m", str(model), "-o", str(out), str(mo)).returncode == 0
+    with h5py.File(out) as f:
+        wavelength = load_checkpoint(model).input["wavelength"]
+        assert wavelength != pytest.approx(0.7093)
+        assert f["entry/instrument/wavelength"][()] == pytest.approx(wavelength)
+        np.testing.assert_allclose(f["entry/samples/wavelength"][:], wavelength)
 
 
 def test_raw_scan_equals_the_preprocessed_set(model, scans, tmp_path):
