@@ -8,11 +8,12 @@ in-memory :class:`~spectool.learn.data.BatchSource` (one fancy-indexed batch per
 ``torch.from_numpy``, fused AdamW, metrics accumulated on the device).
 
 Two peers are timed: the papers' code (the same architecture and weights with torch's own
-``nn.Dropout`` and ReLU before max-pool) and the plain loop over spectool's model (its fast CPU dropout). The first ratio is
-what a user moving from the papers' code gains; the second is the loop alone. The plain loop's
-loading share (DataLoader time / step time) says how much the second can be: loading for free
-makes the plain loop 1 / (1 − share) faster (Amdahl); the rest of its step is forward, backward and
-the optimizer, the same model's, which only the optimizer (fused AdamW here) can shave.
+``nn.Dropout`` and ReLU before max-pool) and the plain loop over spectool's model (its fast CPU
+dropout). The first ratio is what a user moving from the papers' code gains; the second is the
+loop alone. The plain loop's loading share (DataLoader time / step time) bounds the second:
+loading for free makes the plain loop 1 / (1 − share) faster (Amdahl); the rest of its step is the
+same model's forward, backward and optimizer, of which a loop can only shave the optimizer (fused
+AdamW here).
 
     python benchmarks/bench_train.py [--n 2048] [--length 4251] [--batch 128] [--threads 2]
 """

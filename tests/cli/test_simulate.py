@@ -165,7 +165,10 @@ def test_ctrl_c_leaves_no_output(cifs, tmp_path):
     while time.time() < deadline and proc.poll() is None and len(list(tmp_path.iterdir())) < 2:
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
-    stderr = proc.communicate(timeout=60)[1]
+    try:
+        stderr = proc.communicate(timeout=60)[1]
+    finally:
+        proc.kill()  # never leave 20,000 patterns running behind a failed test
     assert proc.returncode == 130, stderr
     assert b"Traceback" not in stderr
     assert not out.exists() and list(tmp_path.iterdir()) == [listing]
