@@ -31,6 +31,7 @@ def test_savgol_matches_scipy():
 
     X = np.random.default_rng(0).random((3, 500)).astype(np.float32)
     got, _ = make_op("savgol").apply(X, Axis(np.arange(500.0)))
+    # ours calls scipy in float64 and stores float32 (the set's dtype): float32 rounding of values in [0, 1]
     np.testing.assert_allclose(got, savgol_filter(X.astype(float), 21, 3, axis=1), rtol=1e-5, atol=1e-6)
 
 
@@ -162,4 +163,5 @@ def test_numpy_snip_equals_pybaselines():
                      for _ in range(3)])
     for hw in (5, 60):
         expected = np.stack([Fitter(x_data=x).snip(row, max_half_window=hw)[0] for row in rows])
+        # the same clipping in float64, vectorised over rows: identical but for rounding (counts ~50-600)
         np.testing.assert_allclose(snip_baseline(rows, hw), expected, rtol=0, atol=1e-9)

@@ -39,7 +39,8 @@ def test_same_structures_as_pymatgen(path):
     assert [s.name for s in fast] == [s.name for s in slow]
     for f, s in zip(fast, slow):
         assert f.formula == s.formula
-        np.testing.assert_array_equal(f.crystal.lattice, s.crystal.lattice)
+        # both build the cell from a, b, c, α, β, γ; a pymatgen release may order the trigonometry differently
+        np.testing.assert_allclose(f.crystal.lattice, s.crystal.lattice, rtol=0, atol=1e-12)  # Å
         np.testing.assert_allclose(_sites(f.crystal), _sites(s.crystal), atol=1e-12)
         rf = compute_reflections(f.crystal, 1.54184, (5, 120)).scaled(100)
         rs = compute_reflections(s.crystal, 1.54184, (5, 120)).scaled(100)
