@@ -27,7 +27,10 @@ def predict(
     output: Annotated[Optional[str], typer.Option("-o", "--output", metavar="SET",
                                                   help="Also write the spectra and predictions as a set.")] = None,
     output_dir: Annotated[Optional[str], typer.Option(metavar="DIR",
-                                                      help="One JSON result per scan, written atomically (cron).")] = None,
+                                                      help="One JSON result per scan, written atomically (cron): DIR/PATH.json, PATH being "
+                                                           "the scan's path below the folder holding every INPUT "
+                                                           "(set rows: PATH#ID), so names are unique and the same "
+                                                           "on every run.")] = None,
     skip_existing: Annotated[bool, typer.Option(help="With --output-dir: skip scans that have a result.")] = False,
     fail_under: Annotated[Optional[float], typer.Option(metavar="P",
                                                         help="Exit 3 when a best score is below P.")] = None,
@@ -76,7 +79,11 @@ class _Run:
         self.env, self.predictor, self.top = env, predictor, top
         self.output_dir = Path(output_dir) if output_dir else None
         self.skip_existing = skip_existing
-        self.roots = {str(Path(i)) for i in inputs if Path(i).is_dir()}
+        self.names = None
+        if output_dir:
+            from spectool.io.predictions import ResultNames
+
+            self.names = ResultNames(Path(output_dir), inputs)
         self.batch = Batch(env, noun="input")
         self.worst, self.worst_name = None, None
         self.truth: list[str] = []
@@ -148,12 +155,9 @@ class _Run:
         return records
 
     def _target(self, item, name: str):
-        from spectool.io.predictions import result_path
-
         if not self.output_dir:
             return None
-        root = next((r for r in self.roots if item.name.startswith(r)), None)
-        return result_path(self.output_dir, name.replace(":", "#", 1) if not item.is_scan else name, root)
+        return self.names.target(name) if item.is_scan else self.names.target(item.name, name[len(item.name) + 1:])
 
     def _names(self, item) -> list[str]:
         if item.is_scan:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -36,12 +37,54 @@ def table_rows(record: dict, info_fields: list[str]) -> Iterator[dict]:
                "ood": "yes" if record["ood"] else "no", **{f: entry.get(f) for f in info_fields}}
 
 
-def result_path(output_dir: Path, source: str, root: str | None) -> Path:
-    """Where a scan's result goes: its path below ``root`` mirrored into ``output_dir``, + .json."""
-    src = Path(source.split("#")[0])
-    rel = src.relative_to(root) if root and src.is_relative_to(root) else Path(src.name)
-    suffix = "#" + source.split("#", 1)[1] if "#" in source else ""
-    return output_dir / rel.parent / f"{rel.name}{suffix}.json"
+class ResultNames:
+    """Where each result goes in an ``--output-dir``: unique per input path and the same on every run.
+
+    A result mirrors its source's path below the deepest folder holding every INPUT argument (the
+    command line, not the files found in it), + ``.json``: ``predict scans/`` writes ``S.xy.json``,
+    ``predict a/ b/`` writes ``a/S.xy.json`` and ``b/S.xy.json``. Set rows add ``#ID``. A second
+    result for a name already written in this run (a set's repeated id) is refused, never overwritten.
+    """
+
+    def __init__(self, output_dir: Path, inputs: list[str]):
+        self.output_dir = output_dir
+        self.base = common_folder(inputs)
+        self.claimed: dict[Path, str] = {}
+
+    def target(self, path: str, row: str | None = None) -> Path:
+        """The result file of ``path`` (a scan, or row ``row`` of a set); raises if another source has it."""
+        source = path if row is None else f"{path}#{row}"
+        rel = _below(path, self.base)
+        name = rel.name if row is None else f"{rel.name}#{row.replace(os.sep, '_')}"
+        target = self.output_dir / rel.parent / f"{name}.json"
+        if target in self.claimed:  # a set's repeated id, or one file given twice
+            raise SpectoolError(f"{target} already holds the result of {self.claimed[target]} from this run "
+                                "(a set's rows need distinct ids); not overwritten", source)
+        self.claimed[target] = source
+        return target
+
+
+def common_folder(inputs: list[str]) -> str:
+    """The deepest folder holding every input: a folder itself, a file's parent, a glob's fixed part."""
+    folders = [_folder_of(spec) for spec in inputs if spec != "-"]
+    return os.path.commonpath(folders) if folders else os.getcwd()
+
+
+def _folder_of(spec: str) -> str:
+    fixed = re.split(r"[*?\[]", spec, maxsplit=1)[0]
+    if fixed != spec:  # a glob: the folder its fixed part names
+        return os.path.abspath(fixed if fixed.endswith(os.sep) else os.path.dirname(fixed) or ".")
+    if spec.endswith(os.sep) or os.path.isdir(spec):
+        return os.path.abspath(spec)
+    return os.path.dirname(os.path.abspath(spec))
+
+
+def _below(path: str, base: str) -> Path:
+    """``path`` relative to ``base``; just its name where it is not below it (stdin)."""
+    full = os.path.abspath(path)
+    if path != "-" and os.path.commonpath([full, base]) == base:
+        return Path(os.path.relpath(full, base))
+    return Path(Path(path).name or path)
 
 
 def write_result_file(path: Path, record: dict) -> None:

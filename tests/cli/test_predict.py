@@ -170,3 +170,18 @@ def test_eval_on_a_labelled_set(model, scans, tmp_path):
     rows = (tmp_path / "conf.csv").read_text().splitlines()
     assert rows[0].split(",")[1:] == ["rutile", "anatase", "brookite"] and len(rows) == 4
     assert (tmp_path / "conf.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_output_dir_names_are_unique_per_input_path_and_stable(model, tmp_path):
+    """Two folders with a scan of the same name: two results, and --skip-existing skips both next time."""
+    for folder, name in (("a", "rutile"), ("b", "anatase")):
+        (tmp_path / folder).mkdir()
+        _scan(tmp_path / folder / "S.xy", name)
+    out = tmp_path / "results"
+    res = run_cli("predict", "-m", str(model), "--output-dir", str(out), "a", "b", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*.json")) == ["a/S.xy.json", "b/S.xy.json"]
+    assert json.loads((out / "a/S.xy.json").read_text())["top"][0]["label"] == "rutile"
+    assert json.loads((out / "b/S.xy.json").read_text())["top"][0]["label"] == "anatase"
+    again = run_cli("predict", "-m", str(model), "--output-dir", str(out), "--skip-existing", "a", "b", cwd=tmp_path)
+    assert again.returncode == 0 and again.stdout.decode().splitlines()[1:] == []
