@@ -66,6 +66,7 @@ def prototypes(
     """
     from spectool.corpus.library import load_library, select_types
     from spectool.io.results import write_rows
+    from spectool.io.stdio import full_disk_reported
 
     if not list_types and output is None:
         raise UsageError("give -o DIR for the corpus, or --list to see the structure types")
@@ -77,7 +78,8 @@ def prototypes(
         write_rows(env, (t.row() for t in chosen), TYPE_COLUMNS, title="structure types")
         return
     target = _check_target(Path(output), force)
-    _build(env, chosen, target, per_type, seed, holdout, strain, volume, workers)
+    with full_disk_reported(target):
+        _build(env, chosen, target, per_type, seed, holdout, strain, volume, workers)
 
 
 def _check_target(target: Path, force: bool) -> Path:

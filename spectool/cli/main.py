@@ -43,6 +43,9 @@ def run(argv: list[str] | None = None) -> int:
     except SpectoolError as exc:
         _report(str(exc), ACTIVE.get("env"))
         return exc.exit_code
+    except OSError as exc:
+        _report(_os_error(exc), ACTIVE.get("env"))
+        return Exit.PARTIAL
     except Exception as exc:  # noqa: BLE001 - last resort: one line, traceback with -v
         _report(f"unexpected {type(exc).__name__}: {exc} (run with -v for the traceback)",
                 ACTIVE.get("env"))
@@ -53,6 +56,16 @@ def _report(message: str, env) -> None:
     if env is not None and env.verbosity > 0:
         traceback.print_exc()
     sys.stderr.write(f"spectool: error: {message}\n")
+
+
+def _os_error(exc: OSError) -> str:
+    """A full disk that no writer caught: where, when the error says, and "no space left"."""
+    from spectool.io.stdio import no_space
+
+    message = no_space(exc)
+    if message is None:
+        return f"unexpected OSError: {exc} (run with -v for the traceback)"
+    return f"{exc.filename}: {message}" if exc.filename else message
 
 
 def _report_usage(exc) -> None:

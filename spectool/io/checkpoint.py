@@ -30,7 +30,6 @@ import json
 import math
 import os
 import struct
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -257,28 +256,11 @@ def _explain_meta(model) -> dict:
 
 
 def _write_atomic(target: Path, data: bytes) -> None:
-    """Temp file beside ``target``, fsync, chmod 0644 & ~umask, rename over it."""
-    directory = target.parent if str(target.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
-    except OSError as exc:
-        raise UsageError(f"cannot create output: {exc.strerror or exc}", target) from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644 & ~_umask())
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    """Through :func:`spectool.io.stdio.atomic_path`, mode 0644 & ~umask (safetensors would leave 0600)."""
+    from spectool.io.stdio import atomic_path
 
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    with atomic_path(target, mode=0o644) as tmp:
+        tmp.write_bytes(data)
 
 
 def load_checkpoint(path: str | os.PathLike, device: str = "cpu") -> Checkpoint:

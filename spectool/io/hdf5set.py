@@ -15,6 +15,7 @@ Layout (DESIGN.md §3)::
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from typing import IO, Iterator, Union
 
 import numpy as np
@@ -46,6 +47,36 @@ def _as_h5_column(values: np.ndarray) -> tuple[np.ndarray, object]:
     return values, values.dtype
 
 
+class DroppableStream:
+    """The stream HDF5 writes through (h5py's file-object driver); a failed write never reaches HDF5.
+
+    After a failed write (a full disk) HDF5 can neither flush nor close its file, and freeing h5py
+    objects of that file crashes the interpreter (exit 139). So the first failure is kept in
+    ``failure`` and that write and every later one dropped: HDF5 stays consistent and closes the
+    file being abandoned; the writer raises ``failure`` at its next step (:meth:`check`).
+    """
+
+    def __init__(self, stream: IO[bytes]):
+        self.stream, self.failure = stream, None
+
+    def write(self, data) -> int:
+        view = memoryview(data).cast("B")
+        size = len(view)
+        while self.failure is None and len(view):
+            try:
+                view = view[self.stream.write(view):]  # a raw file may take part of it
+            except OSError as exc:
+                self.failure = exc
+        return size
+
+    def check(self) -> None:
+        if self.failure is not None:
+            raise self.failure
+
+    def __getattr__(self, name: str):
+        return getattr(self.stream, name)
+
+
 class HDF5Writer:
     """Appends chunks to a new set; ``close`` writes names and history."""
 
@@ -55,7 +86,13 @@ class HDF5Writer:
         self.n = 0
         self.n_peaks = 0
         self.compression = compression
-        self.file = h5py.File(target, "w", libver=("earliest", "v110"))
+        self.owned = open(target, "w+b") if isinstance(target, str) else None
+        self.stream = DroppableStream(self.owned or target)
+        try:
+            self.file = h5py.File(self.stream, "w", libver=("earliest", "v110"))
+        except BaseException:
+            self._release()
+            raise
         self._write_header()
         self.signal = ChunkWriter(self.file["entry/data/X"]) if compression == "gzip" else None
 
@@ -87,6 +124,20 @@ class HDF5Writer:
 
     def append(self, chunk: Chunk) -> None:
         """Write rows; ``chunk.y`` must already index ``meta.label_names``."""
+        with self._writing():
+            self._append(chunk)
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """A failed write surfaces here, as itself, whatever HDF5 made of the bytes it never got."""
+        try:
+            yield
+        except Exception:
+            self.stream.check()
+            raise
+        self.stream.check()
+
+    def _append(self, chunk: Chunk) -> None:
         b = len(chunk.X)
         if b == 0:
             return
@@ -139,23 +190,34 @@ class HDF5Writer:
         self.n_peaks = p1
 
     def close(self, label_names: list[str], history: list[dict]) -> None:
-        if self.signal is not None:
-            self.signal.close()
-        entry = self.file["entry"]
-        entry["labels"].create_dataset("names", data=np.array(label_names, dtype=object),
-                                       dtype=_str_dtype())
-        entry.create_dataset("history", data=np.array([json.dumps(h, sort_keys=True) for h in history],
-                                                      dtype=object), dtype=_str_dtype())
-        entry.attrs["n"] = self.n
-        self.file.close()
+        """Write names and history and close; on failure the caller calls :meth:`abort`."""
+        with self._writing():
+            if self.signal is not None:
+                self.signal.close()
+            entry = self.file["entry"]
+            entry["labels"].create_dataset("names", data=np.array(label_names, dtype=object),
+                                           dtype=_str_dtype())
+            entry.create_dataset("history", data=np.array([json.dumps(h, sort_keys=True) for h in history],
+                                                          dtype=object), dtype=_str_dtype())
+            entry.attrs["n"] = self.n
+            self.file.close()
+        self._release()
 
     def abort(self) -> None:
+        """Abandon the file: no more bytes reach the disk, and HDF5 closes it cleanly."""
         if self.signal is not None:
             self.signal.abort()
+        if self.stream.failure is None:
+            self.stream.failure = OSError("output abandoned")  # drop what HDF5 still flushes
         try:
             self.file.close()
         except Exception:  # noqa: BLE001 - the file is discarded anyway
             pass
+        self._release()
+
+    def _release(self) -> None:
+        if self.owned is not None:
+            self.owned.close()
 
 
 class HDF5Reader:

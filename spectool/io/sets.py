@@ -146,24 +146,26 @@ def create_set(spec: str, meta: SetMeta, env: Env, record: dict | None = None,
                fmt: str | None = None, compression: str | None = "gzip") -> Iterator[SetBuilder]:
     """Write a set to ``spec`` atomically; ``record`` is appended to the history on success."""
     fmt = output_format(spec, fmt)
-    with stdio.atomic_output(spec, env) as target, ExitStack() as stack:
-        writer = _writer_for(fmt, target, meta, spec, stack, compression)
+    with ExitStack() as stack:
+        sidecar = None  # entered first, so a failure writing the data is reported as the data's
+        if fmt == "npy" and spec != "-":
+            sidecar = str(stack.enter_context(stdio.atomic_path(sidecar_path(spec), ".json")))
+        target = stack.enter_context(stdio.atomic_output(spec, env))
+        writer = _writer_for(fmt, target, meta, sidecar, compression)
         builder = SetBuilder(writer, meta)
         try:
             yield builder
+            writer.close(builder.label_names, list(meta.history) + ([record] if record else []))
         except BaseException:
             writer.abort()
             raise
-        history = list(meta.history) + ([record] if record else [])
-        writer.close(builder.label_names, history)
 
 
-def _writer_for(fmt: str, target, meta: SetMeta, spec: str, stack: ExitStack, compression):
+def _writer_for(fmt: str, target, meta: SetMeta, sidecar: str | None, compression):
     if fmt == "hdf5":
         return HDF5Writer(target, meta, compression=compression)
     if isinstance(target, str):
-        sidecar = stack.enter_context(stdio.atomic_path(sidecar_path(spec), ".json"))
-        return NpyFileWriter(target, meta, str(sidecar))
+        return NpyFileWriter(target, meta, sidecar)
     return NpyStreamWriter(target, meta)
 
 

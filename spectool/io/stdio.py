@@ -3,11 +3,14 @@
 HDF5 cannot seek on a pipe, so stdin is spooled into a temporary file (RAM up to
 ``SPOOL_MAX_BYTES``, then ``$TMPDIR``) and stdout is built in one and copied out.
 Files are written to a temporary name beside the target and renamed into place, so a
-reader never sees half a file and an existing output survives a failed run intact.
+reader never sees half a file and an existing output survives a failed run intact. A
+symlink is followed to its target; a device, FIFO or socket is never replaced but streamed
+into once the output is complete. A full disk is one line naming the output, exit 1.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import stat
@@ -71,21 +74,61 @@ def check_input_path(spec: str) -> Path:
 
 def refuse_binary_to_terminal(spec: str, env: Env) -> None:
     """Binary data on a terminal is useless and can upset it: refuse with a hint."""
-    if spec == "-" and env.stdout_isatty:
+    if (spec == "-" and env.stdout_isatty) or (spec != "-" and _is_terminal(spec)):
         raise UsageError("refusing to write binary data to a terminal; "
                          "give -o FILE or pipe the output into another command")
+
+
+def _is_terminal(spec: str) -> bool:
+    """Whether ``spec`` names a terminal device (``-o /dev/tty``)."""
+    try:
+        if not stat.S_ISCHR(os.stat(spec).st_mode):
+            return False
+        fd = os.open(spec, os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK)
+    except OSError:
+        return False
+    try:
+        return os.isatty(fd)
+    finally:
+        os.close(fd)
+
+
+NO_SPACE = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "no space left: disk quota exceeded",
+            errno.EFBIG: "no space left: file too large for the file system or the size limit (ulimit -f)"}
+
+
+def no_space(exc: BaseException) -> str | None:
+    """What a write failure means when it is a full disk (or quota, or size limit); None otherwise."""
+    while exc is not None:
+        if isinstance(exc, OSError) and exc.errno in NO_SPACE:
+            return NO_SPACE[exc.errno]
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+@contextmanager
+def full_disk_reported(target: object) -> Iterator[None]:
+    """Turn a full disk inside the block into one error naming ``target`` (exit 1)."""
+    try:
+        yield
+    except OSError as exc:
+        message = no_space(exc)
+        if message is None:
+            raise
+        raise SpectoolError(message, target) from None
 
 
 @contextmanager
 def atomic_output(spec: str, env: Env, suffix: str = "") -> Iterator[Target]:
     """Yield somewhere to write ``spec`` to; publish it only if the block succeeds.
 
-    For a path: a temporary file beside it, fsynced and renamed over the target.
-    For ``-``: a spooled temporary file copied to stdout at the end.
+    For a path: see :func:`atomic_path`. For ``-``: a spooled temporary file copied to stdout
+    at the end.
     """
     refuse_binary_to_terminal(spec, env)
     if spec == "-":
-        with tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX_BYTES, dir=_spool_dir()) as spool:
+        with full_disk_reported("<stdout>"), \
+                tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX_BYTES, dir=_spool_dir()) as spool:
             yield spool
             spool.flush()
             spool.seek(0)
@@ -97,25 +140,73 @@ def atomic_output(spec: str, env: Env, suffix: str = "") -> Iterator[Target]:
 
 
 @contextmanager
-def atomic_path(target: Path, suffix: str = "") -> Iterator[Path]:
-    """A temporary path beside ``target``, renamed onto it when the block succeeds."""
+def atomic_path(target: Path, suffix: str = "", mode: int = 0o666) -> Iterator[Path]:
+    """A temporary path to write ``target`` to, published only when the block succeeds.
+
+    A regular file (or a new name): the temporary file lies beside it and is fsynced, given
+    ``mode & ~umask`` and renamed over it. A symlink: the same for the file it points to. A
+    device, FIFO or socket (``-o /dev/null``) is never replaced: the finished temporary file
+    (in ``$SPECTOOL_TMPDIR`` or ``$TMPDIR``) is streamed into it. The temporary file is always
+    removed; a full disk is a :class:`SpectoolError` naming ``target``.
+    """
+    target = _followed(target)
+    if target.is_dir():
+        raise UsageError("is a folder, not a file", target)
+    special = _is_special(target)
+    tmp = _temporary(target, _spool_dir() if special else _folder_of(target), suffix)
+    try:
+        with full_disk_reported(target):
+            yield tmp
+            if special:
+                _stream_into(tmp, target)
+            else:
+                _fsync(tmp)
+                os.chmod(tmp, mode & ~_umask())
+                os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _followed(target: Path) -> Path:
+    """Where writing ``target`` lands: a symlink's final target (which may not exist yet)."""
+    return Path(os.path.realpath(target)) if target.is_symlink() else target
+
+
+def _is_special(target: Path) -> bool:
+    """An existing output that is neither a regular file nor a folder: a device, FIFO or socket."""
+    try:
+        mode = os.stat(target).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+def _folder_of(target: Path) -> Path:
     directory = target.parent if str(target.parent) else Path(".")
     if not directory.is_dir():
         raise SpectoolError("output folder does not exist", directory)
+    return directory
+
+
+def _temporary(target: Path, directory: str | Path | None, suffix: str) -> Path:
+    """A new empty file named after ``target`` in ``directory`` (None: the system's temporary folder)."""
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp" + suffix,
-                                        dir=directory)
+        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp" + suffix, dir=directory)
     except OSError as exc:
-        raise SpectoolError(f"cannot create output: {exc.strerror}", target) from None
+        raise SpectoolError(f"cannot create output: {no_space(exc) or exc.strerror}", target) from None
     os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        yield tmp
-        _fsync(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
+    return Path(name)
+
+
+def _stream_into(tmp: Path, target: Path) -> None:
+    """Copy the finished output into a device or FIFO (opening a FIFO waits for its reader)."""
+    with open(tmp, "rb") as source:
+        try:
+            sink = open(target, "wb")
+        except OSError as exc:
+            raise SpectoolError(f"cannot write: {exc.strerror}", target) from None
+        with sink:
+            shutil.copyfileobj(source, sink, 2**20)
 
 
 def _fsync(path: Path) -> None:
