@@ -8,6 +8,7 @@ import typer
 
 from spectool.cli.app import app
 from spectool.cli.common import DeviceOpt, OutputOpt, SeedOpt, WorkersOpt, command
+from spectool.cli.workers import pool_map, worker_pool
 from spectool.env import Env
 
 OP_HELP = ("An operation NAME[:key=value,…] (repeatable; ranges as lo:hi), replacing the preset's op of that "
@@ -70,8 +71,10 @@ def _run(env: Env, spec: str, output: str, ops, copies, balance, keep_original, 
         record = history_record("augment", params, [spec], seed)
         out_meta = meta.evolve(has_peaks=False, columns=[])
         total = int(per_row.sum()) + (len(y) if keep_original else 0)
-        with create_set(output, out_meta, env, record, fmt) as out, env.progress("augment", total) as advance:
-            for block in _blocks(reader, spec, plan, workers):
+        parallel = workers if spec != "-" and plan.device is None else 1  # workers read the set themselves
+        with worker_pool(parallel) as pool, create_set(output, out_meta, env, record, fmt) as out, \
+                env.progress("augment", total) as advance:
+            for block in _blocks(reader, spec, plan, pool):
                 out.append(block)
                 advance(len(block))
     env.info(f"augment: {total} patterns written to {output}")
@@ -88,23 +91,19 @@ def _device(device: str) -> str | None:
     return device
 
 
-def _blocks(reader, spec: str, plan, workers: int):
-    """Augmented chunks in row order; a process pool reads and augments when workers > 1."""
+def _blocks(reader, spec: str, plan, pool):
+    """Augmented chunks in row order; with a pool, its workers read and augment."""
+    from functools import partial
+
     from spectool.signal.stream import augment_block
 
     needs_peaks = any(o.stage == "sticks" for o in plan.ops)
-    if workers <= 1 or spec == "-" or plan.device is not None:
+    if pool is None:
         for chunk in reader.iter_chunks(CHUNK_ROWS, peaks=needs_peaks):
             yield augment_block(chunk, plan)
         return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-    from functools import partial
-
     starts = range(0, len(reader), CHUNK_ROWS)
-    work = partial(_augment_rows, path=spec, plan=plan, peaks=needs_peaks)
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
-        yield from pool.map(work, starts)
+    yield from pool_map(pool, partial(_augment_rows, path=spec, plan=plan, peaks=needs_peaks), starts)
 
 
 def _augment_rows(start: int, path: str, plan, peaks: bool):

@@ -9,6 +9,7 @@ import typer
 
 from spectool.cli.app import app
 from spectool.cli.common import JsonOpt, SeedOpt, WorkersOpt, command
+from spectool.cli.workers import pool_map, worker_pool
 from spectool.env import Env
 from spectool.errors import UsageError
 
@@ -104,8 +105,8 @@ def _build(env, chosen, target: Path, per_type, seed, holdout, strain, volume, w
     try:
         manifest, rows, dropped = [], [], 0
         jobs = [(t.label, per_type, seed, holdout, strain, volume) for t in chosen]
-        with env.progress("corpus", len(jobs)) as advance:
-            for kind, (type_row, compound_rows, texts, n_dropped) in zip(chosen, _run_jobs(jobs, workers)):
+        with worker_pool(workers if len(jobs) >= 2 else 1) as pool, env.progress("corpus", len(jobs)) as advance:
+            for kind, (type_row, compound_rows, texts, n_dropped) in zip(chosen, _run_jobs(jobs, pool)):
                 advance(1)
                 for row, text in zip(compound_rows, texts):
                     path = staging / row["path"]
@@ -125,18 +126,11 @@ def _build(env, chosen, target: Path, per_type, seed, holdout, strain, volume, w
              f"{n_test} test) written to {target}")
 
 
-def _run_jobs(jobs: list[tuple], workers: int):
-    """Each type's result in order; a process pool when workers > 1 (same output)."""
+def _run_jobs(jobs: list[tuple], pool):
+    """Each type's result in order; in ``pool`` when there is one (same output)."""
     from spectool.corpus.generate import build_type as type_job
 
-    if workers <= 1 or len(jobs) < 2:
-        yield from (type_job(*job) for job in jobs)
-        return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
-        yield from pool.map(type_job, *zip(*jobs))
+    return pool_map(pool, type_job, *zip(*jobs))
 
 
 def _write_table(path: Path, rows: list[dict], columns: list[str]) -> None:

@@ -8,6 +8,7 @@ import typer
 
 from spectool.cli.app import app
 from spectool.cli.common import Batch, OutputOpt, WorkersOpt, command, parse_range
+from spectool.cli.workers import pool_map, worker_pool
 from spectool.env import Env
 from spectool.errors import SpectoolError, UsageError
 
@@ -131,8 +132,10 @@ def _run(env, paths, settings, label, table, output, workers, fmt, shard) -> Non
               "label": label, "shard": shard}
     record = history_record("simulate", params, [p for p, _ in paths if len(paths) <= 1000])
     batch, pending = Batch(env, noun="structure"), []
-    with create_set(output, meta, env, record, fmt) as out, env.progress("simulate", len(paths)) as advance:
-        for path, results in _simulate_all(paths, settings, workers):
+    parallel = workers if sum(problem is None for _, problem in paths) >= 2 else 1
+    with worker_pool(parallel) as pool, create_set(output, meta, env, record, fmt) as out, \
+            env.progress("simulate", len(paths)) as advance:
+        for path, results in _simulate_all(paths, settings, pool, workers):
             advance(1)
             for item in results:
                 with batch.item(path):
@@ -152,30 +155,16 @@ def _run(env, paths, settings, label, table, output, workers, fmt, shard) -> Non
     batch.finish()
 
 
-def _simulate_all(paths, settings, workers: int) -> Iterator[tuple[str, list]]:
-    """(path, results) in input order; a process pool when workers > 1."""
+def _simulate_all(paths, settings, pool, workers: int) -> Iterator[tuple[str, list]]:
+    """(path, results) in input order; in ``pool`` when there is one."""
+    from functools import partial
+
     from spectool.errors import FormatError
     from spectool.xrd.batch import simulate_file
 
     good = [p for p, problem in paths if problem is None]
     problems = {p: problem for p, problem in paths if problem is not None}
-    if workers <= 1 or len(good) < 2:
-        results = (simulate_file(p, settings) for p in good)
-    else:
-        results = _pool_map(good, settings, workers)
-    results = iter(results)
+    chunksize = max(1, min(64, len(good) // (workers * 8)))
+    results = pool_map(pool, partial(simulate_file, settings=settings), good, chunksize=chunksize)
     for path, problem in paths:
         yield path, ([FormatError(problem, path)] if path in problems else next(results))
-
-
-def _pool_map(paths: list[str], settings, workers: int) -> Iterator[list]:
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-    from functools import partial
-
-    from spectool.xrd.batch import simulate_file
-
-    context = multiprocessing.get_context("forkserver")
-    chunksize = max(1, min(64, len(paths) // (workers * 8)))
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        yield from pool.map(partial(simulate_file, settings=settings), paths, chunksize=chunksize)
