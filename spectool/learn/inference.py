@@ -125,11 +125,21 @@ class Predictor:
                               f"{self.min_coverage:.0%} needed)", item.name)
 
     def _check_kind(self, item) -> None:
+        """Refuse spectra of another kind, or on an axis of another quantity or units than the model's.
+
+        An ``index`` axis (an embedding's features, an array without its sidecar) is a quantity
+        like any other: its values are positions, not degrees, and resampling them as 2θ would
+        answer confidently about nothing.
+        """
         if item.kind != self.kind:
             what = "a neutron or other non-X-ray" if item.kind == "other" else f"a {item.kind}"
             raise FormatError(f"is {what} spectrum but the model was trained on {self.kind}", item.name)
-        if item.axis.quantity not in (self.axis.quantity, "index"):
-            raise FormatError(f"has a {item.axis.quantity} axis; the model needs {self.axis.quantity}", item.name)
+        have, need = item.axis, self.axis
+        if have.quantity != need.quantity:
+            raise FormatError(f"is on {_axis_words(have)}; the model needs {_axis_words(need)}", item.name)
+        if have.units != need.units:
+            raise FormatError(f"has its {have.quantity} axis in {have.units or 'no units'}; the model needs "
+                              f"{need.units}", item.name)
 
     def predict(self, X: np.ndarray, batch_size: int = 256) -> Prediction:
         """Scores for X (B, L) on the training axis."""
@@ -203,6 +213,14 @@ def _apply(steps: list, X: np.ndarray, axis: Axis, ctx):
     from spectool.signal.recipe import Recipe
 
     return Recipe(tuple(steps)).apply(X, axis, ctx)
+
+
+def _axis_words(axis: Axis) -> str:
+    """``an index axis (0–127: an embedding, or an array without its .json sidecar)`` or ``a two_theta axis in deg``."""
+    if axis.quantity == "index":
+        return (f"an index axis ({axis.values[0]:g}–{axis.values[-1]:g}: features of an embedding, or an array "
+                "without its .json sidecar)")
+    return f"a {axis.quantity} axis in {axis.units}"
 
 
 def _coverage(axis: Axis, target: Axis) -> float:
