@@ -54,11 +54,15 @@ def test_make_model_on_a_tiny_configuration(tmp_path):
     assert meta["label_info"]["C4"]["prototype_formula"] == "TiO2"
 
 
-def test_demo_runs_the_whole_pipeline(tmp_path):
+def test_demo_runs_the_whole_pipeline_and_names_its_example(tmp_path):
     work = tmp_path / "demo"
-    out = run_cli("demo", "--dir", str(work), "--epochs", "2")
+    out = run_cli("demo", "--dir", str(work))
     assert out.returncode == 0, out.stderr
-    for name in ("corpus/types.csv", "sim.h5", "train.h5", "model.safetensors", "maps.h5"):
+    for name in ("corpus/types.csv", "sim.h5", "train.h5", "model.safetensors", "predicted.h5", "maps.h5"):
         assert (work / name).exists(), name
     assert list((work / "pictures").glob("*.png"))
-    assert b"rank\tlabel" in out.stdout
+    header, first = out.stdout.decode().splitlines()[:2]
+    row = dict(zip(header.split("\t"), first.split("\t")))
+    assert row["rank"] == "1" and row["label"] == "C4" and row["pearson"] == "tP6"  # rutile, as simulated
+    assert row["ood"] == "no" and float(row["probability"]) >= 0.6
+    assert b"the model named C4 first" in out.stderr

@@ -13,6 +13,8 @@ from spectool.env import Env
 
 TYPES = "B1,B3,B4,C1,C4,C2"  # rock salt, zincblende, wurtzite, fluorite, rutile, pyrite
 EXAMPLE = Path(__file__).resolve().parent.parent / "data" / "examples" / "example.xy"
+EXAMPLE_TYPE = "C4"  # the example is a simulated rutile TiO2 (tools/make_example.py)
+RECIPE = ["-s", "baseline:method=snip", "-s", "normalize:method=max"]  # what predict replays on raw scans
 
 
 @command(app, "demo")
@@ -20,12 +22,14 @@ def demo(
     env: Env,
     directory: Annotated[Optional[str], typer.Option("--dir", metavar="DIR",
                                                      help="Work in DIR and keep it [default: a temporary folder].")] = None,
-    epochs: Annotated[int, typer.Option(min=1, help="Training epochs.")] = 15,
     seed: SeedOpt = 0,
 ) -> None:
-    """Run the pipeline end to end: a corpus of six structure types → simulate → augment → train a small ViT → predict the example scan (rutile) → explain it with a picture.
+    """Run the pipeline end to end: a corpus of six structure types → simulate → augment → preprocess → train a nearest-neighbour classifier → predict the example scan (a simulated rutile) → explain it with a picture.
 
-    Prints each command as it runs and where every output lies. Takes a minute or two on CPU.
+    Prints each command as it runs and where every output lies, and fails unless the model names the example's
+    structure type (C4, rutile) first. The training patterns get backgrounds and counting noise, then the recipe
+    predict replays on raw scans (SNIP baseline, max normalisation), so they look like the prepared scan. Takes
+    about a minute on CPU.
     """
     import tempfile
     from contextlib import ExitStack
@@ -33,28 +37,31 @@ def demo(
     with ExitStack() as stack:
         work = Path(directory) if directory else Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="spectool-demo-")))
         work.mkdir(parents=True, exist_ok=True)
-        for label, argv in _steps(work, epochs, seed):
+        for label, argv in _steps(work, seed):
             _run_step(env, label, argv)
+        env.info(f"demo: the example is a simulated rutile, type {EXAMPLE_TYPE}; the model named "
+                 f"{_named(work / 'predicted.h5')} first")
         env.info(f"demo: done; outputs in {work}" + ("" if directory else " (removed on exit: use --dir to keep)"))
-        for name in ("corpus/types.csv", "sim.h5", "train.h5", "model.safetensors", "maps.h5", "pictures"):
+        for name in ("corpus/types.csv", "sim.h5", "train.h5", "model.safetensors", "predicted.h5", "maps.h5",
+                     "pictures"):
             env.info(f"  {work / name}")
 
 
-def _steps(work: Path, epochs: int, seed: int) -> list[tuple[str, list[str]]]:
+def _steps(work: Path, seed: int) -> list[tuple[str, list[str]]]:
     corpus, model = work / "corpus", work / "model.safetensors"
     return [
         ("a corpus of hypothetical compounds of six structure types",
          ["corpus", "prototypes", "-o", str(corpus), "--types", TYPES, "--per-type", "6", "--seed", str(seed), "--force"]),
         ("their powder patterns (Cu Kα, 5–90° 2θ)",
          ["simulate", str(corpus / "train"), "--label", "parent", "-o", str(work / "sim.h5")]),
-        ("physics-informed variants", ["augment", str(work / "sim.h5"), "-n", "20", "--preset", "both", "--without",
-                                       "background", "--seed", str(seed), "-o", str(work / "train.h5")]),
-        ("a small ViT", ["train", str(work / "train.h5"), "--model", "vit", "--patch", "120", "--dim", "32", "--depth",
-                         "2", "--heads", "2", "--epochs", str(epochs), "--batch-size", "32", "--patience", "5", "--seed", str(seed), "--scan-step",
-                         "baseline:method=snip", "--label-info", str(corpus / "types.csv"), "--label-columns",
-                         "strukturbericht,pearson,prototype_formula", "-o", str(model)]),
+        ("physics-informed variants, with backgrounds and counting noise",
+         ["augment", str(work / "sim.h5"), "-n", "20", "--preset", "both", "--seed", str(seed), "-o", str(work / "aug.h5")]),
+        ("the recipe a raw scan will go through", ["preprocess", str(work / "aug.h5"), *RECIPE, "-o", str(work / "train.h5")]),
+        ("a nearest-neighbour classifier", ["train", str(work / "train.h5"), "--model", "knn", "--seed", str(seed),
+                                            "--label-info", str(corpus / "types.csv"), "--label-columns",
+                                            "strukturbericht,pearson,prototype_formula", "-o", str(model)]),
         ("the example scan (a simulated rutile with background and noise)",
-         ["predict", "-m", str(model), "--top", "3", str(EXAMPLE)]),
+         ["predict", "-m", str(model), "--top", "3", str(EXAMPLE), "-o", str(work / "predicted.h5")]),
         ("what the model looked at", ["explain", "-m", str(model), str(EXAMPLE), "-o", str(work / "maps.h5"),
                                       "--png", str(work / "pictures")]),
     ]
@@ -68,3 +75,17 @@ def _run_step(env: Env, label: str, argv: list[str]) -> None:
     status = run(argv + ([] if env.verbosity else ["-q"]) if argv[0] != "predict" else argv)
     if status != 0:
         raise SpectoolError(f"demo step `spectool {argv[0]}` failed (exit {status})")
+
+
+def _named(predicted: Path) -> str:
+    """The label predict gave the example first; an error unless it is the example's type."""
+    from spectool.env import Env
+    from spectool.errors import SpectoolError
+    from spectool.io.sets import open_set
+
+    with open_set(str(predicted), Env()) as reader:
+        chunk = reader.read_rows(0, 1, peaks=False)
+        named = reader.meta.label_names[int(chunk.y[0])]
+    if named != EXAMPLE_TYPE:
+        raise SpectoolError(f"the demo's model named the example {named}, not {EXAMPLE_TYPE} (rutile)", predicted)
+    return named
