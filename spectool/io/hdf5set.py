@@ -69,6 +69,13 @@ class DroppableStream:
                 self.failure = exc
         return size
 
+    def flush(self) -> None:
+        if self.failure is None:
+            try:
+                self.stream.flush()
+            except OSError as exc:
+                self.failure = exc
+
     def check(self) -> None:
         if self.failure is not None:
             raise self.failure
@@ -86,7 +93,7 @@ class HDF5Writer:
         self.n = 0
         self.n_peaks = 0
         self.compression = compression
-        self.owned = open(target, "w+b") if isinstance(target, str) else None
+        self.owned = open(target, "w+b", buffering=0) if isinstance(target, str) else None  # HDF5 caches
         self.stream = DroppableStream(self.owned or target)
         try:
             self.file = h5py.File(self.stream, "w", libver=("earliest", "v110"))
