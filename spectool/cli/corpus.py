@@ -13,7 +13,7 @@ from spectool.env import Env
 from spectool.errors import UsageError
 
 corpus_app = typer.Typer(name="corpus", help="Build corpora of crystal structures to simulate and train on.",
-                         no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                         no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None,
                          context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 app.add_typer(corpus_app, name="corpus")
 
