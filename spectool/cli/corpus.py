@@ -19,6 +19,7 @@ app.add_typer(corpus_app, name="corpus")
 
 TYPE_COLUMNS = ["label", "aflow", "strukturbericht", "pearson", "mineral", "prototype_formula", "spacegroup",
                 "crystal_system", "sites"]
+TYPE_OPTIONAL = ["sites", "crystal_system", "pearson", "spacegroup", "aflow", "prototype_formula"]  # given up first
 MANIFEST_COLUMNS = ["id", "label", "split", "path", "formula", "prototype", "substitution", "scale", "spacegroup",
                     "seed", "draw"]
 
@@ -74,7 +75,7 @@ def prototypes(
     if not chosen:
         raise UsageError("no structure type matches the selection")
     if list_types:
-        write_rows(env, (t.row() for t in chosen), TYPE_COLUMNS, title="structure types")
+        write_rows(env, (t.row() for t in chosen), TYPE_COLUMNS, title="structure types", optional=TYPE_OPTIONAL)
         return
     target = _check_target(Path(output), force)
     _build(env, chosen, target, per_type, seed, holdout, strain, volume, workers)

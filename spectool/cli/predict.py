@@ -13,6 +13,7 @@ from spectool.cli.common import Batch, DeviceOpt, InputsArg, JsonOpt, command
 from spectool.env import Env
 from spectool.errors import SpectoolError, ThresholdNotMet, UsageError
 
+INFO_KEPT = ("mineral", "prototype_formula")  # label details a narrow table keeps longest, most wanted first
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "data" / "default.safetensors"
 
 
@@ -91,17 +92,19 @@ class _Run:
         info = self.predictor.ckpt.meta.get("label_info") or {}
         fields = list(dict.fromkeys(f for v in info.values() for f in v))
         columns = ["path", "rank", "label", self._score_kind(), "reliability", "ood"] + fields
+        optional = [f for f in fields if f not in INFO_KEPT] + [f for f in INFO_KEPT[::-1] if f in fields]
         with ExitStack() as stack:
             if self.output_dir:
                 stack.enter_context(folder_lock(self.output_dir))
             writer = stack.enter_context(self._set_writer(output)) if output else None
             rows = self._rows(inputs, wavelength, writer, info)
             if self.env.json:
-                write_rows(self.env, rows, columns)
+                write_rows(self.env, rows, columns, optional=optional + ["reliability"])
             else:
                 from spectool.io.predictions import table_rows
 
-                write_rows(self.env, (r for rec in rows for r in table_rows(rec, fields)), columns)
+                write_rows(self.env, (r for rec in rows for r in table_rows(rec, fields)), columns,
+                           optional=optional + ["reliability"])
 
     def _score_kind(self) -> str:
         return "reliability" if getattr(self.predictor.ckpt.model, "output_kind", "") == "reliability" \
