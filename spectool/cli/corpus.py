@@ -70,6 +70,7 @@ def prototypes(
 
     if not list_types and output is None:
         raise UsageError("give -o DIR for the corpus, or --list to see the structure types")
+    target = None if list_types else _check_target(Path(output), force)  # before the library loads
     names = [n for item in types or [] for n in item.split(",") if n.strip()] or None
     chosen = select_types(load_library(), names, max_sites, min_sites)
     if not chosen:
@@ -77,7 +78,6 @@ def prototypes(
     if list_types:
         write_rows(env, (t.row() for t in chosen), TYPE_COLUMNS, title="structure types", optional=TYPE_OPTIONAL)
         return
-    target = _check_target(Path(output), force)
     _build(env, chosen, target, per_type, seed, holdout, strain, volume, workers)
 
 
@@ -90,8 +90,9 @@ def _check_target(target: Path, force: bool) -> Path:
             raise UsageError(f"{target} is not empty; give --force to replace the corpus in it")
         if not (target / "manifest.csv").is_file():
             raise UsageError(f"{target} holds no corpus (no manifest.csv); refusing to replace it")
-    if not target.parent.is_dir():
-        raise UsageError(f"{target.parent} does not exist")
+    from spectool.io.stdio import check_output_folder
+
+    check_output_folder(target)
     return target
 
 

@@ -119,8 +119,11 @@ def _train(env: Env, o: dict, world, device) -> None:
     from spectool.io.sets import open_set
     from spectool.learn.data import read_labels
     from spectool.learn.runner import Inputs, Options
+    from spectool.io.stdio import check_output_folder
     from spectool.learn.state import default_state_path, read_state
 
+    if world.main:
+        check_output_folder(o["output"])  # before the epochs, not after them
     saved = read_state(o["resume"]) if o["resume"] else None
     job = _job(o, saved)
     seed = job.config["seed"]

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from spectool import __version__
-from spectool.errors import FormatError, UsageError
+from spectool.errors import FormatError, OutputError, UsageError
 
 CHECKPOINT_FORMAT = "spectool-checkpoint/1"
 FORMAT_NAME, FORMAT_VERSION = CHECKPOINT_FORMAT.split("/")[0], 1
@@ -262,7 +262,7 @@ def _write_atomic(target: Path, data: bytes) -> None:
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     except OSError as exc:
-        raise UsageError(f"cannot create output: {exc.strerror or exc}", target) from None
+        raise OutputError(f"cannot create output: {exc.strerror or exc}", target) from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

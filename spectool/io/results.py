@@ -60,7 +60,9 @@ def write_rows(env: Env, rows: Iterable[dict], columns: Sequence[str], title: st
 
 
 def _write_text(env: Env, text: str) -> None:
-    env.stdout.write(text.encode("utf-8"))
+    from spectool.io.stdio import write_all
+
+    write_all(env.stdout, text.encode("utf-8"))
     env.stdout.flush()
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO, Iterator, Union
 
 from spectool.env import Env
-from spectool.errors import FormatError, SpectoolError, UsageError
+from spectool.errors import FormatError, OutputError, UsageError
 
 SPOOL_MAX_BYTES = 256 * 2**20
 MAGIC = {b"\x89HDF\r\n\x1a\n": "hdf5", b"\x93NUMPY": "npy", b"PK\x03\x04": "zip"}
@@ -89,7 +89,8 @@ def atomic_output(spec: str, env: Env, suffix: str = "") -> Iterator[Target]:
             yield spool
             spool.flush()
             spool.seek(0)
-            shutil.copyfileobj(spool, env.stdout, 2**20)
+            while block := spool.read(2**20):
+                write_all(env.stdout, block)
             env.stdout.flush()
         return
     with atomic_path(Path(spec), suffix) as tmp:
@@ -99,14 +100,12 @@ def atomic_output(spec: str, env: Env, suffix: str = "") -> Iterator[Target]:
 @contextmanager
 def atomic_path(target: Path, suffix: str = "") -> Iterator[Path]:
     """A temporary path beside ``target``, renamed onto it when the block succeeds."""
-    directory = target.parent if str(target.parent) else Path(".")
-    if not directory.is_dir():
-        raise SpectoolError("output folder does not exist", directory)
+    directory = check_output_folder(target)
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp" + suffix,
                                         dir=directory)
     except OSError as exc:
-        raise SpectoolError(f"cannot create output: {exc.strerror}", target) from None
+        raise OutputError(f"cannot create output: {exc.strerror}", target) from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -116,6 +115,29 @@ def atomic_path(target: Path, suffix: str = "") -> Iterator[Path]:
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def check_output_folder(target: str | os.PathLike) -> Path:
+    """The folder ``target`` will be written in, or an :class:`OutputError` (exit 1) if it cannot be."""
+    directory = Path(target).parent
+    if not directory.is_dir():
+        raise OutputError("output folder does not exist" if not directory.exists() else "not a folder", directory)
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise OutputError("output folder is not writable", directory)
+    return directory
+
+
+def write_all(stream: IO[bytes], data: bytes) -> None:
+    """Write every byte: a pipe takes a large write in parts, and a part lost is output lost.
+
+    The write after the reader went away raises :class:`BrokenPipeError` (exit 141).
+    """
+    view = memoryview(data)
+    while view:
+        written = stream.write(view)
+        if written is None:  # a non-blocking stream that took nothing
+            raise BlockingIOError("output stream is not ready")
+        view = view[written:]
 
 
 def _fsync(path: Path) -> None:
