@@ -48,11 +48,15 @@ def write_rows(env: Env, rows: Iterable[dict], columns: Sequence[str], title: st
     table may leave out to fit the terminal, in the order it gives them up.
     """
     if env.stdout_isatty and not env.json:
-        _write_table(env, list(rows), columns, title, optional)
+        rows = list(rows)
+        if rows:
+            _write_table(env, rows, columns, title, optional)
         return
-    if not env.json:
-        _write_text(env, "\t".join(columns) + "\n")
+    header = not env.json  # written with the first row: a run that writes no rows writes nothing
     for row in rows:
+        if header:
+            _write_text(env, "\t".join(columns) + "\n")
+            header = False
         if env.json:
             _write_text(env, json.dumps(to_jsonable(row), ensure_ascii=False) + "\n")
         else:

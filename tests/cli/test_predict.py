@@ -170,3 +170,21 @@ def test_eval_on_a_labelled_set(model, scans, tmp_path):
     rows = (tmp_path / "conf.csv").read_text().splitlines()
     assert rows[0].split(",")[1:] == ["rutile", "anatase", "brookite"] and len(rows) == 4
     assert (tmp_path / "conf.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_scans_on_stdin_are_sniffed_like_files(model, scans, tmp_path):
+    """``cat scan.xy | spectool predict -``: a scan on stdin is told by its content, a set still works."""
+    res = run_cli("predict", "-m", str(model), "--json", "-", stdin=scans["anatase"].read_bytes())
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["top"][0]["label"] == "anatase"
+    pre = tmp_path / "pre.h5"
+    assert run_cli("preprocess", str(scans["rutile"]), "--grid", "10:70:0.1", "-o", str(pre)).returncode == 0
+    res = run_cli("predict", "-m", str(model), "--json", "-", stdin=pre.read_bytes())
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["top"][0]["label"] == "rutile"
+
+
+def test_garbage_on_stdin_is_named_and_no_header_is_written(model):
+    res = run_cli("predict", "-m", str(model), "-", stdin=b"not a scan\n")
+    assert res.returncode == 2 and res.stdout == b""
+    assert res.stderr.decode().startswith("spectool: error: <stdin>")
