@@ -59,6 +59,13 @@ class UsageError(SpectoolError):
     exit_code = Exit.USAGE
 
 
+class OutputError(SpectoolError):
+    """An output cannot be written (no such folder, no permission): exit 1 in every command,
+    and never counted as a failed input."""
+
+    exit_code = Exit.PARTIAL
+
+
 class NothingUsable(SpectoolError):
     """Every input of a batch failed: nothing is written."""
 

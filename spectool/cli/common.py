@@ -16,7 +16,7 @@ from typing import Annotated, Callable, Iterator
 import typer
 
 from spectool.env import Env, env_from_os
-from spectool.errors import Interrupted, NothingUsable, PartialFailure, PipeClosed, SpectoolError
+from spectool.errors import Interrupted, NothingUsable, OutputError, PartialFailure, PipeClosed, SpectoolError
 
 ACTIVE: dict[str, Env] = {}  # the Env of the running command, for the error handler
 
@@ -105,6 +105,8 @@ class Batch:
     def item(self, name: str) -> Iterator[None]:
         try:
             yield
+        except OutputError:
+            raise  # the output failed, not this input: the whole command stops with exit 1
         except SpectoolError as exc:
             self.env.error(str(exc.where(name)))
             self.failed.append(name)

@@ -24,7 +24,10 @@ def completion(env: Env, shell: Annotated[Shell, typer.Argument(help="bash, zsh 
 
     Install: spectool completion bash > ~/.local/share/bash-completion/completions/spectool
     """
-    env.stdout.write(completion_script(shell.value).encode())
+    from spectool.io.stdio import write_all
+
+    write_all(env.stdout, completion_script(shell.value).encode())
+    env.stdout.flush()
 
 
 def completion_script(shell: str) -> str:

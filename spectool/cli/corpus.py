@@ -14,12 +14,13 @@ from spectool.env import Env
 from spectool.errors import UsageError
 
 corpus_app = typer.Typer(name="corpus", help="Build corpora of crystal structures to simulate and train on.",
-                         no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                         no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None,
                          context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 app.add_typer(corpus_app, name="corpus")
 
 TYPE_COLUMNS = ["label", "aflow", "strukturbericht", "pearson", "mineral", "prototype_formula", "spacegroup",
                 "crystal_system", "sites"]
+TYPE_OPTIONAL = ["sites", "crystal_system", "pearson", "spacegroup", "aflow", "prototype_formula"]  # given up first
 MANIFEST_COLUMNS = ["id", "label", "split", "path", "formula", "prototype", "substitution", "scale", "spacegroup",
                     "seed", "draw"]
 
@@ -71,14 +72,14 @@ def prototypes(
 
     if not list_types and output is None:
         raise UsageError("give -o DIR for the corpus, or --list to see the structure types")
+    target = None if list_types else _check_target(Path(output), force)  # before the library loads
     names = [n for item in types or [] for n in item.split(",") if n.strip()] or None
     chosen = select_types(load_library(), names, max_sites, min_sites)
     if not chosen:
         raise UsageError("no structure type matches the selection")
     if list_types:
-        write_rows(env, (t.row() for t in chosen), TYPE_COLUMNS, title="structure types")
+        write_rows(env, (t.row() for t in chosen), TYPE_COLUMNS, title="structure types", optional=TYPE_OPTIONAL)
         return
-    target = _check_target(Path(output), force)
     with full_disk_reported(target):
         _build(env, chosen, target, per_type, seed, holdout, strain, volume, workers)
 
@@ -92,8 +93,9 @@ def _check_target(target: Path, force: bool) -> Path:
             raise UsageError(f"{target} is not empty; give --force to replace the corpus in it")
         if not (target / "manifest.csv").is_file():
             raise UsageError(f"{target} holds no corpus (no manifest.csv); refusing to replace it")
-    if not target.parent.is_dir():
-        raise UsageError(f"{target.parent} does not exist")
+    from spectool.io.stdio import check_output_folder
+
+    check_output_folder(target)
     return target
 
 

@@ -16,7 +16,9 @@ from spectool.io.inputs import expand_inputs, raise_problem
 from spectool.io.results import write_rows
 
 COLUMNS = ["path", "type", "format", "kind", "n", "points", "start", "stop", "step", "quantity",
-           "units", "wavelength", "classes"]
+           "units", "wavelength", "classes", "params"]
+OPTIONAL = ["units", "quantity", "step", "format", "kind", "params", "classes", "wavelength"]  # given up first
+HISTORY_COLUMNS = ["path", "step", "command", "spectool", "params"]
 
 
 @command(app, "info")
@@ -36,9 +38,9 @@ def info(
     if labels:
         write_rows(env, _label_rows(rows), ["path", "label", "count"])
     elif history:
-        write_rows(env, _history_rows(rows), ["path", "step", "command", "spectool", "params"])
+        write_rows(env, _history_rows(rows), HISTORY_COLUMNS, optional=["spectool"])
     else:
-        write_rows(env, rows, COLUMNS)
+        write_rows(env, rows, COLUMNS, optional=OPTIONAL)
     batch.finish()
 
 
@@ -81,7 +83,7 @@ def describe_checkpoint(path: str) -> dict:
         if isinstance(meta.get("preprocess"), dict) else [s.get("op") for s in meta.get("preprocess") or []]
     return {**_axis_fields(values, _step(values)), "path": path, "type": "model", "format": meta["model"]["name"],
             "kind": info.get("kind"),
-            "n": header.n_parameters,
+            "params": header.n_parameters,
             "quantity": info.get("quantity"), "units": info.get("units"), "wavelength": info.get("wavelength"),
             "classes": len(meta["labels"]), "recipe": steps, "val": train.get("val"), "test": train.get("test"),
             "best_epoch": train.get("best_epoch"), "train_seconds": train.get("time_s"),

@@ -13,6 +13,7 @@ from spectool.cli.common import Batch, DeviceOpt, InputsArg, JsonOpt, command
 from spectool.env import Env
 from spectool.errors import SpectoolError, ThresholdNotMet, UsageError
 
+INFO_KEPT = ("mineral", "prototype_formula")  # label details a narrow table keeps longest, most wanted first
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "data" / "default.safetensors"
 
 
@@ -32,8 +33,8 @@ def predict(
                                                            "(set rows: PATH#ID), so names are unique and the same "
                                                            "on every run.")] = None,
     skip_existing: Annotated[bool, typer.Option(help="With --output-dir: skip scans that have a result.")] = False,
-    fail_under: Annotated[Optional[float], typer.Option(metavar="P",
-                                                        help="Exit 3 when a best score is below P.")] = None,
+    fail_under: Annotated[Optional[float], typer.Option(metavar="P", min=0.0, max=1.0,
+                                                        help="Exit 3 when a best score is below P (0..1).")] = None,
     evaluate: Annotated[bool, typer.Option("--eval", help="Labelled sets: top-1/3/5 accuracy and a confusion matrix.")] = False,
     confusion: Annotated[str, typer.Option(metavar="PREFIX", help="With --eval: PREFIX.csv and PREFIX.png.")] = "confusion",
     wavelength: Annotated[Optional[float], typer.Option(help="Wavelength in Å of scans that state none.")] = None,
@@ -53,6 +54,8 @@ def predict(
     from spectool.learn.device import pick_device
     from spectool.learn.inference import Predictor
 
+    if evaluate:
+        _require_labelled_set(inputs, env)
     torch_device = pick_device(device)
     ckpt = load_checkpoint(_model_path(model), device=torch_device)
     predictor = Predictor(ckpt, torch_device, min_coverage, threshold)
@@ -63,6 +66,29 @@ def predict(
     run.batch.finish()
     if fail_under is not None and run.worst is not None and run.worst < fail_under:
         raise ThresholdNotMet(f"best score {run.worst:.3f} is below --fail-under {fail_under:g}", run.worst_name)
+
+
+def _require_labelled_set(inputs: list[str], env: Env) -> None:
+    """--eval without a labelled set among the inputs is a usage error, before any scoring or output.
+
+    Stdin can be read only once: with ``-`` the check waits for the scores (nothing labelled → exit 2).
+    """
+    from spectool.io.inputs import expand_inputs
+    from spectool.io.sets import is_set_path, open_set
+    from spectool.io.spectra import input_suffixes
+
+    for path, problem in expand_inputs(inputs, input_suffixes()):
+        if path == "-":
+            return
+        if problem or not is_set_path(path):
+            continue
+        try:
+            with open_set(path, env) as reader:
+                if reader.meta.label_names:
+                    return
+        except SpectoolError:
+            continue  # named when the batch reaches it
+    raise UsageError("--eval needs labelled sets among the inputs")
 
 
 def _model_path(model: str | None) -> str:
@@ -98,17 +124,19 @@ class _Run:
         info = self.predictor.ckpt.meta.get("label_info") or {}
         fields = list(dict.fromkeys(f for v in info.values() for f in v))
         columns = ["path", "rank", "label", self._score_kind(), "reliability", "ood"] + fields
+        optional = [f for f in fields if f not in INFO_KEPT] + [f for f in INFO_KEPT[::-1] if f in fields]
         with ExitStack() as stack:
             if self.output_dir:
                 stack.enter_context(folder_lock(self.output_dir))
             writer = stack.enter_context(self._set_writer(output)) if output else None
             rows = self._rows(inputs, wavelength, writer, info)
             if self.env.json:
-                write_rows(self.env, rows, columns)
+                write_rows(self.env, rows, columns, optional=optional + ["reliability"])
             else:
                 from spectool.io.predictions import table_rows
 
-                write_rows(self.env, (r for rec in rows for r in table_rows(rec, fields)), columns)
+                write_rows(self.env, (r for rec in rows for r in table_rows(rec, fields)), columns,
+                           optional=optional + ["reliability"])
 
     def _score_kind(self) -> str:
         return "reliability" if getattr(self.predictor.ckpt.model, "output_kind", "") == "reliability" \
@@ -170,9 +198,10 @@ class _Run:
         i = int(best.argmin())
         if self.worst is None or best[i] < self.worst:
             self.worst, self.worst_name = float(best[i]), names[i]
-        if item.labels is not None:
-            self.truth += list(item.labels)
-            self.ranked += list(indices)
+        if item.labels is not None:  # rows of a set without labels carry "": not evidence for --eval
+            labelled = [i for i, label in enumerate(item.labels) if label]
+            self.truth += [item.labels[i] for i in labelled]
+            self.ranked += [indices[i] for i in labelled]
 
     def evaluation(self, prefix: str) -> None:
         from spectool.learn.evaluate import evaluate_ranked, write_confusion

@@ -14,13 +14,20 @@ Opt = typer.Option
 MODEL_HELP = ("vit (ViT-1D), cnn, resnet (RCNet: ResNet-1D + confidence), union (RCNets over --groups), knn, "
               "logreg, nb (Gaussian naive Bayes), or a registry name.")
 STATE_HELP = "Resumable state, written at every epoch boundary [default: OUTPUT with .state.safetensors]."
+RESUME_HELP = ("Continue an interrupted run from its state file: SET, --val and -o default to the run's, and its "
+               "model and training settings win (options that would change them are ignored, with a warning).")
+JOB_OPTIONS = ("model", "val_fraction", "epochs", "batch_size", "lr", "weight_decay", "warmup", "schedule",
+               "label_smoothing", "patience", "grad_clip", "compile", "amp", "patch", "dim", "depth", "heads", "width",
+               "dropout", "arg", "augment", "aug_op", "init", "freeze", "groups", "add_to", "seed")  # the state's on --resume
 
 
 @command(app, "train")
 def train(
     env: Env,
-    input: Annotated[str, typer.Argument(metavar="SET", help="A labelled spectra set (path or -).")],
-    output: Annotated[str, Opt("-o", "--output", metavar="PATH", help="The checkpoint to write.")] = "model.safetensors",
+    input: Annotated[Optional[str], typer.Argument(metavar="SET", help=(
+        "A labelled spectra set (path or -); with --resume, the interrupted run's."))] = None,
+    output: Annotated[Optional[str], Opt("-o", "--output", metavar="PATH", help=(
+        "The checkpoint to write [default: model.safetensors; with --resume, the interrupted run's]."))] = None,
     model: Annotated[str, Opt("-m", "--model", help=MODEL_HELP)] = "vit",
     val: Annotated[Optional[str], Opt("--val", metavar="SET", help="Validation set [default: a stratified "
                                                                     "--val-fraction of SET].")] = None,
@@ -57,8 +64,7 @@ def train(
                                          "--group-classes).")] = None,
     add_to: Annotated[Optional[str], Opt("--add-to", metavar="UNION", help="Train one more RCNet on this set's "
                                          "(new) classes and add it to a union checkpoint.")] = None,
-    resume: Annotated[Optional[str], Opt(metavar="STATE", help="Continue an interrupted run from its state file "
-                                         "(model and settings come from it).")] = None,
+    resume: Annotated[Optional[str], Opt(metavar="STATE", help=RESUME_HELP)] = None,
     state: Annotated[Optional[str], Opt(metavar="PATH", help=STATE_HELP)] = None,
     log: Annotated[Optional[str], Opt(metavar="JSONL", help="Append one JSON line of metrics per epoch.")] = None,
     test: Annotated[Optional[str], Opt("--test", metavar="SET", help=(
@@ -84,7 +90,39 @@ def train(
     """
     settings = dict(locals())
     settings.pop("env")
+    settings["given"] = _given(settings)
     _run(env, settings)
+
+
+def _given(names) -> set[str]:
+    """The options set on the command line or by the environment, not left at their defaults."""
+    from typer._click.core import ParameterSource
+    from typer._click.globals import get_current_context
+
+    ctx = get_current_context(silent=True)
+    if ctx is None:
+        return set()
+    unset = (None, ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)
+    return {name for name in names if ctx.get_parameter_source(name) not in unset}
+
+
+def ignored_on_resume(given) -> list[str]:
+    """The options given with --resume that it does not honour (the state's settings win), as flags."""
+    return ["--" + name.replace("_", "-") for name in JOB_OPTIONS if name in given]
+
+
+def _resumed(env: Env, o: dict, saved) -> dict:
+    """A resumed run's options: SET, --val and -o the interrupted run's unless given; ignored ones named."""
+    from spectool.errors import UsageError
+
+    run = saved.job.get("run") or {}
+    o = {**o, **{k: o[k] or run.get(k) for k in ("input", "val", "output")}}
+    if o["input"] is None:
+        raise UsageError("this state does not name its set (written by an older spectool): give SET", o["resume"])
+    ignored = ignored_on_resume(o.get("given", ()))
+    if ignored:
+        env.warn(f"--resume continues with the interrupted run's settings; ignored: {', '.join(ignored)}")
+    return o
 
 
 def _run(env: Env, o: dict) -> None:
@@ -119,9 +157,17 @@ def _train(env: Env, o: dict, world, device) -> None:
     from spectool.io.sets import open_set
     from spectool.learn.data import read_labels
     from spectool.learn.runner import Inputs, Options
+    from spectool.errors import UsageError
+    from spectool.io.stdio import check_output_folder
     from spectool.learn.state import default_state_path, read_state
 
     saved = read_state(o["resume"]) if o["resume"] else None
+    o = _resumed(env, o, saved) if saved is not None else o
+    if o["input"] is None:
+        raise UsageError("give SET, a labelled spectra set (or --resume STATE)")
+    o["output"] = o["output"] or "model.safetensors"
+    if world.main:
+        check_output_folder(o["output"])  # before the epochs, not after them
     job = _job(o, saved)
     seed = job.config["seed"]
     with ExitStack() as stack:
@@ -131,13 +177,20 @@ def _train(env: Env, o: dict, world, device) -> None:
             inputs.val_reader = stack.enter_context(open_set(o["val"], env))
             inputs.val_y = read_labels(inputs.val_reader).astype("int64")
         reporter = _Reporter(env, world, o["log"], o["state"] or o["resume"] or default_state_path(o["output"]),
-                             keep=bool(o["state"] or o["resume"]))
+                             keep=bool(o["state"] or o["resume"]), run=_run_paths(o))
         opts = Options(seed, device, world, saved)
         recipe = _scan_recipe(reader.meta.history, o["scan_step"], o["input"])  # checked before any training
         outcome = reporter.guard(lambda: _dispatch(job, inputs, opts, reporter, o))
         if world.main:
             _save(env, o, outcome, reader.meta, recipe)
             reporter.finish()
+
+
+def _run_paths(o: dict) -> dict:
+    """SET, --val and -o as absolute paths (``-`` kept): what the state keeps so --resume alone continues."""
+    import os
+
+    return {k: o[k] if o[k] in (None, "-") else os.path.abspath(o[k]) for k in ("input", "val", "output")}
 
 
 def _job(o: dict, saved):
@@ -290,8 +343,9 @@ class _Reporter:
 
     member = None
 
-    def __init__(self, env: Env, world, log: str | None, state_path: str, keep: bool):
+    def __init__(self, env: Env, world, log: str | None, state_path: str, keep: bool, run: dict):
         self.env, self.world, self.log, self.state_path, self.keep = env, world, log, state_path, keep
+        self.run = run
         self._bar = None
 
     def info(self, message: str) -> None:
@@ -324,7 +378,7 @@ class _Reporter:
 
         self.job = job
         if self.world.main and self.member is None:
-            save_state(self.state_path, trainer, job.to_json())
+            save_state(self.state_path, trainer, {**job.to_json(), "run": self.run})
 
     def _close_bar(self) -> None:
         if self._bar is not None:
@@ -339,7 +393,7 @@ class _Reporter:
             self._close_bar()
             if self.world.main and getattr(self, "job", None) is not None and self.member is None:
                 self.env.warn(f"interrupted: the last finished epoch is in {self.state_path}; "
-                              f"continue with --resume {self.state_path}")
+                              f"continue with: {resume_hint(self.state_path, self.run['input'])}")
             raise
 
     def finish(self) -> None:
@@ -347,6 +401,14 @@ class _Reporter:
 
         if not self.keep and os.path.exists(self.state_path):
             os.unlink(self.state_path)
+
+
+def resume_hint(state_path: str, set_path: str) -> str:
+    """The command that continues a run (the state names SET unless it came on stdin)."""
+    import shlex
+
+    command = f"spectool train --resume {shlex.quote(state_path)}"
+    return command.replace("train ", "train - ") + " (the same set on stdin)" if set_path == "-" else command
 
 
 def _epoch_line(r: dict) -> str:

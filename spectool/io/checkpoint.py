@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from spectool import __version__
-from spectool.errors import FormatError, UsageError
+from spectool.errors import FormatError, OutputError, UsageError
 
 CHECKPOINT_FORMAT = "spectool-checkpoint/1"
 FORMAT_NAME, FORMAT_VERSION = CHECKPOINT_FORMAT.split("/")[0], 1
@@ -128,8 +128,8 @@ def _check_tensor_table(table: dict, data_start: int, size: int, path) -> None:
     for name, info in table.items():
         try:
             begin, stop = info["data_offsets"]
-            ok = (isinstance(info["dtype"], str) and all(_count(d) for d in info["shape"])
-                  and _count(begin) and _count(stop) and begin <= stop)
+            ok = (all(_count(d) for d in info["shape"]) and _count(begin) and _count(stop)
+                  and stop - begin == math.prod(info["shape"]) * DTYPE_BYTES[info["dtype"]])
         except (TypeError, KeyError, ValueError):
             ok = False
         if not ok:
@@ -138,6 +138,10 @@ def _check_tensor_table(table: dict, data_start: int, size: int, path) -> None:
     if data_start + end > size:
         raise FormatError(f"truncated: the tensors need {data_start + end} bytes, "
                           f"the file has {size}", path)
+
+
+DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "F8_E4M3": 1, "F8_E5M2": 1, "I64": 8, "I32": 4, "I16": 2,
+               "I8": 1, "U64": 8, "U32": 4, "U16": 2, "U8": 1, "BOOL": 1}  # safetensors' dtypes, bytes per value
 
 
 def _count(value) -> bool:
@@ -266,6 +270,7 @@ def _write_atomic(target: Path, data: bytes) -> None:
 def load_checkpoint(path: str | os.PathLike, device: str = "cpu") -> Checkpoint:
     """Rebuild the model through the registry, load its weights, put it on ``device`` in eval mode."""
     header = read_header(path)
+    _check_shapes(header, path)  # before a byte is read or a weight allocated
     from safetensors.torch import load_file
 
     try:
@@ -281,16 +286,41 @@ def load_checkpoint(path: str | os.PathLike, device: str = "cpu") -> Checkpoint:
                       meta, extras)
 
 
-def _rebuild(header: CheckpointHeader, weights: dict, path):
-    from spectool.models.registry import create_model
+def _check_shapes(header: CheckpointHeader, path) -> None:
+    """The model the metadata describes, built on the meta device (shapes, no memory), must hold
+    exactly the file's tensors: a header claiming a huge model is refused before it costs anything."""
+    import torch
 
     spec = header.meta["model"]
+    with torch.device("meta"):
+        model = _build(spec, path)
+    want = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    have = {k: tuple(t["shape"]) for k, t in header.tensors.items() if not k.startswith(PREFIX)}
+    wrong = [k for k in want if k in have and want[k] != have[k]]
+    if wrong:
+        k = wrong[0]
+        raise FormatError(f"weights do not fit {spec['name']}: {k} is {have[k]} in the file, its metadata makes it "
+                          f"{want[k]}", path)
+    missing, unexpected = sorted(set(want) - set(have)), sorted(set(have) - set(want))
+    if missing or unexpected:
+        raise FormatError(f"weights do not fit {spec['name']}: missing {missing[:3]}, unexpected {unexpected[:3]}",
+                          path)
+
+
+def _build(spec: dict, path):
+    from spectool.models.registry import create_model
+
     try:
-        model = create_model(spec["name"], **spec["kwargs"])
+        return create_model(spec["name"], **spec["kwargs"])
     except UsageError:
         raise FormatError(f"unknown model architecture {spec['name']!r}", path) from None
-    except (TypeError, ValueError, RuntimeError, MemoryError) as exc:
+    except (TypeError, ValueError, RuntimeError, MemoryError, NotImplementedError) as exc:
         raise FormatError(f"cannot build {spec['name']}: {exc}", path) from None
+
+
+def _rebuild(header: CheckpointHeader, weights: dict, path):
+    spec = header.meta["model"]
+    model = _build(spec, path)
     try:
         missing, unexpected = model.load_state_dict(weights, strict=False)
     except RuntimeError as exc:

@@ -14,6 +14,8 @@ import numpy as np
 
 from spectool.env import Env
 
+WHOLE_MAX_CELLS = 24  # a table column this narrow is never wrapped: numbers, labels, short names
+
 
 def format_cell(value) -> str:
     if value is None:
@@ -37,18 +39,24 @@ def to_jsonable(value):
     return value
 
 
-def write_rows(env: Env, rows: Iterable[dict], columns: Sequence[str], title: str | None = None) -> None:
+def write_rows(env: Env, rows: Iterable[dict], columns: Sequence[str], title: str | None = None,
+               optional: Sequence[str] = ()) -> None:
     """Write rows as JSON Lines (``env.json``), a rich table (TTY) or TSV.
 
     JSON and TSV stream row by row, so a long batch shows results as they come and a
-    closed pipe (``| head``) stops the work early.
+    closed pipe (``| head``) stops the work early. ``optional`` names the columns the
+    table may leave out to fit the terminal, in the order it gives them up.
     """
     if env.stdout_isatty and not env.json:
-        _write_table(env, list(rows), columns, title)
+        rows = list(rows)
+        if rows:
+            _write_table(env, rows, columns, title, optional)
         return
-    if not env.json:
-        _write_text(env, "\t".join(columns) + "\n")
+    header = not env.json  # written with the first row: a run that writes no rows writes nothing
     for row in rows:
+        if header:
+            _write_text(env, "\t".join(columns) + "\n")
+            header = False
         if env.json:
             _write_text(env, json.dumps(to_jsonable(row), ensure_ascii=False) + "\n")
         else:
@@ -56,24 +64,54 @@ def write_rows(env: Env, rows: Iterable[dict], columns: Sequence[str], title: st
 
 
 def _write_text(env: Env, text: str) -> None:
-    env.stdout.write(text.encode("utf-8"))
+    from spectool.io.stdio import write_all
+
+    write_all(env.stdout, text.encode("utf-8"))
     env.stdout.flush()
 
 
-def _write_table(env: Env, rows: list[dict], columns: Sequence[str], title: str | None) -> None:
+def _write_table(env: Env, rows: list[dict], columns: Sequence[str], title: str | None,
+                 optional: Sequence[str]) -> None:
     import io
 
+    from rich.cells import cell_len
     from rich.console import Console
     from rich.table import Table
 
+    cells = [{c: format_cell(row.get(c)) for c in columns} for row in rows]
+    widths = {c: max([cell_len(c)] + [cell_len(r[c]) for r in cells]) for c in columns}
+    shown = fit_columns(widths, columns, optional, _terminal_width())
+    widest = max(shown, key=lambda c: widths[c])
     table = Table(title=title, title_justify="left", header_style="bold")
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(*(format_cell(row.get(c)) for c in columns))
+    for column in shown:  # numbers and names stay whole; only long text and the widest column wrap
+        if column == widest or widths[column] > WHOLE_MAX_CELLS:
+            table.add_column(column, overflow="fold")
+        else:
+            table.add_column(column, no_wrap=True, min_width=widths[column])
+    for row in cells:
+        table.add_row(*(row[c] for c in shown))
     buffer = io.StringIO()
     Console(file=buffer, force_terminal=True, width=_terminal_width()).print(table)
     _write_text(env, buffer.getvalue())
+
+
+def fit_columns(widths: dict[str, int], columns: Sequence[str], optional: Sequence[str], width: int) -> list[str]:
+    """The columns a table shows: ``optional`` ones left out, in order, until it fits ``width`` characters.
+
+    ``widths`` are the columns' natural widths in terminal cells (header included).
+    """
+    shown = list(columns)
+    for name in optional:
+        if table_width([widths[c] for c in shown]) <= width:
+            break
+        if name in shown:
+            shown.remove(name)
+    return shown
+
+
+def table_width(widths: Sequence[int]) -> int:
+    """Cells a rich table takes: the columns, one space of padding each side, a border around each."""
+    return sum(widths) + 3 * len(widths) + 1
 
 
 def _terminal_width() -> int:

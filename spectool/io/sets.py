@@ -10,7 +10,7 @@ import hashlib
 import sys
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Iterator, Protocol, Sequence
+from typing import IO, Iterator, Protocol, Sequence
 
 import numpy as np
 
@@ -52,12 +52,15 @@ def is_set_path(spec: str) -> bool:
 
 
 @contextmanager
-def open_set(spec: str, env: Env) -> Iterator[SetReader]:
-    """A reader for a set at ``spec`` (path or ``-``); raises :class:`FormatError`."""
+def open_set(spec: str, env: Env, spooled: IO[bytes] | None = None) -> Iterator[SetReader]:
+    """A reader for a set at ``spec`` (path or ``-``); raises :class:`FormatError`.
+
+    ``spooled``: stdin already spooled by a caller that sniffed it (``-`` can be read once).
+    """
     name = stdio.display_name(spec)
     with ExitStack() as stack:
         if spec == "-":
-            stream = stack.enter_context(stdio.spool_stdin(env))
+            stream = spooled or stack.enter_context(stdio.spool_stdin(env))
             source, head = stream, stream.read(8)
             stream.seek(0)
         else:

@@ -69,17 +69,36 @@ def iter_spectra(specs: list[str], env: Env, wavelength: float | None = None) ->
             yield path, FormatError(problem, path)
             continue
         try:
-            source = _set_chunks(path, env) if is_set_path(path) else _scans(path, wavelength)
+            source = (_stdin(env, wavelength) if path == "-" else
+                      _set_chunks(path, env) if is_set_path(path) else _scans(path, wavelength))
             for item in source:
                 yield item.name, item
         except SpectoolError as exc:
             yield path, exc.where(path)
 
 
+def _stdin(env: Env, wavelength: float | None) -> Iterator[Spectra]:
+    """``-``: a set (HDF5, NPY) or scans in any format the readers sniff, told apart by content."""
+    from spectool.io import stdio
+    from spectool.io.readers import read_scans
+
+    with stdio.spool_stdin(env) as stream:
+        kind = stdio.sniff(stream.read(8))
+        stream.seek(0)
+        if kind in ("hdf5", "npy"):
+            yield from _set_chunks("-", env, stream)
+            return
+        scans = read_scans(stream.read(), stdio.display_name("-"))
+    yield from _scan_items("-", scans, wavelength)
+
+
 def _scans(path: str, wavelength: float | None) -> Iterator[Spectra]:
     from spectool.io.readers import read_scans
 
-    scans = read_scans(path)
+    return _scan_items(path, read_scans(path), wavelength)
+
+
+def _scan_items(path: str, scans: list, wavelength: float | None) -> Iterator[Spectra]:
     for i, scan in enumerate(scans):
         name = path if len(scans) == 1 else f"{path}#{i + 1}"
         sample_id = Path(path).stem + ("" if len(scans) == 1 else f"#{i + 1}")
@@ -92,10 +111,10 @@ def _scans(path: str, wavelength: float | None) -> Iterator[Spectra]:
                       radiation=scan.radiation if scan.wavelength else None)
 
 
-def _set_chunks(path: str, env: Env) -> Iterator[Spectra]:
+def _set_chunks(path: str, env: Env, spooled=None) -> Iterator[Spectra]:
     from spectool.io.sets import open_set
 
-    with open_set(path, env) as reader:
+    with open_set(path, env, spooled) as reader:
         meta = reader.meta
         names = meta.label_names
         for chunk in reader.iter_chunks(SET_ROWS, peaks=False):

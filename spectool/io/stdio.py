@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO, Iterator, Union
 
 from spectool.env import Env
-from spectool.errors import FormatError, SpectoolError, UsageError
+from spectool.errors import FormatError, OutputError, UsageError
 
 SPOOL_MAX_BYTES = 256 * 2**20
 MAGIC = {b"\x89HDF\r\n\x1a\n": "hdf5", b"\x93NUMPY": "npy", b"PK\x03\x04": "zip"}
@@ -115,7 +115,7 @@ def full_disk_reported(target: object) -> Iterator[None]:
         message = no_space(exc)
         if message is None:
             raise
-        raise SpectoolError(message, target) from None
+        raise OutputError(message, target) from None
 
 
 @contextmanager
@@ -132,7 +132,8 @@ def atomic_output(spec: str, env: Env, suffix: str = "") -> Iterator[Target]:
             yield spool
             spool.flush()
             spool.seek(0)
-            shutil.copyfileobj(spool, env.stdout, 2**20)
+            while block := spool.read(2**20):
+                write_all(env.stdout, block)
             env.stdout.flush()
         return
     with atomic_path(Path(spec), suffix) as tmp:
@@ -147,13 +148,13 @@ def atomic_path(target: Path, suffix: str = "", mode: int = 0o666) -> Iterator[P
     ``mode & ~umask`` and renamed over it. A symlink: the same for the file it points to. A
     device, FIFO or socket (``-o /dev/null``) is never replaced: the finished temporary file
     (in ``$SPECTOOL_TMPDIR`` or ``$TMPDIR``) is streamed into it. The temporary file is always
-    removed; a full disk is a :class:`SpectoolError` naming ``target``.
+    removed; a full disk is an :class:`OutputError` naming ``target``.
     """
     target = _followed(target)
     if target.is_dir():
         raise UsageError("is a folder, not a file", target)
     special = _is_special(target)
-    tmp = _temporary(target, _spool_dir() if special else _folder_of(target), suffix)
+    tmp = _temporary(target, _spool_dir() if special else check_output_folder(target), suffix)
     try:
         with full_disk_reported(target):
             yield tmp
@@ -181,19 +182,12 @@ def _is_special(target: Path) -> bool:
     return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
-def _folder_of(target: Path) -> Path:
-    directory = target.parent if str(target.parent) else Path(".")
-    if not directory.is_dir():
-        raise SpectoolError("output folder does not exist", directory)
-    return directory
-
-
 def _temporary(target: Path, directory: str | Path | None, suffix: str) -> Path:
     """A new empty file named after ``target`` in ``directory`` (None: the system's temporary folder)."""
     try:
         fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp" + suffix, dir=directory)
     except OSError as exc:
-        raise SpectoolError(f"cannot create output: {no_space(exc) or exc.strerror}", target) from None
+        raise OutputError(f"cannot create output: {no_space(exc) or exc.strerror}", target) from None
     os.close(fd)
     return Path(name)
 
@@ -204,9 +198,32 @@ def _stream_into(tmp: Path, target: Path) -> None:
         try:
             sink = open(target, "wb")
         except OSError as exc:
-            raise SpectoolError(f"cannot write: {exc.strerror}", target) from None
+            raise OutputError(f"cannot write: {exc.strerror}", target) from None
         with sink:
             shutil.copyfileobj(source, sink, 2**20)
+
+
+def check_output_folder(target: str | os.PathLike) -> Path:
+    """The folder ``target`` will be written in, or an :class:`OutputError` (exit 1) if it cannot be."""
+    directory = Path(target).parent
+    if not directory.is_dir():
+        raise OutputError("output folder does not exist" if not directory.exists() else "not a folder", directory)
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise OutputError("output folder is not writable", directory)
+    return directory
+
+
+def write_all(stream: IO[bytes], data: bytes) -> None:
+    """Write every byte: a pipe takes a large write in parts, and a part lost is output lost.
+
+    The write after the reader went away raises :class:`BrokenPipeError` (exit 141).
+    """
+    view = memoryview(data)
+    while view:
+        written = stream.write(view)
+        if written is None:  # a non-blocking stream that took nothing
+            raise BlockingIOError("output stream is not ready")
+        view = view[written:]
 
 
 def _fsync(path: Path) -> None:

@@ -115,7 +115,7 @@ class ViT1D(SpectrumModel):
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
         self.pos_embed = nn.Parameter(torch.zeros(1, self.num_patches + 1, dim))
         self.pos_drop = Dropout(dropout)
-        rates = torch.linspace(0, drop_path, depth).tolist() if depth else []
+        rates = torch.linspace(0, drop_path, depth, device="cpu").tolist() if depth else []  # cpu: meta builds too
         self.blocks = nn.ModuleList(Block(dim, heads, mlp_ratio, dropout, attn_dropout, r)
                                     for r in rates)
         self.norm = nn.LayerNorm(dim)

@@ -171,3 +171,4 @@ def test_info_on_a_checkpoint(tmp_path):
     assert record["type"] == "model" and record["format"] == "cnn1d" and record["classes"] == 5
     assert record["start"] == 10 and record["stop"] == 59 and record["recipe"] == ["normalize"]
     assert record["val"] == {"top1": 0.5}
+    assert record["params"] == sum(t.numel() for t in model.state_dict().values()) and record.get("n") is None

@@ -104,9 +104,16 @@ def test_raw_scan_equals_the_preprocessed_set(model, scans, tmp_path):
     assert raw["top"] == done["top"] and raw["reliability"] == pytest.approx(done["reliability"])
 
 
-def test_fail_under_exits_3(model, scans):
-    res = run_cli("predict", "-m", str(model), "--fail-under", "1.01", str(scans["rutile"]))
+def test_fail_under_exits_3():
+    """The shipped model on the shipped example: a best score under 1, so a P between it and 1 is not met."""
+    from spectool.cli.predict import DEFAULT_MODEL
+
+    example = str(DEFAULT_MODEL.parent / "examples" / "example.xy")
+    best = json.loads(run_cli("predict", "--json", example).stdout)["top"][0]["score"]
+    assert best < 1
+    res = run_cli("predict", "--fail-under", f"{(best + 1) / 2:.9f}", example)
     assert res.returncode == 3 and b"below --fail-under" in res.stderr
+    assert run_cli("predict", "--fail-under", f"{best / 2:.9f}", example).returncode == 0
 
 
 def test_cron_folder_mode(model, scans, tmp_path):
@@ -185,3 +192,37 @@ def test_output_dir_names_are_unique_per_input_path_and_stable(model, tmp_path):
     assert json.loads((out / "b/S.xy.json").read_text())["top"][0]["label"] == "anatase"
     again = run_cli("predict", "-m", str(model), "--output-dir", str(out), "--skip-existing", "a", "b", cwd=tmp_path)
     assert again.returncode == 0 and again.stdout.decode().splitlines()[1:] == []
+
+
+def test_scans_on_stdin_are_sniffed_like_files(model, scans, tmp_path):
+    """``cat scan.xy | spectool predict -``: a scan on stdin is told by its content, a set still works."""
+    res = run_cli("predict", "-m", str(model), "--json", "-", stdin=scans["anatase"].read_bytes())
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["top"][0]["label"] == "anatase"
+    pre = tmp_path / "pre.h5"
+    assert run_cli("preprocess", str(scans["rutile"]), "--grid", "10:70:0.1", "-o", str(pre)).returncode == 0
+    res = run_cli("predict", "-m", str(model), "--json", "-", stdin=pre.read_bytes())
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["top"][0]["label"] == "rutile"
+
+
+def test_garbage_on_stdin_is_named_and_no_header_is_written(model):
+    res = run_cli("predict", "-m", str(model), "-", stdin=b"not a scan\n")
+    assert res.returncode == 2 and res.stdout == b""
+    assert res.stderr.decode().startswith("spectool: error: <stdin>")
+
+
+def test_eval_without_labels_is_a_usage_error_before_any_output(model, scans, tmp_path):
+    unlabelled = tmp_path / "unlabelled.h5"
+    assert run_cli("preprocess", str(scans["rutile"]), "--grid", "10:70:0.1", "-o", str(unlabelled)).returncode == 0
+    out, results, prefix = tmp_path / "out.h5", tmp_path / "results", tmp_path / "conf"
+    res = run_cli("predict", "-m", str(model), "--eval", "--confusion", str(prefix), "-o", str(out),
+                  "--output-dir", str(results), str(unlabelled), str(scans["anatase"]))
+    assert res.returncode == 2 and res.stdout == b""
+    assert b"--eval needs labelled sets" in res.stderr
+    assert not out.exists() and not list(tmp_path.glob("conf*")) and not list(results.glob("**/*.json"))
+
+
+def test_fail_under_outside_0_to_1_is_a_usage_error(model, scans):
+    res = run_cli("predict", "-m", str(model), "--fail-under", "1.5", str(scans["rutile"]))
+    assert res.returncode == 2 and b"--fail-under" in res.stderr and res.stdout == b""

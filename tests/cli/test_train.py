@@ -88,8 +88,11 @@ def test_ctrl_c_leaves_a_state_and_resume_matches(sets, tmp_path):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "--resume" in err and "Traceback" not in err and state.exists() and not out.exists()
-    res = run_cli("train", sets["s"], "--resume", str(state), "-o", str(out), "--threads", "1")
+    hint = err.split("continue with: ")[1].splitlines()[0].split()  # the hint works as printed: the state knows SET and -o
+    assert hint[:3] == ["spectool", "train", "--resume"]
+    res = run_cli(*hint[1:], "--threads", "1", "--lr", "0.5", cwd=ROOT.parent)  # --lr: the state's wins
     assert res.returncode == 0, res.stderr
+    assert "ignored: --lr" in res.stderr.decode()
     a, b = load_checkpoint(whole), load_checkpoint(out)
     for key, value in a.model.state_dict().items():
         assert torch.equal(value, b.model.state_dict()[key]), key
@@ -147,3 +150,9 @@ def _any_model(d) -> str:
         assert run_cli("train", str(d / "s.h5"), "-m", "knn", "-o", str(path)).returncode == 0
     read_header(path)
     return str(path)
+
+
+def test_options_a_resume_ignores_are_named():
+    from spectool.cli.train import ignored_on_resume
+
+    assert ignored_on_resume({"epochs", "lr", "log", "threads", "output", "aug_op"}) == ["--epochs", "--lr", "--aug-op"]

@@ -216,3 +216,42 @@ def test_any_truncation_or_header_damage_is_a_format_error(tmp_path):
             load_checkpoint(path)
         except FormatError as exc:
             assert exc.path == str(path)
+
+
+def _with_model_kwargs(src, dst, **kwargs):
+    """A copy of checkpoint ``src`` whose metadata claims other constructor arguments (same tensors)."""
+    from safetensors import safe_open
+
+    with safe_open(str(src), "pt") as f:
+        meta = f.metadata()
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    model = json.loads(meta["model"])
+    model["kwargs"].update(kwargs)
+    save_file(tensors, str(dst), metadata={**meta, "model": json.dumps(model)})
+    return dst
+
+
+def test_a_header_claiming_a_huge_model_is_refused_before_any_allocation(tmp_path):
+    """dim 100000 would be ~120 GB of weights: the shapes are checked on the meta device first
+    (the child runs under an address-space limit, so a real allocation fails rather than swaps)."""
+    lying = _with_model_kwargs(save(tmp_path / "vit.safetensors", tiny("vit1d")), tmp_path / "lying.safetensors",
+                               dim=100000, heads=2)
+    code = ("import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (8 << 30, 8 << 30))\n"
+            "from spectool.io.checkpoint import load_checkpoint\nfrom spectool.errors import FormatError\n"
+            f"try:\n    load_checkpoint({str(lying)!r})\nexcept FormatError as exc:\n    print(exc)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "weights do not fit vit1d: cls_token is (1, 1, 16) in the file, its metadata makes it (1, 1, 100000)" \
+        in out.stdout, out.stdout + out.stderr
+
+
+def test_tensor_bytes_must_match_their_shape_and_dtype(tmp_path):
+    path = save(tmp_path / "m.safetensors", tiny("cnn1d"))
+    raw = path.read_bytes()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8:8 + n])
+    name = next(k for k in header if k != "__metadata__")
+    header[name]["shape"] = [10**6] + header[name]["shape"][1:]  # claims more values than its bytes hold
+    text = json.dumps(header).encode()
+    (tmp_path / "bad.safetensors").write_bytes(struct.pack("<Q", len(text)) + text + raw[8 + n:])
+    with pytest.raises(FormatError, match=f"bad entry for tensor '{name}'"):
+        read_header(tmp_path / "bad.safetensors")
