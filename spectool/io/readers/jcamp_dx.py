@@ -9,6 +9,8 @@ gives one Scan per block. ``jcamp`` is imported lazily.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import warnings
 
 import numpy as np
@@ -74,15 +76,20 @@ def _parse(lines: list[str], name: str) -> dict:
     except Exception as exc:  # a broken install must not escape as ImportError
         raise FormatError(f"the jcamp package is needed for JCAMP-DX files ({exc})", name) \
             from None
-    with warnings.catch_warnings():
+    said = io.StringIO()
+    with warnings.catch_warnings(), contextlib.redirect_stdout(said):
         warnings.simplefilter("error")
         try:
-            return jcamp.read(lines)
+            parsed = jcamp.read(lines)
         except Warning as exc:
             raise FormatError(f"JCAMP-DX check failed: {exc}", name) from None
         except Exception as exc:  # jcamp raises ValueError, IndexError, KeyError, …
             raise FormatError(f"malformed JCAMP-DX: {type(exc).__name__}: {exc}", name) \
                 from None
+    complaint = said.getvalue().strip()  # jcamp prints its X/Y checks: our stdout carries results
+    if complaint:
+        raise FormatError(f"JCAMP-DX check failed: {complaint.splitlines()[0]}", name)
+    return parsed
 
 
 def sniff_jcamp(head: bytes, name: str) -> bool:
