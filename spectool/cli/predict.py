@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, NamedTuple, Optional
 
 import typer
 
@@ -14,6 +14,16 @@ from spectool.env import Env
 from spectool.errors import SpectoolError, ThresholdNotMet, UsageError
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "data" / "default.safetensors"
+BATCH_ROWS = 256  # spectra scored in one model call: many small scans cost about what one does
+
+
+class _Prepared(NamedTuple):
+    """An item waiting to be scored: its rows on the model's axis, their names and result files."""
+
+    item: object
+    names: list
+    targets: list
+    X: object  # (B, L) float32
 
 
 @command(app, "predict")
@@ -115,36 +125,55 @@ class _Run:
             "model"), "top": self.top}))
 
     def _rows(self, inputs, wavelength, writer, info):
+        """Records in input order; scans are prepared one by one and scored ``BATCH_ROWS`` at a time."""
         from spectool.io.spectra import iter_spectra
 
+        pending: list[_Prepared] = []
         for name, item in iter_spectra(inputs, self.env, wavelength):
-            records = []
             with self.batch.item(name):
                 if isinstance(item, SpectoolError):
                     raise item
-                records = self._score(item, writer, info)
-            yield from records
+                prepared = self._prepare(item)
+                if prepared is not None:
+                    pending.append(prepared)
+            if sum(len(p.X) for p in pending) >= BATCH_ROWS:
+                yield from self._score(pending, writer, info)
+                pending = []
+        yield from self._score(pending, writer, info)
 
-    def _score(self, item, writer, info) -> list[dict]:
-        from spectool.io.predictions import result_record, write_result_file
-
+    def _prepare(self, item) -> "_Prepared | None":
+        """The item's rows on the model's axis, or None when --skip-existing has all its results."""
         names = self._names(item)
         targets = [self._target(item, name) for name in names]
         if self.output_dir and self.skip_existing and all(t.exists() for t in targets):
+            return None
+        return _Prepared(item, names, targets, self.predictor.prepare(item))
+
+    def _score(self, pending: list["_Prepared"], writer, info) -> list[dict]:
+        """Score prepared items in one model call; write their result files and set rows."""
+        import numpy as np
+
+        from spectool.io.predictions import result_record, write_result_file
+
+        if not pending:
             return []
-        X = self.predictor.prepare(item)
-        pred = self.predictor.predict(X)
+        pred = self.predictor.predict(np.concatenate([p.X for p in pending]))
         indices, scores = pred.top(self.top)
-        records = [result_record(names[i], self.predictor.labels, indices[i], scores[i], pred.reliability[i],
-                                 None if pred.similarity is None else pred.similarity[i], pred.ood[i],
-                                 pred.score_kind, info) for i in range(len(X))]
-        for record, target in zip(records, targets):
-            if target is not None:
-                write_result_file(target, record)
-        if writer is not None:
-            writer.append(item.at_wavelength(self.predictor.prepared_wavelength(item)), X, self.predictor.axis,
-                          [r["top"][0]["label"] for r in records])
-        self._remember(item, names, scores, indices)
+        records, lo = [], 0
+        for p in pending:
+            rows = range(lo, lo + len(p.X))
+            mine = [result_record(p.names[i - lo], self.predictor.labels, indices[i], scores[i], pred.reliability[i],
+                                  None if pred.similarity is None else pred.similarity[i], pred.ood[i],
+                                  pred.score_kind, info) for i in rows]
+            for record, target in zip(mine, p.targets):
+                if target is not None:
+                    write_result_file(target, record)
+            if writer is not None:
+                writer.append(p.item.at_wavelength(self.predictor.prepared_wavelength(p.item)), p.X,
+                              self.predictor.axis, [r["top"][0]["label"] for r in mine])
+            self._remember(p.item, p.names, scores[rows.start:rows.stop], indices[rows.start:rows.stop])
+            records += mine
+            lo = rows.stop
         return records
 
     def _target(self, item, name: str):

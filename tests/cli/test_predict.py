@@ -170,3 +170,19 @@ def test_eval_on_a_labelled_set(model, scans, tmp_path):
     rows = (tmp_path / "conf.csv").read_text().splitlines()
     assert rows[0].split(",")[1:] == ["rutile", "anatase", "brookite"] and len(rows) == 4
     assert (tmp_path / "conf.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_scans_of_a_folder_are_scored_in_one_model_call(model, scans, monkeypatch, capfd):
+    from spectool.cli.main import run
+    from spectool.learn.inference import Predictor
+
+    (scans["rutile"].parent / "bad.xy").write_text("10 1\n10.02 x\n")
+    calls = []
+    real = Predictor.predict
+    monkeypatch.setattr(Predictor, "predict", lambda self, X, *a: calls.append(len(X)) or real(self, X, *a))
+    status = run(["predict", "-m", str(model), "--top", "1", str(scans["rutile"].parent)])
+    out, err = capfd.readouterr()
+    assert status == 1 and "bad.xy:2: not a line of numbers" in err
+    assert calls == [3]  # one call for the three good scans, not one per scan
+    rows = [line.split("\t")[:3] for line in out.splitlines()[1:]]
+    assert rows == [[str(scans[name]), "1", name] for name in sorted(LABELS)]

@@ -185,7 +185,7 @@ def _dispatch_seeds() -> dict[str, bytes]:
 def _dispatch_feed(data: bytes, name: str) -> object:
     from spectool.io.readers import _dispatch
 
-    return _dispatch(data, name, {}, None)  # read_scans minus its safety net, so bugs show
+    return _dispatch(data, name, dict, None)  # read_scans minus its safety net, so bugs show
 
 
 # --- set loaders --------------------------------------------------------------------------
