@@ -125,29 +125,37 @@ class _Run:
             "model"), "top": self.top}))
 
     def _rows(self, inputs, wavelength, writer, info):
-        """Records in input order; scans are prepared one by one and scored ``BATCH_ROWS`` at a time."""
+        """Records in input order; items are prepared and scored ``BATCH_ROWS`` rows at a time."""
         from spectool.io.spectra import iter_spectra
 
-        pending: list[_Prepared] = []
+        pending: list = []
         for name, item in iter_spectra(inputs, self.env, wavelength):
-            with self.batch.item(name):
-                if isinstance(item, SpectoolError):
-                    raise item
-                prepared = self._prepare(item)
-                if prepared is not None:
-                    pending.append(prepared)
-            if sum(len(p.X) for p in pending) >= BATCH_ROWS:
-                yield from self._score(pending, writer, info)
+            if isinstance(item, SpectoolError) or self._has_results(item):
+                with self.batch.item(name):
+                    if isinstance(item, SpectoolError):
+                        raise item
+                continue
+            pending.append(item)
+            if sum(len(i) for i in pending) >= BATCH_ROWS:
+                yield from self._score(self._prepare(pending), writer, info)
                 pending = []
-        yield from self._score(pending, writer, info)
+        yield from self._score(self._prepare(pending), writer, info)
 
-    def _prepare(self, item) -> "_Prepared | None":
-        """The item's rows on the model's axis, or None when --skip-existing has all its results."""
-        names = self._names(item)
-        targets = [self._target(item, name) for name in names]
-        if self.output_dir and self.skip_existing and all(t.exists() for t in targets):
-            return None
-        return _Prepared(item, names, targets, self.predictor.prepare(item))
+    def _has_results(self, item) -> bool:
+        """With --skip-existing: whether every result file of ``item`` is there already."""
+        return bool(self.output_dir and self.skip_existing
+                    and all(self._target(item, name).exists() for name in self._names(item)))
+
+    def _prepare(self, items: list) -> list["_Prepared"]:
+        """The items' rows on the model's axis, prepared together; each failure reported under its name."""
+        prepared = []
+        for item, X in zip(items, self.predictor.prepare_many(items)):
+            with self.batch.item(item.name):
+                if isinstance(X, SpectoolError):
+                    raise X
+                names = self._names(item)
+                prepared.append(_Prepared(item, names, [self._target(item, n) for n in names], X))
+        return prepared
 
     def _score(self, pending: list["_Prepared"], writer, info) -> list[dict]:
         """Score prepared items in one model call; write their result files and set rows."""
