@@ -125,7 +125,27 @@ class _Run:
             "model"), "top": self.top}))
 
     def _rows(self, inputs, wavelength, writer, info):
-        """Records in input order; items are prepared and scored ``BATCH_ROWS`` rows at a time."""
+        """Records in input order; items are prepared and scored ``BATCH_ROWS`` rows at a time.
+
+        A batch is prepared on a second thread while the next one is read (numpy lets go of the
+        GIL in the recipe's array work, file parsing holds it): two cores busy instead of one.
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(1, thread_name_prefix="prepare")
+        try:
+            previous = None
+            for batch in self._batches(inputs, wavelength):
+                if previous is not None:
+                    yield from self._score(self._prepare(*previous), writer, info)
+                previous = batch, pool.submit(self.predictor.prepare_many, batch)
+            if previous is not None:
+                yield from self._score(self._prepare(*previous), writer, info)
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def _batches(self, inputs, wavelength):
+        """Readable items that still need results, ``BATCH_ROWS`` rows at a time; failures reported."""
         from spectool.io.spectra import iter_spectra
 
         pending: list = []
@@ -137,19 +157,21 @@ class _Run:
                 continue
             pending.append(item)
             if sum(len(i) for i in pending) >= BATCH_ROWS:
-                yield from self._score(self._prepare(pending), writer, info)
+                yield pending
                 pending = []
-        yield from self._score(self._prepare(pending), writer, info)
+        if pending:
+            yield pending
 
     def _has_results(self, item) -> bool:
         """With --skip-existing: whether every result file of ``item`` is there already."""
         return bool(self.output_dir and self.skip_existing
                     and all(self._target(item, name).exists() for name in self._names(item)))
 
-    def _prepare(self, items: list) -> list["_Prepared"]:
-        """The items' rows on the model's axis, prepared together; each failure reported under its name."""
+    def _prepare(self, items: list, rows) -> list["_Prepared"]:
+        """The items with their rows on the model's axis (``rows``: the future of
+        :meth:`Predictor.prepare_many`); each failure reported under its item's name."""
         prepared = []
-        for item, X in zip(items, self.predictor.prepare_many(items)):
+        for item, X in zip(items, rows.result()):
             with self.batch.item(item.name):
                 if isinstance(X, SpectoolError):
                     raise X

@@ -209,3 +209,14 @@ def test_safetensors_header_claiming_a_huge_tensor_is_refused(tmp_path):
     path.write_bytes(struct.pack("<Q", len(header)) + header + b"\x00" * 8)
     with bounded_memory(), pytest.raises(FormatError):
         load_checkpoint(path)
+
+
+@pytest.mark.parametrize("old, new, words", [
+    (b"##NPOINTS=4\n##XYDATA=(X++", b"##NPOINTS=4294967295\n##XYDATA=(X++", "NPOINTS"),
+    (b"100 5 6 7 8", b"100 5 6 7 8T9999999", "DUP"),
+])
+def test_jcamp_claiming_a_huge_point_count_is_refused_before_allocating(old, new, words):
+    data = (DATA / "compound.jdx").read_bytes()
+    assert old in data
+    with bounded_memory(), pytest.raises(FormatError, match=words):
+        READERS["jcamp"].read(data.replace(old, new), "c.jdx")
