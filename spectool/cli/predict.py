@@ -127,22 +127,31 @@ class _Run:
     def _rows(self, inputs, wavelength, writer, info):
         """Records in input order; items are prepared and scored ``BATCH_ROWS`` rows at a time.
 
-        A batch is prepared on a second thread while the next one is read (numpy lets go of the
-        GIL in the recipe's array work, file parsing holds it): two cores busy instead of one.
+        A batch is prepared and scored on a second thread while the next one is read (numpy's
+        array work and torch let go of the GIL, file parsing holds it): two cores busy, not one.
         """
         from concurrent.futures import ThreadPoolExecutor
 
-        pool = ThreadPoolExecutor(1, thread_name_prefix="prepare")
+        pool = ThreadPoolExecutor(1, thread_name_prefix="score")
         try:
             previous = None
             for batch in self._batches(inputs, wavelength):
                 if previous is not None:
-                    yield from self._score(self._prepare(*previous), writer, info)
-                previous = batch, pool.submit(self.predictor.prepare_many, batch)
+                    yield from self._score(*previous, writer, info)
+                previous = batch, pool.submit(self._work, batch)
             if previous is not None:
-                yield from self._score(self._prepare(*previous), writer, info)
+                yield from self._score(*previous, writer, info)
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
+
+    def _work(self, items: list):
+        """(per item its rows or its FormatError, the Prediction of all good rows or None): pure work,
+        safe on the worker thread."""
+        import numpy as np
+
+        rows = self.predictor.prepare_many(items)
+        good = [X for X in rows if not isinstance(X, SpectoolError)]
+        return rows, self.predictor.predict(np.concatenate(good)) if good else None
 
     def _batches(self, inputs, wavelength):
         """Readable items that still need results, ``BATCH_ROWS`` rows at a time; failures reported."""
@@ -167,11 +176,10 @@ class _Run:
         return bool(self.output_dir and self.skip_existing
                     and all(self._target(item, name).exists() for name in self._names(item)))
 
-    def _prepare(self, items: list, rows) -> list["_Prepared"]:
-        """The items with their rows on the model's axis (``rows``: the future of
-        :meth:`Predictor.prepare_many`); each failure reported under its item's name."""
+    def _prepare(self, items: list, rows: list) -> list["_Prepared"]:
+        """The items with their rows on the model's axis; each failure reported under its item's name."""
         prepared = []
-        for item, X in zip(items, rows.result()):
+        for item, X in zip(items, rows):
             with self.batch.item(item.name):
                 if isinstance(X, SpectoolError):
                     raise X
@@ -179,15 +187,14 @@ class _Run:
                 prepared.append(_Prepared(item, names, [self._target(item, n) for n in names], X))
         return prepared
 
-    def _score(self, pending: list["_Prepared"], writer, info) -> list[dict]:
-        """Score prepared items in one model call; write their result files and set rows."""
-        import numpy as np
-
+    def _score(self, items: list, work, writer, info) -> list[dict]:
+        """Records of a batch scored by :meth:`_work` (a future); writes result files and set rows."""
         from spectool.io.predictions import result_record, write_result_file
 
+        rows, pred = work.result()
+        pending = self._prepare(items, rows)
         if not pending:
             return []
-        pred = self.predictor.predict(np.concatenate([p.X for p in pending]))
         indices, scores = pred.top(self.top)
         records, lo = [], 0
         for p in pending:

@@ -269,17 +269,11 @@ def _corrupt(name: str) -> Iterator[None]:
         raise FormatError(f"corrupt or not a spectool set ({type(exc).__name__}: {exc})", name) from None
 
 
-def _datasets(group) -> Iterator:
-    """Every dataset below ``group``, depth first (links to elsewhere are not followed)."""
-    for key in group:
-        item = group.get(key, getlink=True)
-        if not isinstance(item, _h5py().HardLink):
-            continue
-        obj = group[key]
-        if isinstance(obj, _h5py().Group):
-            yield from _datasets(obj)
-        else:
-            yield obj
+def _datasets(group) -> list:
+    """Every dataset below ``group``, each once (HDF5's own walk: hard links only, cycles cut)."""
+    found: list = []
+    group.visititems(lambda _, obj: found.append(obj) if isinstance(obj, _h5py().Dataset) else None)
+    return found
 
 
 def _check_stored(ds, name: str) -> None:
