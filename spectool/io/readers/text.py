@@ -229,14 +229,20 @@ def _suffix(name: str) -> str:
 
 
 def sniff_text(head: bytes, name: str) -> bool:
-    """Text with at least one line of ≥ 2 numbers in the first bytes."""
+    """Text with at least one line of ≥ 2 numbers in the first bytes (the first 4 kB decide most files)."""
     if b"\x00" in head:
         return False
+    return _has_numbers(head[:4096], len(head) > 4096) or (
+        len(head) > 4096 and _has_numbers(head, len(head) >= 65536))
+
+
+def _has_numbers(head: bytes, cut: bool) -> bool:
+    """Whether one of the first 400 lines is numbers; ``cut``: the last line may be incomplete."""
     try:
         text = head.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = head.decode("latin-1")
-    lines = text.splitlines()[:-1] if len(head) >= 65536 else text.splitlines()
+    lines = text.splitlines()[:-1] if cut else text.splitlines()
     return any(_fields(ln.strip()) for ln in lines[:400] if ln.strip() and not _is_comment(ln))
 
 
