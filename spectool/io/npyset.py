@@ -192,11 +192,11 @@ def _check_sidecar(doc: object, n: int, name: str) -> None:
 
 
 def _column(values: object, key: str, name: str) -> np.ndarray:
-    """A sample column or stick-list field as an array: numbers (any shape per row) or strings."""
+    """A sample column or stick-list field as an array: numbers (any shape per row) or strings (or null)."""
     try:
         if not isinstance(values, list):
             raise ValueError
-        if values and all(isinstance(v, str) for v in values):
+        if values and all(v is None or isinstance(v, str) for v in values):
             return np.asarray(values, dtype=object)
         column = np.asarray(values)
         if column.dtype.kind not in "biuf":
