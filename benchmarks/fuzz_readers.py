@@ -53,11 +53,12 @@ def fuzz(target, examples: int, seed: int) -> tuple[int, float, dict[str, str]]:
 
 
 def _where(exc: BaseException) -> str:
-    """file:line of the innermost frame of the exception behind a failure (its identity)."""
+    """The exception behind a failure, where it was raised and the last spectool line that led there."""
     cause = exc.__cause__ or exc
     tb = traceback.extract_tb(cause.__traceback__)
-    frame = tb[-1] if tb else None
-    return f"{type(cause).__name__} at {frame.filename}:{frame.lineno}" if frame else type(cause).__name__
+    ours = [f for f in tb if "/spectool/" in f.filename]
+    where = [f"{f.filename}:{f.lineno}" for f in (ours[-1:] + tb[-1:])]
+    return f"{type(cause).__name__} at " + " via ".join(dict.fromkeys(where)) if tb else type(cause).__name__
 
 
 def peak_rss_mib() -> float:

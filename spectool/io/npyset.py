@@ -271,7 +271,7 @@ def _header_fields(text: str) -> tuple[np.dtype, tuple[int, ...], bool]:
         raise ValueError("header lacks descr, fortran_order or shape")
     try:
         dtype = np.dtype(header["descr"]) if isinstance(header["descr"], str) else None
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, SyntaxError):  # numpy parses "(2,)f4,<f4" with ast
         dtype = None
     if dtype is None or dtype.kind not in "fiu":
         raise ValueError(f"data type {header['descr']!r} is not a plain number type")

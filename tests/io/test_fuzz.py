@@ -95,6 +95,7 @@ def test_jcamp_check_failure_is_an_error_and_prints_nothing():
     (npy_bytes("(2, 3"), "literal"),
     (npy_bytes("(2, 3)", descr="'<f2147483648'"), "data type"),
     (npy_bytes("(2, 3)", descr="'|O'"), "data type"),
+    (npy_bytes("(2, 3)", descr="'(,)f4'"), "data type"),  # np.dtype raises SyntaxError
     (npy_bytes("(2, 3, 4)"), "shape"),
     (npy_bytes("(-1, 3)"), "shape"),
     (b"\x93NUMPY\x01\x00\x20\x00{'descr': '<f4', 'shape': (2,)}\n", "lacks"),
