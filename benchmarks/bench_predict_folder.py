@@ -42,10 +42,10 @@ def write_scans(folder: Path, n: int, points: int, seed: int = 0) -> list[Path]:
     return paths
 
 
-def timed(cmd: list[str], env: dict) -> tuple[float, int]:
+def timed(cmd: list[str], env: dict, cwd: Path) -> tuple[float, int]:
     """(seconds, rows on stdout) of one whole process."""
     start = time.perf_counter()
-    out = subprocess.run(cmd, check=True, capture_output=True, env=env).stdout
+    out = subprocess.run(cmd, check=True, capture_output=True, env=env, cwd=cwd).stdout
     return time.perf_counter() - start, out.count(b"\n")
 
 
@@ -56,9 +56,13 @@ def loadtxt_rate(paths: list[Path]) -> float:
     return len(paths) / (time.perf_counter() - start)
 
 
-def exe(checkout: Path) -> list[str]:
+def exe(checkout: Path) -> tuple[list[str], dict]:
+    """The command running ``checkout``'s spectool (its venv's, else this Python on its sources) and
+    the environment it needs (run it in ``checkout``: ``python -m`` looks in the working folder first)."""
     venv = checkout / ".venv" / "bin" / "spectool"
-    return [str(venv)] if venv.exists() else [sys.executable, "-m", "spectool"]
+    if venv.exists():
+        return [str(venv)], {}
+    return [sys.executable, "-m", "spectool"], {"PYTHONPATH": str(checkout)}
 
 
 def main() -> None:
@@ -69,9 +73,9 @@ def main() -> None:
     parser.add_argument("--baseline", type=Path, help="another checkout to time in the same run (e.g. main)")
     args = parser.parse_args()
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
-    runs = {"this checkout": exe(ROOT)}
+    runs = {"this checkout": (*exe(ROOT), ROOT)}
     if args.baseline:
-        runs[f"baseline {args.baseline}"] = exe(args.baseline.resolve())
+        runs[f"baseline {args.baseline}"] = (*exe(args.baseline.resolve()), args.baseline.resolve())
     with tempfile.TemporaryDirectory() as tmp:
         big = Path(tmp, "all")
         paths = write_scans(big, args.files, args.points)
@@ -84,10 +88,10 @@ def main() -> None:
               f"(other work on the machine skews all figures alike)")
         print(f"peer: numpy.loadtxt alone reads {peer:.0f} scans/s")
         rates = {}
-        for label, cmd in runs.items():
+        for label, (cmd, extra, checkout) in runs.items():
             seconds = {}
             for folder, n in ((small, 100), (big, args.files)):
-                seconds[n], rows = timed(cmd + ["predict", "--top", "5", str(folder)], env)
+                seconds[n], rows = timed(cmd + ["predict", "--top", "5", str(folder)], {**env, **extra}, checkout)
                 assert rows == 5 * n + 1, f"{rows} output lines for {n} scans"
                 print(f"{label}: predict --top 5 on {n:5d} files: {seconds[n]:6.2f} s = "
                       f"{n / seconds[n]:6.1f} scans/s = {n / seconds[n] / peer:.2f}x loadtxt", flush=True)
