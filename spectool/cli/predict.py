@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, NamedTuple, Optional
 
 import typer
 
@@ -15,6 +15,16 @@ from spectool.errors import SpectoolError, ThresholdNotMet, UsageError
 
 INFO_KEPT = ("mineral", "prototype_formula")  # label details a narrow table keeps longest, most wanted first
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "data" / "default.safetensors"
+BATCH_ROWS = 256  # spectra scored in one model call: many small scans cost about what one does
+
+
+class _Prepared(NamedTuple):
+    """An item waiting to be scored: its rows on the model's axis, their names and result files."""
+
+    item: object
+    names: list
+    targets: list
+    X: object  # (B, L) float32
 
 
 @command(app, "predict")
@@ -150,42 +160,100 @@ class _Run:
             "model"), "top": self.top}))
 
     def _rows(self, inputs, wavelength, writer, info):
+        """Records in input order; items are prepared and scored ``BATCH_ROWS`` rows at a time.
+
+        A batch is prepared and scored on a second thread while the next one is read (numpy's
+        array work and torch let go of the GIL, file parsing holds it): two cores busy, not one.
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(1, thread_name_prefix="score")
+        try:
+            previous = None
+            for batch in self._batches(inputs, wavelength):
+                if previous is not None:
+                    yield from self._score(*previous, writer, info)
+                previous = batch, pool.submit(self._work, batch)
+            if previous is not None:
+                yield from self._score(*previous, writer, info)
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def _work(self, items: list):
+        """(per item its rows or its FormatError, the Prediction of all good rows or None): pure work,
+        safe on the worker thread."""
+        import numpy as np
+
+        rows = self.predictor.prepare_many(items)
+        good = [X for X in rows if not isinstance(X, SpectoolError)]
+        return rows, self.predictor.predict(np.concatenate(good)) if good else None
+
+    def _batches(self, inputs, wavelength):
+        """Readable items that still need results, ``BATCH_ROWS`` rows at a time; failures reported."""
         from spectool.io.spectra import iter_spectra
 
+        pending: list = []
         for name, item in iter_spectra(inputs, self.env, wavelength):
-            records = []
-            with self.batch.item(name):
-                if isinstance(item, SpectoolError):
-                    raise item
-                records = self._score(item, writer, info)
-            yield from records
+            if isinstance(item, SpectoolError) or self._has_results(item):
+                with self.batch.item(name):
+                    if isinstance(item, SpectoolError):
+                        raise item
+                continue
+            pending.append(item)
+            if sum(len(i) for i in pending) >= BATCH_ROWS:
+                yield pending
+                pending = []
+        if pending:
+            yield pending
 
-    def _score(self, item, writer, info) -> list[dict]:
+    def _has_results(self, item) -> bool:
+        """With --skip-existing: whether every result file of ``item`` is there already."""
+        return bool(self.output_dir and self.skip_existing
+                    and all(self._target(item, name, claim=False).exists() for name in self._names(item)))
+
+    def _prepare(self, items: list, rows: list) -> list["_Prepared"]:
+        """The items with their rows on the model's axis; each failure reported under its item's name."""
+        prepared = []
+        for item, X in zip(items, rows):
+            with self.batch.item(item.name):
+                if isinstance(X, SpectoolError):
+                    raise X
+                names = self._names(item)
+                prepared.append(_Prepared(item, names, [self._target(item, n) for n in names], X))
+        return prepared
+
+    def _score(self, items: list, work, writer, info) -> list[dict]:
+        """Records of a batch scored by :meth:`_work` (a future); writes result files and set rows."""
         from spectool.io.predictions import result_record, write_result_file
 
-        names = self._names(item)
-        targets = [self._target(item, name) for name in names]
-        if self.output_dir and self.skip_existing and all(t.exists() for t in targets):
+        rows, pred = work.result()
+        pending = self._prepare(items, rows)
+        if not pending:
             return []
-        X = self.predictor.prepare(item)
-        pred = self.predictor.predict(X)
         indices, scores = pred.top(self.top)
-        records = [result_record(names[i], self.predictor.labels, indices[i], scores[i], pred.reliability[i],
-                                 None if pred.similarity is None else pred.similarity[i], pred.ood[i],
-                                 pred.score_kind, info) for i in range(len(X))]
-        for record, target in zip(records, targets):
-            if target is not None:
-                write_result_file(target, record)
-        if writer is not None:
-            writer.append(item.at_wavelength(self.predictor.prepared_wavelength(item)), X, self.predictor.axis,
-                          [r["top"][0]["label"] for r in records])
-        self._remember(item, names, scores, indices)
+        records, lo = [], 0
+        for p in pending:
+            rows = range(lo, lo + len(p.X))
+            mine = [result_record(p.names[i - lo], self.predictor.labels, indices[i], scores[i], pred.reliability[i],
+                                  None if pred.similarity is None else pred.similarity[i], pred.ood[i],
+                                  pred.score_kind, info) for i in rows]
+            for record, target in zip(mine, p.targets):
+                if target is not None:
+                    write_result_file(target, record)
+            if writer is not None:
+                writer.append(p.item.at_wavelength(self.predictor.prepared_wavelength(p.item)), p.X,
+                              self.predictor.axis, [r["top"][0]["label"] for r in mine])
+            self._remember(p.item, p.names, scores[rows.start:rows.stop], indices[rows.start:rows.stop])
+            records += mine
+            lo = rows.stop
         return records
 
-    def _target(self, item, name: str):
+    def _target(self, item, name: str, claim: bool = True):
+        """The result file of one of ``item``'s spectra; claimed for this run unless only looked at."""
         if not self.output_dir:
             return None
-        return self.names.target(name) if item.is_scan else self.names.target(item.name, name[len(item.name) + 1:])
+        find = self.names.target if claim else self.names.path_of
+        return find(name) if item.is_scan else find(item.name, name[len(item.name) + 1:])
 
     def _names(self, item) -> list[str]:
         if item.is_scan:

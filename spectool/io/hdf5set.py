@@ -26,6 +26,12 @@ from spectool.io.model import FORMAT_VERSION, Axis, Chunk, Ragged, SetMeta
 
 ROWS_PER_CHUNK = 16
 READ_CACHE_BYTES = 64 * 2**20
+MAX_LENGTH = 2**21  # points per spectrum a set may have (scans have ~10^4)
+MAX_READ_BYTES = 16 * 2**20  # one read of rows allocates at most this much (at least one row)
+MAX_RATIO = 1100  # deflate packs at most ~1032:1: a dataset claiming more than this is lying
+SLACK_BYTES = 2**20
+#: What h5py raises on a corrupt file or an unexpected layout (a group where a dataset should be…).
+H5_ERRORS = (OSError, RuntimeError, KeyError, ValueError, TypeError, AttributeError, IndexError)
 STR = None  # h5py string dtype, made lazily
 
 
@@ -235,12 +241,16 @@ class HDF5Reader:
         self.name = name
         try:
             self.file = h5py.File(source, "r", rdcc_nbytes=READ_CACHE_BYTES)
-        except OSError as exc:
+        except H5_ERRORS as exc:
             raise FormatError(f"not a readable HDF5 file ({exc})", name) from None
-        if "entry/data/X" not in self.file:
+        try:
+            with _corrupt(name):
+                if "entry/data/X" not in self.file:
+                    raise FormatError("HDF5 file is not a spectra set (no /entry/data/X)", name)
+                self.meta = self._read_meta()
+        except FormatError:
             self.file.close()
-            raise FormatError("HDF5 file is not a spectra set (no /entry/data/X)", name)
-        self.meta = self._read_meta()
+            raise
 
     def _read_meta(self) -> SetMeta:
         entry = self.file["entry"]
@@ -250,10 +260,18 @@ class HDF5Reader:
                               f"{FORMAT_VERSION}); upgrade spectool", self.name)
         data = entry["data"]
         x = data["X"]
-        if x.ndim != 2:
-            raise FormatError(f"/entry/data/X has {x.ndim} dimensions, expected 2", self.name)
+        if x.ndim != 2 or x.dtype.kind not in "fiu":
+            raise FormatError(f"/entry/data/X is {x.dtype} with {x.ndim} dimensions, expected numbers (N, L)",
+                              self.name)
+        if x.shape[1] > MAX_LENGTH:
+            raise FormatError(f"spectra of {x.shape[1]} points are more than spectool reads ({MAX_LENGTH})",
+                              self.name)
+        for ds in _datasets(entry):
+            _check_stored(ds, self.name)
         if "axis" in data:
             ax = data["axis"]
+            if ax.shape != (x.shape[1],):
+                raise FormatError(f"axis has shape {ax.shape} but X has {x.shape[1]} columns", self.name)
             axis = Axis(ax[()], _attr(ax, "quantity", "index"), _attr(ax, "units", ""))
         else:
             axis = Axis.index(x.shape[1])
@@ -266,7 +284,7 @@ class HDF5Reader:
             label_names=_strings(entry, "labels/names"),
             wavelength=float(instrument["wavelength"][()]) if "wavelength" in instrument else None,
             radiation=_decode(instrument["radiation"][()]) if "radiation" in instrument else None,
-            history=[json.loads(h) for h in _strings(entry, "history")],
+            history=_history(_strings(entry, "history"), self.name),
             signal_units=_attr(x, "units", "a.u."),
             n=x.shape[0],
             columns=list(entry["samples"].keys()) if "samples" in entry else [],
@@ -279,10 +297,15 @@ class HDF5Reader:
     def iter_chunks(self, rows: int = 1024, start: int = 0, stop: int | None = None,
                     peaks: bool = True) -> Iterator[Chunk]:
         stop = self.meta.n if stop is None else min(stop, self.meta.n)
+        rows = max(1, min(rows, MAX_READ_BYTES // max(4 * len(self.meta.axis), 1)))
         for lo in range(start, stop, rows):
             yield self.read_rows(lo, min(lo + rows, stop), peaks=peaks)
 
     def read_rows(self, lo: int, hi: int, peaks: bool = True) -> Chunk:
+        with _corrupt(self.name):
+            return self._read_rows(lo, hi, peaks)
+
+    def _read_rows(self, lo: int, hi: int, peaks: bool) -> Chunk:
         entry = self.file["entry"]
         X = entry["data/X"][lo:hi]
         y = entry["labels/y"][lo:hi] if "labels/y" in entry else np.full(hi - lo, -1, np.int32)
@@ -294,11 +317,46 @@ class HDF5Reader:
         group = self.file["entry/peaks"]
         offsets = group["offsets"][lo:hi + 1]
         p0, p1 = int(offsets[0]), int(offsets[-1])
+        if len(offsets) != hi - lo + 1 or np.any(np.diff(offsets) < 0) or p0 < 0:
+            raise FormatError(f"/entry/peaks/offsets are not {hi - lo + 1} rising values at row {lo}", self.name)
         fields = {name: ds[p0:p1] for name, ds in group.items() if name != "offsets"}
         return Ragged(offsets - p0, fields)
 
     def close(self) -> None:
         self.file.close()
+
+
+@contextmanager
+def _corrupt(name: str) -> Iterator[None]:
+    """Turn what h5py raises on a damaged or oddly laid out file into one FormatError."""
+    try:
+        yield
+    except FormatError:
+        raise
+    except H5_ERRORS as exc:
+        raise FormatError(f"corrupt or not a spectool set ({type(exc).__name__}: {exc})", name) from None
+
+
+def _datasets(group) -> list:
+    """Every dataset below ``group``, each once (HDF5's own walk: hard links only, cycles cut)."""
+    found: list = []
+    group.visititems(lambda _, obj: found.append(obj) if isinstance(obj, _h5py().Dataset) else None)
+    return found
+
+
+def _check_stored(ds, name: str) -> None:
+    """Refuse a dataset whose shape claims far more than the file stores (before reading it)."""
+    claimed = ds.size * ds.dtype.itemsize
+    stored = ds.id.get_storage_size()
+    if claimed > MAX_RATIO * stored + SLACK_BYTES:
+        raise FormatError(f"{ds.name} claims {ds.shape} ({claimed} bytes) but the file stores {stored}", name)
+
+
+def _history(texts: list[str], name: str) -> list[dict]:
+    records = [json.loads(t) for t in texts]
+    if not all(isinstance(r, dict) for r in records):
+        raise FormatError("/entry/history holds something other than JSON objects", name)
+    return records
 
 
 def _decode(value) -> str:

@@ -51,12 +51,16 @@ class ResultNames:
         self.base = common_folder(inputs)
         self.claimed: dict[Path, str] = {}
 
+    def path_of(self, path: str, row: str | None = None) -> Path:
+        """The result file of ``path`` (a scan, or row ``row`` of a set), without claiming it."""
+        rel = _below(path, self.base)
+        name = rel.name if row is None else f"{rel.name}#{row.replace(os.sep, '_')}"
+        return self.output_dir / rel.parent / f"{name}.json"
+
     def target(self, path: str, row: str | None = None) -> Path:
         """The result file of ``path`` (a scan, or row ``row`` of a set); raises if another source has it."""
         source = path if row is None else f"{path}#{row}"
-        rel = _below(path, self.base)
-        name = rel.name if row is None else f"{rel.name}#{row.replace(os.sep, '_')}"
-        target = self.output_dir / rel.parent / f"{name}.json"
+        target = self.path_of(path, row)
         if target in self.claimed:  # a set's repeated id, or one file given twice
             raise SpectoolError(f"{target} already holds the result of {self.claimed[target]} from this run "
                                 "(a set's rows need distinct ids); not overwritten", source)

@@ -226,3 +226,35 @@ def test_eval_without_labels_is_a_usage_error_before_any_output(model, scans, tm
 def test_fail_under_outside_0_to_1_is_a_usage_error(model, scans):
     res = run_cli("predict", "-m", str(model), "--fail-under", "1.5", str(scans["rutile"]))
     assert res.returncode == 2 and b"--fail-under" in res.stderr and res.stdout == b""
+
+
+def test_scans_of_a_folder_are_scored_in_one_model_call(model, scans, monkeypatch, capfd):
+    from spectool.cli.main import run
+    from spectool.learn.inference import Predictor
+
+    (scans["rutile"].parent / "bad.xy").write_text("10 1\n10.02 x\n")
+    calls = []
+    real = Predictor.predict
+    monkeypatch.setattr(Predictor, "predict", lambda self, X, *a: calls.append(len(X)) or real(self, X, *a))
+    status = run(["predict", "-m", str(model), "--top", "1", str(scans["rutile"].parent)])
+    out, err = capfd.readouterr()
+    assert status == 1 and "bad.xy:2: not a line of numbers" in err
+    assert calls == [3]  # one call for the three good scans, not one per scan
+    rows = [line.split("\t")[:3] for line in out.splitlines()[1:]]
+    assert rows == [[str(scans[name]), "1", name] for name in sorted(LABELS)]
+
+
+def test_scans_prepared_together_equal_each_prepared_alone(model, scans, tmp_path):
+    from spectool.env import Env
+    from spectool.errors import FormatError
+    from spectool.io.spectra import iter_spectra
+    from spectool.learn.inference import Predictor
+
+    shorts = [_scan(tmp_path / f"short{i}.xy", "rutile", start=60, stop=80) for i in range(2)]  # too little
+    paths = [str(p) for p in scans.values()] + [str(p) for p in shorts]
+    items = [item for _, item in iter_spectra(paths, Env())]
+    predictor = Predictor(load_checkpoint(model))
+    together = predictor.prepare_many(items + items[:2], rows=2)
+    for item, X in zip(items[:3] + items[:2], together[:3] + together[5:]):
+        np.testing.assert_allclose(X, predictor.prepare(item), rtol=1e-6, atol=1e-7)
+    assert [(type(e), e.path) for e in together[3:5]] == [(FormatError, str(p)) for p in shorts]

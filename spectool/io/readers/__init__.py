@@ -10,7 +10,9 @@ standard library only.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
+from typing import Callable
 
 from spectool.errors import FormatError
 from spectool.io.readers import bruker, gsas, jcamp_dx, rigaku, text, xrdml  # noqa: F401  (registers)
@@ -63,7 +65,7 @@ def _sniff(spec: ReaderSpec, head: bytes, name: str) -> bool:
         return False
 
 
-def _from_zip(data: bytes, name: str, prms: dict[str, str], depth: int) -> list[Scan]:
+def _from_zip(data: bytes, name: str, prms: Callable[[], dict[str, str]], depth: int) -> list[Scan]:
     """A zip that is neither .brml nor .rasx: read its single member."""
     zf = open_zip(data, name)
     names = zf.namelist()
@@ -78,8 +80,10 @@ def _from_zip(data: bytes, name: str, prms: dict[str, str], depth: int) -> list[
     return _dispatch(zip_member(zf, files[0], name), f"{name}:{files[0]}", prms, None, depth + 1)
 
 
-def _dispatch(data: bytes, name: str, prms: dict[str, str], prm: str | None,
+def _dispatch(data: bytes, name: str, prms: Callable[[], dict[str, str]], prm: str | None,
               depth: int = 0) -> list[Scan]:
+    """Read ``data`` with the reader its content calls for; ``prms()`` lists the instrument-parameter
+    files a GSAS file may need (called only for GSAS data: listing a big folder per scan is slow)."""
     if not data:
         raise FormatError("empty file: no numeric data", name)
     head = data[:HEAD]
@@ -89,8 +93,10 @@ def _dispatch(data: bytes, name: str, prms: dict[str, str], prm: str | None,
     if spec.name != "gsas":
         return spec.read(data, name)
     head_text = head[:4096].decode("latin-1")
-    chosen = prm if prm is not None else prms.get(gsas.choose_prm(name, head_text, prms) or "")
-    return gsas.read_gsas(data, name, prm=chosen)
+    if prm is None:
+        found = prms()
+        prm = found.get(gsas.choose_prm(name, head_text, found) or "")
+    return gsas.read_gsas(data, name, prm=prm)
 
 
 def _prm_beside(path: Path) -> dict[str, str]:
@@ -125,7 +131,7 @@ def read_scans(path_or_bytes: str | Path | bytes, name: str | None = None, *,
     ------
     FormatError : unreadable, unrecognised or invalid content (with path and, for text, line).
     """
-    prms: dict[str, str] = {}
+    prms: Callable[[], dict[str, str]] = dict
     if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
         data, name = bytes(path_or_bytes), name or "<bytes>"
     else:
@@ -136,7 +142,7 @@ def read_scans(path_or_bytes: str | Path | bytes, name: str | None = None, *,
         except OSError as exc:
             raise FormatError(f"cannot read: {exc.strerror or exc}", name) from None
         if prm is None:
-            prms = _prm_beside(path)
+            prms = partial(_prm_beside, path)
     prm_text = _read_prm(prm, name) if prm is not None else None
     try:
         scans = _dispatch(data, name, prms, prm_text)

@@ -54,7 +54,7 @@ def parse_xml(data: bytes, name: str) -> ET.Element:
     except ET.ParseError as exc:
         line = exc.position[0] if getattr(exc, "position", None) else None
         raise FormatError(f"malformed XML: {exc}", name, line) from None
-    except (ValueError, RecursionError) as exc:
+    except (ValueError, RecursionError, LookupError) as exc:  # LookupError: unknown encoding="…"
         raise FormatError(f"malformed XML: {exc}", name) from None
 
 
@@ -96,7 +96,7 @@ def open_zip(data: bytes, name: str) -> zipfile.ZipFile:
     """Open zip bytes; a broken archive becomes FormatError."""
     try:
         return zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
         raise FormatError(f"broken zip archive: {exc}", name) from None
 
 

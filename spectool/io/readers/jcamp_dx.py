@@ -9,6 +9,9 @@ gives one Scan per block. ``jcamp`` is imported lazily.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import re
 import warnings
 
 import numpy as np
@@ -74,15 +77,40 @@ def _parse(lines: list[str], name: str) -> dict:
     except Exception as exc:  # a broken install must not escape as ImportError
         raise FormatError(f"the jcamp package is needed for JCAMP-DX files ({exc})", name) \
             from None
-    with warnings.catch_warnings():
+    said = io.StringIO()
+    with warnings.catch_warnings(), contextlib.redirect_stdout(said):
         warnings.simplefilter("error")
         try:
-            return jcamp.read(lines)
+            parsed = jcamp.read(lines)
         except Warning as exc:
             raise FormatError(f"JCAMP-DX check failed: {exc}", name) from None
         except Exception as exc:  # jcamp raises ValueError, IndexError, KeyError, …
             raise FormatError(f"malformed JCAMP-DX: {type(exc).__name__}: {exc}", name) \
                 from None
+    complaint = said.getvalue().strip()  # jcamp prints its X/Y checks: our stdout carries results
+    if complaint:
+        raise FormatError(f"JCAMP-DX check failed: {complaint.splitlines()[0]}", name)
+    return parsed
+
+
+MIN_POINTS_BOUND = 1_000_000  # NPOINTS any file may state; beyond it, 64 per byte of the file
+_NPOINTS = re.compile(r"^##NPOINTS=\s*([0-9.eE+-]+)", re.MULTILINE)
+_BIG_DUP = re.compile(r"^[^#].*?[S-Zs][0-9]{6,}", re.MULTILINE)  # ASDF: repeat the last value 10^5+ times
+
+
+def _check_sizes(text: str, name: str) -> None:
+    """Refuse point counts the file cannot hold before ``jcamp`` allocates them (it makes
+    ``linspace(FIRSTX, LASTX, NPOINTS)`` and expands DUP repeat counts as stated)."""
+    bound = max(MIN_POINTS_BOUND, 64 * len(text))
+    for m in _NPOINTS.finditer(text):
+        try:
+            n = float(m.group(1))
+        except ValueError:
+            continue
+        if not 0 <= n <= bound:
+            raise FormatError(f"##NPOINTS={m.group(1)} is more than a {len(text)}-character file holds", name)
+    if _BIG_DUP.search(text):
+        raise FormatError("a DUP repeat count of a million or more: not a real spectrum", name)
 
 
 def sniff_jcamp(head: bytes, name: str) -> bool:
@@ -96,6 +124,7 @@ def read_jcamp(data: bytes, name: str) -> list[Scan]:
     text = decode_text(data, name)
     if "##" not in text[:4096]:
         raise FormatError("no ##LABEL= records: not JCAMP-DX", name)
+    _check_sizes(text, name)
     parsed = _parse(text.splitlines(True), name)
     blocks = [c for c in parsed.get("children", []) if isinstance(c, dict)] or [parsed]
     blocks = [b for b in blocks if len(b.get("x", [])) > 0]

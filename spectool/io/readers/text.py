@@ -8,6 +8,7 @@ Units and quantity come from the header words ("2theta", "cm-1", "raman", "eV" �
 
 from __future__ import annotations
 
+import io
 import re
 
 import numpy as np
@@ -90,8 +91,10 @@ def _split_blocks(lines: list[str], name: str):
         yield header, keys, rows, where
 
 
-def _columns(rows: list[list[float]], where: list[int], name: str) -> np.ndarray:
+def _columns(rows: list[list[float]] | np.ndarray, where: list[int] | None, name: str) -> np.ndarray:
     """(L, 2|3) array; a row with fewer than 2 values or a changed count is an error."""
+    if isinstance(rows, np.ndarray):  # already checked by the C parser
+        return rows[:, : 3 if rows.shape[1] == 3 else 2]
     width = len(rows[0])
     for row, line in zip(rows, where):
         if len(row) != width:
@@ -203,7 +206,8 @@ def _scan(block, name: str, suffix: str, index: int) -> Scan:
     header, keys, rows, where = block
     cols = _columns(rows, where, name)
     x = cols[:, 0]
-    _check_axis(x, cols, where, name)
+    if where is not None:
+        _check_axis(x, cols, where, name)
     text = " ".join(header + [f"{k} {v}" for k, v in keys.items()])
     quantity, units, kind, guessed = _axis_kind(_without_statements(text), suffix, x)
     meta = _meta(header, keys, _signal(text))
@@ -225,15 +229,74 @@ def _suffix(name: str) -> str:
 
 
 def sniff_text(head: bytes, name: str) -> bool:
-    """Text with at least one line of ≥ 2 numbers in the first bytes."""
+    """Text with at least one line of ≥ 2 numbers in the first bytes (the first 4 kB decide most files)."""
     if b"\x00" in head:
         return False
+    return _has_numbers(head[:4096], len(head) > 4096) or (
+        len(head) > 4096 and _has_numbers(head, len(head) >= 65536))
+
+
+def _has_numbers(head: bytes, cut: bool) -> bool:
+    """Whether one of the first 400 lines is numbers; ``cut``: the last line may be incomplete."""
     try:
         text = head.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = head.decode("latin-1")
-    lines = text.splitlines()[:-1] if len(head) >= 65536 else text.splitlines()
+    lines = text.splitlines()[:-1] if cut else text.splitlines()
     return any(_fields(ln.strip()) for ln in lines[:400] if ln.strip() and not _is_comment(ln))
+
+
+#: A blank or comment line among the numbers: a second block or notes, for the line-by-line reader.
+_INTERRUPTION = re.compile(r"\n[ \t\ufeff]*(?:\n|[#!;%]|//)")
+
+
+def _preamble(lines: list[str], name: str):
+    """(index of the first line of numbers, its header block) by the line-by-line rules; None if none."""
+    for number, raw in enumerate(lines):
+        line = raw.strip().lstrip("\ufeff")
+        if line and not line.startswith("#") and not _is_comment(line) and _fields(line) is not None:
+            block = next(_split_blocks(lines[:number + 1], name), None)
+            return (number, block) if block is not None and block[3] == [number + 1] else None
+    return None
+
+
+def _c_options(line: str) -> tuple[str | None, str]:
+    """(delimiter, what a comma becomes) for numpy's C parser, split as :func:`_fields` splits ``line``."""
+    if ";" in line:
+        return ";", "."
+    if "\t" in line:
+        return "\t", "."
+    if "," in line:
+        return (",", "") if _all_float(line.split(",")) else (None, ".")
+    return None, ""
+
+
+def _read_fast(lines: list[str], name: str) -> list[Scan] | None:
+    """The one block of a plain column file through numpy's C parser (``loadtxt``) after the header.
+
+    None where the line-by-line reader must decide: several blocks, comments among the numbers, a
+    field the C parser refuses, non-finite or unordered values (the slow pass names the line).
+    """
+    found = _preamble(lines, name)
+    if found is None:
+        return None
+    start, (header, keys, rows, _) = found
+    body = "\n".join(lines[start:]).rstrip()
+    if _INTERRUPTION.search(body):
+        return None
+    delimiter, comma = _c_options(lines[start])
+    if comma:
+        body = body.replace(",", comma)
+    try:
+        cols = np.loadtxt(io.StringIO(body), delimiter=delimiter, comments=None, ndmin=2, dtype=np.float64)
+    except ValueError:
+        return None
+    if cols.shape[1] != len(rows[0]) or not np.all(np.isfinite(cols)):
+        return None
+    steps = np.diff(cols[:, 0])
+    if not (np.all(steps > 0) or np.all(steps < 0)):
+        return None
+    return [_scan((header, keys, cols, None), name, _suffix(name), 0)]
 
 
 @register_reader("text", SUFFIXES, sniff_text, "column text (x, y[, sigma]); RRUFF; FIT2D .chi")
@@ -241,9 +304,16 @@ def read_text(data: bytes, name: str) -> list[Scan]:
     """Parse column text into one Scan per block of numbers.
 
     Returns scans with ``x`` (L,), ``y`` (L,), ``sigma`` (L,) when a third column exists.
+    A plain file (header, then one block of numbers) is read by numpy's C parser; anything
+    else, and any file it refuses, line by line (errors name the line).
     """
     text = decode_text(data, name)
     lines = text.splitlines()
+    return _read_fast(lines, name) or read_lines(lines, name)
+
+
+def read_lines(lines: list[str], name: str) -> list[Scan]:
+    """The line-by-line reader: every block of numbers, errors with their line number."""
     blocks = list(_split_blocks(lines, name))
     if not blocks:
         raise FormatError("no numeric data", name)

@@ -221,3 +221,18 @@ def test_import_is_cheap():
             "'jcamp'} & set(sys.modules); print(sorted(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_only_gsas_data_lists_its_folder_for_instrument_files(tmp_path, monkeypatch):
+    import spectool.io.readers as readers
+
+    calls = []
+    real = readers._prm_beside
+    monkeypatch.setattr(readers, "_prm_beside", lambda path: calls.append(path) or real(path))
+    for name in ("simple.xy", "two_scans.xrdml", "two_blocks.ras"):
+        shutil.copy(DATA / name, tmp_path / name)
+        read_scans(tmp_path / name)
+    assert calls == []  # a folder of 1,000 text scans was listed 1,000 times
+    shutil.copy(DATA / "xray_std.gsa", tmp_path / "xray_std.gsa")
+    shutil.copy(DATA / "xray_inst.prm", tmp_path / "xray_inst.prm")
+    assert read_scans(tmp_path / "xray_std.gsa") and len(calls) == 1

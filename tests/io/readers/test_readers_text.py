@@ -145,3 +145,51 @@ def test_a_stated_wavelength_does_not_make_the_axis_a_wavelength():
     assert (scan.quantity, scan.kind, scan.wavelength) == ("two_theta", "xrd", pytest.approx(1.54056))
     uv = read_scans(b"# wavelength (nm), absorbance\n400 0.1\n401 0.2\n402 0.3\n", "uv.txt")[0]
     assert uv.quantity == "wavelength"
+
+
+def _outcome(read):
+    try:
+        return [(s.x.tolist(), s.y.tolist(), None if s.sigma is None else s.sigma.tolist(), s.quantity, s.units,
+                 s.kind, s.wavelength, s.meta) for s in read()]
+    except FormatError as exc:
+        return ("error", exc.message, exc.line)
+
+
+number = st.one_of(st.floats(-1e6, 1e6, allow_nan=False), st.sampled_from([float("nan"), float("inf"), 0.0]))
+separators = st.sampled_from([" ", "  ", "\t", ",", ";", " , "])
+
+
+@st.composite
+def column_files(draw):
+    """Column text that is mostly plain (one block after a header) with the odd irregular line."""
+    sep, comma = draw(separators), draw(st.booleans())
+    width = draw(st.integers(2, 4))
+    x = np.cumsum(draw(st.lists(st.floats(0.001, 5), min_size=1, max_size=30)))
+    x = x[::-1] if draw(st.booleans()) else x
+    rows = [[float(v)] + [draw(number) for _ in range(width - 1)] for v in x]
+    text = lambda v: (f"{v:.6g}".replace(".", ",") if comma and sep not in (",", " , ") else f"{v:.6g}")
+    lines = [sep.join(text(v) for v in row) for row in rows]
+    for _ in range(draw(st.integers(0, 2))):  # an irregular line somewhere
+        at = draw(st.integers(0, len(lines)))
+        lines.insert(at, draw(st.sampled_from(["", "# note", "abc def", "1", "1 2 3 4 5", "nan nan", "##END="])))
+    header = draw(st.sampled_from(["", "# 2theta counts\n", "Sample: x\nwavelength 1.54\n", "##TITLE=a\n"]))
+    return (header + "\n".join(lines) + draw(st.sampled_from(["", "\n", "\n\n"]))).encode()
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(column_files(), st.sampled_from(["s.xy", "s.csv", "s.txt"]))
+def test_c_parser_reads_exactly_what_the_line_reader_reads(data, name):
+    from spectool.io.readers.text import read_lines
+
+    fast = _outcome(lambda: read_text(data, name))
+    slow = _outcome(lambda: read_lines(data.decode("utf-8").splitlines(), name))
+    assert fast == slow
+
+
+def test_a_plain_file_goes_through_the_c_parser(monkeypatch):
+    from spectool.io.readers import text
+
+    monkeypatch.setattr(text, "read_lines", lambda *a: pytest.fail("line-by-line reader used"))
+    body = "\n".join(f"{10 + i * 0.01:.2f} {i % 7}" for i in range(500))
+    scan = read_text(f"# 2theta counts\n# wavelength 1.5406\n{body}\n".encode(), "s.xy")[0]
+    assert len(scan) == 500 and scan.wavelength == 1.5406 and scan.y[8] == 1
