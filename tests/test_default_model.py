@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -56,7 +57,8 @@ def test_make_model_on_a_tiny_configuration(tmp_path):
 
 def test_demo_runs_the_whole_pipeline_and_names_its_example(tmp_path):
     work = tmp_path / "demo"
-    out = run_cli("demo", "--dir", str(work))
+    out = subprocess.run([sys.executable, "-m", "spectool", "demo", "--dir", str(work)], capture_output=True, cwd=ROOT,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=600)  # ~1 min; run_cli allows 120 s
     assert out.returncode == 0, out.stderr
     for name in ("corpus/types.csv", "sim.h5", "train.h5", "model.safetensors", "predicted.h5", "maps.h5"):
         assert (work / name).exists(), name

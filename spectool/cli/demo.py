@@ -24,7 +24,7 @@ def demo(
                                                      help="Work in DIR and keep it [default: a temporary folder].")] = None,
     seed: SeedOpt = 0,
 ) -> None:
-    """Run the pipeline end to end: a corpus of six structure types → simulate → augment → preprocess → train a nearest-neighbour classifier → predict the example scan (a simulated rutile) → explain it with a picture.
+    """Run the pipeline end to end: a corpus of six structure types → simulate → augment → preprocess → train a logistic-regression classifier → predict the example scan (a simulated rutile) → explain it with a picture.
 
     Prints each command as it runs and where every output lies, and fails unless the model names the example's
     structure type (C4, rutile) first. The training patterns get backgrounds and counting noise, then the recipe
@@ -57,7 +57,7 @@ def _steps(work: Path, seed: int) -> list[tuple[str, list[str]]]:
         ("physics-informed variants, with backgrounds and counting noise",
          ["augment", str(work / "sim.h5"), "-n", "20", "--preset", "both", "--seed", str(seed), "-o", str(work / "aug.h5")]),
         ("the recipe a raw scan will go through", ["preprocess", str(work / "aug.h5"), *RECIPE, "-o", str(work / "train.h5")]),
-        ("a nearest-neighbour classifier", ["train", str(work / "train.h5"), "--model", "knn", "--seed", str(seed),
+        ("a logistic-regression classifier", ["train", str(work / "train.h5"), "--model", "logreg", "--seed", str(seed),
                                             "--label-info", str(corpus / "types.csv"), "--label-columns",
                                             "strukturbericht,pearson,prototype_formula", "-o", str(model)]),
         ("the example scan (a simulated rutile with background and noise)",
