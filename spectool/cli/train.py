@@ -25,6 +25,10 @@ def train(
     val: Annotated[Optional[str], Opt("--val", metavar="SET", help="Validation set [default: a stratified "
                                                                     "--val-fraction of SET].")] = None,
     val_fraction: Annotated[float, Opt(help="Validation share of each class (4:1 split).")] = 0.2,
+    split: Annotated[str, Opt(help=(
+        "How --val-fraction is held out: auto (by parent when the set has a 'parent' column, as augment "
+        "writes: whole structures, never one on both sides; else by row), parent, or rows (copies of one "
+        "structure on both sides: validation measures memorisation)."))] = "auto",
     epochs: Annotated[int, Opt(min=1, help="Most epochs.")] = 100,
     batch_size: Annotated[int, Opt("--batch-size", "-b", min=1, help="Patterns per step (per process).")] = 128,
     lr: Annotated[float, Opt(help="AdamW peak learning rate.")] = 1e-3,
@@ -117,7 +121,7 @@ def _train(env: Env, o: dict, world, device) -> None:
     from contextlib import ExitStack
 
     from spectool.io.sets import open_set
-    from spectool.learn.data import read_labels
+    from spectool.learn.data import read_column, read_labels
     from spectool.learn.runner import Inputs, Options
     from spectool.learn.state import default_state_path, read_state
 
@@ -126,7 +130,7 @@ def _train(env: Env, o: dict, world, device) -> None:
     seed = job.config["seed"]
     with ExitStack() as stack:
         reader = stack.enter_context(open_set(o["input"], env))
-        inputs = Inputs(reader, read_labels(reader).astype("int64"), o["input"])
+        inputs = Inputs(reader, read_labels(reader).astype("int64"), o["input"], parents=read_column(reader, "parent"))
         if o["val"]:
             inputs.val_reader = stack.enter_context(open_set(o["val"], env))
             inputs.val_y = read_labels(inputs.val_reader).astype("int64")
@@ -153,7 +157,8 @@ def _job(o: dict, saved):
         raise UsageError("--groups and --add-to train RCNets: use --model union")
     config = {k: o[k] for k in TrainConfig.__dataclass_fields__ if k in o}
     config["seed"] = o["seed"]
-    return Job(name, _model_args(o), config, o["val_fraction"], _augment_ops(o), o["init"], o["freeze"])
+    return Job(name, _model_args(o), config, o["val_fraction"], _augment_ops(o), o["init"], o["freeze"],
+               split=o["split"])
 
 
 def _model_args(o: dict) -> dict:
@@ -190,7 +195,7 @@ def _dispatch(job, inputs, opts, reporter, o: dict):
     from spectool.models.registry import model_kind
 
     val = None if inputs.val_reader is None else (inputs.val_reader.meta.label_names, inputs.val_y)
-    data = prepare_data(inputs.reader.meta.label_names, inputs.y, job, opts.seed, o["input"], val)
+    data = prepare_data(inputs.reader.meta.label_names, inputs.y, job, opts.seed, o["input"], val, inputs.parents)
     job.labels = data.labels
     if o["add_to"]:
         return runner.run_add_member(job, inputs, data, opts, reporter, o["add_to"])
@@ -297,6 +302,10 @@ class _Reporter:
     def info(self, message: str) -> None:
         if self.world.main:
             self.env.info(message)
+
+    def warn(self, message: str) -> None:
+        if self.world.main:
+            self.env.warn(message)
 
     def batch(self, rows: int) -> None:
         if self._bar is None and self.world.main:

@@ -26,6 +26,7 @@ class Inputs:
     where: str
     val_reader: object = None
     val_y: np.ndarray | None = None
+    parents: np.ndarray | None = None  # the set's 'parent' column (N,), if any: what the split keeps whole
 
 
 @dataclass
@@ -101,14 +102,26 @@ def run_network(job: Job, inputs: Inputs, data: Data, opts: Options, hooks) -> O
     if init:
         hooks.info(f"train: --init {job.init}: {init['loaded']} tensors loaded, head {init['head']}"
                    + (f", {init['frozen']} frozen" if init["frozen"] else ""))
+    say_split(data, hooks)
     train, val = sources(inputs, data, job, opts)
     start = time.perf_counter()
     trainer, state = fit_network(model, job, train, val, data.lut, data.val_lut, opts, hooks, opts.resume)
     meta = train_meta(job, state, model, time.perf_counter() - start, opts)
-    meta.update(init=init, train_rows=len(data.train_rows), val_rows=len(data.val_rows))
+    meta.update(init=init, train_rows=len(data.train_rows), val_rows=len(data.val_rows), split=data.split)
     # every network keeps its classes' mean training patterns: predict's reliability (cosine S) needs them
     extra = {"class_means": class_means(_plain(inputs, data, opts), data.lut, len(data.labels))}
     return Outcome(model.cpu().eval(), data.labels, meta, extra)
+
+
+def say_split(data: Data, hooks) -> None:
+    """Tell how validation was chosen (info lines; warnings where it measures memorisation or is missing)."""
+    from spectool.learn.job import split_messages
+
+    lines, warnings = split_messages(data.split, len(data.train_rows), len(data.val_rows))
+    for line in lines:
+        hooks.info(line)
+    for line in warnings:
+        hooks.warn(line)
 
 
 def _plain(inputs: Inputs, data: Data, opts: Options, rows=None):
@@ -126,6 +139,7 @@ def run_classical(job: Job, inputs: Inputs, data: Data, opts: Options, hooks) ->
     if job.augment or job.init or job.freeze:
         raise UsageError(f"{job.model} takes no --augment, --init or --freeze")
     check_split(data)
+    say_split(data, hooks)
     model, seconds = classical.fit(job.model, job.model_args, _plain(inputs, data, opts), data.lut,
                                    len(data.labels), opts.seed, hooks.batch)
     val = sources(inputs, data, job, opts)[1] if opts.world.main else None
@@ -134,7 +148,7 @@ def run_classical(job: Job, inputs: Inputs, data: Data, opts: Options, hooks) ->
     meta = {"seed": opts.seed, "model": job.model, "estimator_args": job.model_args, "metrics": [record],
             "best_epoch": 1, "val": {k[4:]: v for k, v in record.items() if k.startswith("val_")},
             "time_s": round(seconds, 3), "parameters": sum(b.numel() for b in model.buffers()),
-            "train_rows": len(data.train_rows), "val_rows": len(data.val_rows)}
+            "train_rows": len(data.train_rows), "val_rows": len(data.val_rows), "split": data.split}
     return Outcome(model, data.labels, meta)
 
 

@@ -147,3 +147,22 @@ def _any_model(d) -> str:
         assert run_cli("train", str(d / "s.h5"), "-m", "knn", "-o", str(path)).returncode == 0
     read_header(path)
     return str(path)
+
+
+@pytest.mark.parametrize("parents_per_class", [3, 1])
+def test_validation_is_split_by_parent(tmp_path, parents_per_class):
+    X, labels = peak_patterns(4, 12)
+    parent = np.arange(len(X)) // (12 // parents_per_class)  # augment's column: the source row of each copy
+    path = write_set(tmp_path / "aug.h5", X, labels, samples={"parent": parent})
+    out = tmp_path / "k.safetensors"
+    res = run_cli("train", path, "-m", "knn", "-o", str(out))
+    err = res.stderr.decode()
+    if parents_per_class == 1:  # nothing to hold out without cutting a structure in two: say so, exit 2
+        assert res.returncode == 2 and len(err.strip().splitlines()) == 1 and "--split rows" in err, err
+        res = run_cli("train", path, "-m", "knn", "--split", "rows", "-o", str(out))
+        assert res.returncode == 0 and "measures memorisation" in res.stderr.decode()
+        assert load_checkpoint(out).train["split"] == {"by": "rows", "parents": True}
+        return
+    assert res.returncode == 0 and "split by parent" in err, err
+    split = load_checkpoint(out).train["split"]
+    assert split == {"by": "parent", "train_parents": 8, "val_parents": 4, "unvalidated": []}
