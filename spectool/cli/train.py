@@ -30,13 +30,16 @@ def train(
         "writes: whole structures, never one on both sides; else by row), parent, or rows (copies of one "
         "structure on both sides: validation measures memorisation)."))] = "auto",
     epochs: Annotated[int, Opt(min=1, help="Most epochs.")] = 100,
-    batch_size: Annotated[int, Opt("--batch-size", "-b", min=1, help="Patterns per step (per process).")] = 128,
+    batch_size: Annotated[Optional[int], Opt("--batch-size", "-b", min=1, help=(
+        "Patterns per step (per process) [default: a power of two near training rows / 16, from 16 to 128]."))] = None,
     lr: Annotated[float, Opt(help="AdamW peak learning rate.")] = 1e-3,
     weight_decay: Annotated[float, Opt(help="AdamW weight decay (not on biases and norms).")] = 0.05,
     warmup: Annotated[float, Opt(min=0, help="Epochs of linear warm-up.")] = 1.0,
     schedule: Annotated[str, Opt(help="After warm-up: cosine, plateau (halve after 2 flat epochs) or constant.")] = "cosine",
     label_smoothing: Annotated[float, Opt(min=0, max=0.5, help="Cross-entropy label smoothing.")] = 0.0,
-    patience: Annotated[int, Opt(min=0, help="Stop after N epochs without a lower validation loss (0: never).")] = 3,
+    patience: Annotated[Optional[int], Opt(min=0, help=(
+        "Stop after N optimiser steps without a lower validation loss (0: never) [default: 3 epochs' steps, "
+        "at least 400]."))] = None,
     grad_clip: Annotated[float, Opt(min=0, help="Clip the gradient norm (0: off).")] = 0.0,
     compile: Annotated[bool, Opt("--compile/--no-compile", help=(
         "torch.compile the training step (the first steps compile; needs a C++ compiler). Measured no gain on "
@@ -81,8 +84,11 @@ def train(
 ) -> None:
     """Train a classifier on a labelled set and write the best epoch as one checkpoint.
 
-    AdamW with warm-up then cosine decay, early stopping on the validation loss (patience 3), per-epoch loss and
-    top-1/3/5 on stderr. Ctrl-C leaves the state of the last finished epoch (exit 130): --resume STATE continues
+    AdamW with warm-up then cosine decay, early stopping on the validation loss, per-epoch loss and
+    top-1/3/5 on stderr. Validation holds out whole structures (augment's parent column) unless --split rows.
+    At the end BatchNorm statistics are recomputed on the training set and validation runs again on the
+    saved weights; a warning if they give every pattern the same scores or validation top-1 lies far below
+    training top-1. Ctrl-C leaves the state of the last finished epoch (exit 130): --resume STATE continues
     and reaches the same weights as an uninterrupted run. Runs data-parallel unchanged under
     torchrun --nproc-per-node N -m spectool train … (rank 0 writes).
     """

@@ -42,7 +42,7 @@ def _predict(path, X):
 @pytest.mark.parametrize("name", ["vit", "cnn", "resnet"])
 def test_networks_learn_and_store_everything(sets, name, tmp_path):
     out, log = tmp_path / "m.safetensors", tmp_path / "m.jsonl"
-    res = run_cli("train", sets["s"], "-m", name, *NETS[name], *FAST, "--epochs", "20", "--patience", "20",
+    res = run_cli("train", sets["s"], "-m", name, *NETS[name], *FAST, "--epochs", "20", "--patience", "0",
                   "-o", str(out), "--log", str(log), *(["--aug-op", "shift:delta=-0.5:0.5"] if name == "vit" else []))
     assert res.returncode == 0, res.stderr
     X, labels = peak_patterns(4, 30)
