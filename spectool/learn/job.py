@@ -151,6 +151,19 @@ def check_split(data: Data) -> None:
                          "with patterns of the training classes)")
 
 
+SMEAR_AXIS_UNITS = 1.0  # ViT's input max filter in train: ~1° 2θ, the order of augment's default shift (±0.5°)
+
+
+def train_model_args(name: str, args: dict, axis) -> dict:
+    """The model arguments train adds when not given: ViT's ``smear`` over ~``SMEAR_AXIS_UNITS`` of the axis."""
+    values = np.asarray(getattr(axis, "values", axis), dtype=np.float64)
+    if name != "vit1d" or "smear" in args or len(values) < 2 or getattr(axis, "quantity", "two_theta") != "two_theta":
+        return args
+    step = float(np.median(np.abs(np.diff(values))))
+    points = int(round(SMEAR_AXIS_UNITS / step)) if step > 0 else 0
+    return {**args, "smear": min(points, len(values)) // 2 * 2 + 1}
+
+
 def build_model(name: str, args: dict, num_classes: int, input_length: int, seed: int):
     """A fresh model from the registry, initialised from ``seed``; unknown ``args`` → UsageError."""
     import torch

@@ -14,7 +14,8 @@ import numpy as np
 
 from spectool.errors import UsageError
 from spectool.learn.distributed import World
-from spectool.learn.job import Data, Job, build_model, check_split, class_means, make_augmenter, summary, transfer
+from spectool.learn.job import (Data, Job, build_model, check_split, class_means, make_augmenter, summary,
+                                train_model_args, transfer)
 
 
 @dataclass
@@ -119,6 +120,7 @@ def run_network(job: Job, inputs: Inputs, data: Data, opts: Options, hooks) -> O
     """ViT / CNN / ResNet (RCNet): build (or --init), train, keep the best epoch."""
     check_split(data)
     L = len(inputs.reader.meta.axis)
+    job.model_args = train_model_args(job.model, job.model_args, inputs.reader.meta.axis)
     model = build_model(job.model, job.model_args, len(data.labels), L, opts.seed)
     init = transfer(model, job.init, job.freeze, data.labels) if job.init else None
     if job.freeze and not job.init:

@@ -11,7 +11,7 @@ from spectool.io.checkpoint import load_checkpoint
 from tests.conftest import run_cli
 
 GRID = ["--range", "10:80", "--step", "0.1"]
-TINY = {"cnn": ["--arg", "channels=[8,8,16,16]", "--arg", "kernel_size=5", "--arg", "hidden=[32,16]"],
+TINY = {"cnn": ["--arg", "channels=[16,16,32,32]", "--arg", "hidden=[64,32]"],
         "vit": ["--patch", "10", "--dim", "32", "--depth", "2", "--heads", "2"]}
 
 
