@@ -50,7 +50,7 @@ def _steps(work: Path, epochs: int, seed: int) -> list[tuple[str, list[str]]]:
         ("physics-informed variants", ["augment", str(work / "sim.h5"), "-n", "20", "--preset", "both", "--without",
                                        "background", "--seed", str(seed), "-o", str(work / "train.h5")]),
         ("a small ViT", ["train", str(work / "train.h5"), "--model", "vit", "--patch", "120", "--dim", "32", "--depth",
-                         "2", "--heads", "2", "--epochs", str(epochs), "--batch-size", "32", "--patience", "5", "--seed", str(seed), "--scan-step",
+                         "2", "--heads", "2", "--epochs", str(epochs), "--batch-size", "32", "--patience", "0", "--seed", str(seed), "--scan-step",
                          "baseline:method=snip", "--label-info", str(corpus / "types.csv"), "--label-columns",
                          "strukturbericht,pearson,prototype_formula", "-o", str(model)]),
         ("the example scan (a simulated rutile with background and noise)",

@@ -9,6 +9,7 @@ import typer
 from spectool.cli.app import app
 from spectool.cli.common import DeviceOpt, SeedOpt, command
 from spectool.env import Env
+from spectool.errors import UsageError
 
 Opt = typer.Option
 MODEL_HELP = ("vit (ViT-1D), cnn, resnet (RCNet: ResNet-1D + confidence), union (RCNets over --groups), knn, "
@@ -19,7 +20,9 @@ STATE_HELP = "Resumable state, written at every epoch boundary [default: OUTPUT 
 @command(app, "train")
 def train(
     env: Env,
-    input: Annotated[str, typer.Argument(metavar="SET", help="A labelled spectra set (path or -).")],
+    inputs: Annotated[list[str], typer.Argument(metavar="SET|STRUCTURE…", help=(
+        "A labelled spectra set (path or -), or crystal structures (CIF, POSCAR… files or folders): each file "
+        "one class, simulated, augmented and prepared here (see below)."))],
     output: Annotated[str, Opt("-o", "--output", metavar="PATH", help="The checkpoint to write.")] = "model.safetensors",
     model: Annotated[str, Opt("-m", "--model", help=MODEL_HELP)] = "vit",
     val: Annotated[Optional[str], Opt("--val", metavar="SET", help="Validation set [default: a stratified "
@@ -78,6 +81,11 @@ def train(
         "(e.g. corpus/types.csv: Strukturbericht, Pearson, prototype formula)."))] = None,
     label_columns: Annotated[Optional[str], Opt("--label-columns", metavar="A,B,…", help=(
         "Which columns of --label-info to keep [default: all]."))] = None,
+    like: Annotated[Optional[str], Opt("--like", metavar="SCAN", help=(
+        "From structures: simulate on this scan's 2θ range, step and wavelength [default: 5–90° step 0.02°, "
+        "Cu Kα 1.5406 Å]."))] = None,
+    copies: Annotated[int, Opt(min=1, help="From structures: augmented training copies per structure "
+                                           "(validation: a quarter as many, another seed).")] = 50,
     threads: Annotated[int, Opt(min=0, help="CPU threads for torch (0: torch's default; per process).")] = 0,
     seed: SeedOpt = 0,
     device: DeviceOpt = "auto",
@@ -91,6 +99,11 @@ def train(
     training top-1. Ctrl-C leaves the state of the last finished epoch (exit 130): --resume STATE continues
     and reaches the same weights as an uninterrupted run. Runs data-parallel unchanged under
     torchrun --nproc-per-node N -m spectool train … (rank 0 writes).
+
+    From structures (spectool train cifs/ --like scan.xy -o model.safetensors): simulate (label: file stem)
+    on the scan's axis → augment --preset both (-n --copies; validation another seed) → preprocess
+    (SNIP baseline, maximum 1: the recipe predict replays) → train; each class's simulated sticks, cell and
+    CIF text are stored in the checkpoint as references.
     """
     settings = dict(locals())
     settings.pop("env")
@@ -124,6 +137,31 @@ def _threads(n: int, world) -> None:
 
 
 def _train(env: Env, o: dict, world, device) -> None:
+    from contextlib import ExitStack
+
+    with ExitStack() as stack:
+        o = _from_structures(env, o, world, stack)
+        _train_set(env, o, world, device)
+
+
+def _from_structures(env: Env, o: dict, world, stack) -> dict:
+    """The options with ``input`` (and ``val``) set: the set given, or the sets built from structures."""
+    from spectool.cli import train_structures as ts
+
+    if not ts.is_structures(o["inputs"]):
+        return {**o, "input": o["inputs"][0], "references": None}
+    import tempfile
+    from pathlib import Path
+
+    ts.check(o)
+    if world.distributed:
+        raise UsageError("training from structures runs in one process; build the sets first for torchrun")
+    work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="spectool-train-")))
+    paths = ts.build_sets(env, o["inputs"], work, o["like"], o["copies"], o["seed"])
+    return {**o, "input": paths["train"], "val": o["val"] or paths["val"], "references": paths["sim"]}
+
+
+def _train_set(env: Env, o: dict, world, device) -> None:
     from contextlib import ExitStack
 
     from spectool.io.sets import open_set
@@ -234,13 +272,19 @@ def _save(env: Env, o: dict, outcome, meta, recipe: dict) -> None:
     data = [{"role": role, "path": p, "sha256": sha256_file(p) if p != "-" and Path(p).is_file() else None}
             for role, p in (("train", o["input"]), ("val", o["val"])) if p]
     train = {**outcome.train, "data": data, "argv": ["spectool", *sys.argv[1:]], "resumed_from": o["resume"]}
+    extra = dict(outcome.extra_tensors)
+    if o.get("references"):
+        from spectool.cli.train_structures import references
+
+        tensors, train["references"] = references(env, o["references"], outcome.labels)
+        extra.update(tensors)
     if o["test"]:
         train["test"] = _test_metrics(env, o["test"], outcome)
         if train["test"]["ood_threshold"] is not None:  # predict flags what falls below 95 % of these
             train["ood_threshold"] = train["test"]["ood_threshold"]
     save_checkpoint(o["output"], outcome.model, labels=outcome.labels, input=meta,
                     preprocess=recipe, train=train,
-                    extra_tensors=outcome.extra_tensors,
+                    extra_tensors=extra,
                     label_info=_label_info(o["label_info"], outcome.labels, o["label_columns"]))
     val = train.get("val") or {}
     env.info(f"train: {o['output']}: {len(outcome.labels)} classes, best epoch {train.get('best_epoch')}, val "

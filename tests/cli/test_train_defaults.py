@@ -59,3 +59,24 @@ def test_six_structures_learn_at_default_settings(six, name, tmp_path):
     with torch.no_grad():
         pred = ckpt.model(X).argmax(1).numpy()
     assert list(np.array(ckpt.labels)[pred]) == truth  # the clean patterns, in evaluation mode
+
+
+def test_one_command_from_structures_to_a_model(six, tmp_path):
+    scan = tmp_path / "scan.xy"
+    x = np.arange(10, 60.0001, 0.05)
+    scan.write_text("".join(f"{v:.2f} {1 + np.exp(-((v - 31.7) / 0.1) ** 2) * 100:.3f}\n" for v in x))
+    out = tmp_path / "m.safetensors"
+    res = run_cli("train", str(six / "cifs"), "--like", str(scan), "--copies", "4", "-m", "cnn", *TINY["cnn"],
+                  "--epochs", "1", "--threads", "1", "-o", str(out))
+    assert res.returncode == 0, res.stderr.decode()
+    ckpt = load_checkpoint(out)
+    axis = ckpt.tensors["axis"].numpy()
+    assert len(axis) == len(x) and np.allclose(axis[[0, -1]], [10, 60])  # the scan's grid
+    assert [s["op"] for s in ckpt.preprocess["steps"]] == ["baseline", "normalize"]  # what predict replays
+    refs, t = ckpt.train["references"], ckpt.tensors
+    assert refs["format"] == "spectool-references/1" and [c["label"] for c in refs["classes"]] == ckpt.labels
+    assert all(c["cif"] and c["cif"].lstrip().startswith(("#", "data_")) for c in refs["classes"])
+    offsets, tt = t["references.offsets"].numpy(), t["references.two_theta"].numpy()
+    assert offsets.shape == (7,) and offsets[-1] == len(tt) == len(t["references.hkl"]) and t["references.cell"].shape == (6, 6)
+    nacl = ckpt.labels.index("NaCl")
+    assert np.any(np.abs(tt[offsets[nacl]:offsets[nacl + 1]] - 31.7) < 0.1)  # NaCl (200)
