@@ -188,12 +188,14 @@ def _accuracy(model, val, device) -> float:
 
 
 def spectool_fit(model, reader, train_rows, val_rows, lut, batch: int, epochs: int, target: float,
-                 device) -> tuple[float, float, int]:
+                 device, bf16: bool = False) -> tuple[float, float, int]:
     """spectool's Trainer until validation top-1 ≥ ``target`` (or ``epochs``): (seconds, top-1, epochs)."""
     train = BatchSource(reader, train_rows, batch, True, 0)
     val = BatchSource(reader, val_rows, 512, False, 0)
     trainer = Trainer(model.to(device), TrainConfig(epochs=epochs, batch_size=batch, warmup=0, patience=0),
                       device, lut)
+    if bf16:
+        trainer.amp_dtype = torch.bfloat16
     trainer.plan(len(train))
     start, top1 = time.perf_counter(), 0.0
     for epoch in range(epochs):
@@ -227,6 +229,13 @@ def time_to_accuracy(args, device, tmp: Path) -> None:
                                                 args.epochs * 2, target, device)
             print(f"{name}: papers' code {p_time:6.1f} s to val top-1 {target:.3f}   spectool {s_time:6.1f} s to "
                   f"{top1:.3f} ({epochs} epochs)   ratio {s_time / p_time:.2f}x (target ≤ 0.5)")
+            if device.type == "cpu" and _cpu_has_bf16():
+                torch.manual_seed(0)
+                ours = create_model(name, num_classes=args.tta_classes, input_length=args.length, **kwargs)
+                b_time, b_top1, b_epochs = spectool_fit(ours, reader, train_rows, val_rows, lut, args.batch,
+                                                        args.epochs * 2, target, device, bf16=True)
+                print(f"{name}: spectool bf16 autocast {b_time:6.1f} s to {b_top1:.3f} ({b_epochs} epochs)   "
+                      f"ratio {b_time / p_time:.2f}x")
 
 
 def main() -> None:
