@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from spectool.io.checkpoint import load_checkpoint
-from tests.conftest import run_cli
+from tests.conftest import ROOT, run_cli
 
 GRID = ["--range", "10:80", "--step", "0.1"]
 TINY = {"cnn": ["--arg", "channels=[16,16,32,32]", "--arg", "hidden=[64,32]"],
@@ -29,6 +29,16 @@ def six_structures(folder) -> None:
         Structure.from_spacegroup(group, lattice, species, coords).to(filename=str(folder / f"{name}.cif"))
 
 
+def _spectool(*args: str):
+    """run_cli with room for a loaded machine: a training run, not a timing."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "spectool", *args], capture_output=True, env=env, timeout=900)
+
+
 @pytest.fixture(scope="module")
 def six(tmp_path_factory):
     d = tmp_path_factory.mktemp("six")
@@ -43,8 +53,9 @@ def six(tmp_path_factory):
 def test_six_structures_learn_at_default_settings(six, name, tmp_path):
     out = tmp_path / "m.safetensors"
     # every class has one structure: the honest split has nothing to hold out, so rows are asked for
-    res = run_cli("train", str(six / "aug.h5"), "-m", name, *TINY[name], "--split", "rows", "--threads", "1",
-                  "-o", str(out))
+    # --epochs caps the run (~20 s of CPU each); batch size, patience, BatchNorm handling and smear are train's
+    res = _spectool("train", str(six / "aug.h5"), "-m", name, *TINY[name], "--split", "rows", "--epochs", "50",
+                    "--threads", "1", "-o", str(out))
     err = res.stderr.decode()
     assert res.returncode == 0, err
     ckpt = load_checkpoint(out)
