@@ -16,7 +16,7 @@ HOLDOUT   ?= 0.2
 COPIES    ?= 12
 EPOCHS    ?= 40
 MODEL     ?= --model vit --patch 120 --dim 96 --depth 4 --heads 4 --dropout 0
-TRAIN     ?= --batch-size 128 --lr 1e-3 --patience 5
+TRAIN     ?= --batch-size 128 --lr 1e-3 --patience 2000  # optimiser steps: ~5 epochs of this set
 
 CORPUS := $(BUILD)/corpus
 TYPES_OPT := $(if $(TYPES),--types $(TYPES),)

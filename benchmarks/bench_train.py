@@ -15,7 +15,15 @@ loading for free makes the plain loop 1 / (1 − share) faster (Amdahl); the res
 same model's forward, backward and optimizer, of which a loop can only shave the optimizer (fused
 AdamW here).
 
-    python benchmarks/bench_train.py [--n 2048] [--length 4251] [--batch 128] [--threads 2]
+Then, on a learnable set (peak patterns, one class per peak layout, jittered and noisy), the time to
+accuracy: the papers' code (per-sample DataLoader, ``nn.Dropout``, Adam) trains ``--epochs`` epochs and
+its final validation top-1 is the target; spectool's Trainer (same model, data, batch, lr) trains until
+it reaches that target. Ratio = spectool's wall time / the papers' (target ≤ 0.5). A bf16-autocast row
+(CPU, where the processor has bf16) times spectool's step under ``torch.autocast("cpu", bfloat16)``;
+train only uses autocast on CUDA, and keeps it that way unless this row shows speed at equal accuracy.
+
+    python benchmarks/bench_train.py [--n 2048] [--length 4251] [--batch 128] [--threads 2] [--device cpu|cuda]
+    python benchmarks/bench_train.py --short --device cuda   # < 3 minutes on one GPU
 """
 
 from __future__ import annotations
@@ -77,14 +85,17 @@ def loading_share(X, y, batch: int, step_rate: float) -> float:
     return step_rate / load_rate
 
 
-def plain_loop(model, X, y, batch: int, steps: int) -> float:
+def plain_loop(model, X, y, batch: int, steps: int, device: torch.device = torch.device("cpu")) -> float:
     loader = torch.utils.data.DataLoader(OneSample(X, y), batch_size=batch, shuffle=True)
+    model.to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     model.train()
     done, start = 0, None
     for i, (xb, yb) in enumerate(loader):
         if i == 2:
+            _sync(device)
             done, start = 0, time.perf_counter()  # two warm-up steps
+        xb, yb = xb.to(device), yb.to(device)
         opt.zero_grad()
         loss = torch.nn.functional.cross_entropy(model(xb), yb)
         loss.backward()
@@ -92,10 +103,17 @@ def plain_loop(model, X, y, batch: int, steps: int) -> float:
         done += len(yb)
         if i + 1 >= steps + 2:
             break
+    _sync(device)
     return done / (time.perf_counter() - start)
 
 
-def spectool_loop(model, reader, y, batch: int, steps: int, compile: bool = False) -> float:
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def spectool_loop(model, reader, y, batch: int, steps: int, compile: bool = False,
+                  device: torch.device = torch.device("cpu"), bf16: bool = False) -> float:
     """Steady-state samples/s after warm-up steps (with --compile, compiling happens in the warm-up:
     the time it took is reported apart)."""
     rows = np.arange(len(y))
@@ -104,17 +122,21 @@ def spectool_loop(model, reader, y, batch: int, steps: int, compile: bool = Fals
     lut = np.arange(int(y.max()) + 2)
     lut[-1] = -1
     config = TrainConfig(epochs=1, batch_size=batch, warmup=0, compile=compile)
-    trainer = Trainer(model, config, torch.device("cpu"), lut)
+    trainer = Trainer(model.to(device), config, device, lut)
+    if bf16:
+        trainer.amp_dtype = torch.bfloat16  # what train would do if it kept CPU autocast
     trainer.plan(len(source))
     batches = source.epoch(0)
     start = time.perf_counter()
     for X, yb, _ in [next(batches) for _ in range(warm)]:
         trainer.step(*trainer.to_device(X, yb, lut))
+    _sync(device)
     spectool_loop.warmup_s = time.perf_counter() - start
     start, done = time.perf_counter(), 0
     for X, yb, _ in batches:
         trainer.step(*trainer.to_device(X, yb, lut))
         done += len(yb)
+    _sync(device)
     return done / (time.perf_counter() - start)
 
 
@@ -128,6 +150,94 @@ def make_set(path: Path, n: int, length: int, classes: int) -> tuple[np.ndarray,
     return X, y
 
 
+def peak_patterns(classes: int, per_class: int, length: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(X (N, L) float32 with maximum 1, y (N,)): class c has five Gaussian peaks at its own places,
+    each jittered by ~0.3 % of the axis, intensities ×U(0.5, 1.5), plus noise."""
+    rng = np.random.default_rng(seed)
+    centers = np.random.default_rng(99).uniform(0.05, 0.95, (classes, 5)) * length
+    y = np.repeat(np.arange(classes), per_class)
+    pos = centers[y] + rng.normal(0, 0.003 * length, (len(y), 5))
+    x = np.arange(length, dtype=np.float32)
+    X = (rng.uniform(0.5, 1.5, (len(y), 5, 1)) * np.exp(-0.5 * ((x - pos[..., None]) / 3.0) ** 2)).sum(1)
+    X += 0.05 * rng.random(X.shape)
+    return (X / X.max(1, keepdims=True)).astype(np.float32), y
+
+
+def papers_fit(model, train, val, batch: int, epochs: int, device) -> list[tuple[float, float]]:
+    """The papers' training: per-sample DataLoader, Adam, cross-entropy; (elapsed s, val top-1) per epoch."""
+    loader = torch.utils.data.DataLoader(OneSample(*train), batch_size=batch, shuffle=True)
+    model.to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    out, start = [], time.perf_counter()
+    for _ in range(epochs):
+        model.train()
+        for xb, yb in loader:
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(xb.to(device)), yb.to(device)).backward()
+            opt.step()
+        out.append((time.perf_counter() - start, _accuracy(model, val, device)))
+    return out
+
+
+@torch.no_grad()
+def _accuracy(model, val, device) -> float:
+    model.eval()
+    X, y = val
+    pred = torch.cat([model(torch.as_tensor(X[i:i + 512]).to(device)).argmax(1).cpu() for i in range(0, len(X), 512)])
+    return float((pred.numpy() == y).mean())
+
+
+def spectool_fit(model, reader, train_rows, val_rows, lut, batch: int, epochs: int, target: float,
+                 device, bf16: bool = False) -> tuple[float, float, int]:
+    """spectool's Trainer until validation top-1 ≥ ``target`` (or ``epochs``): (seconds, top-1, epochs)."""
+    train = BatchSource(reader, train_rows, batch, True, 0)
+    val = BatchSource(reader, val_rows, 512, False, 0)
+    trainer = Trainer(model.to(device), TrainConfig(epochs=epochs, batch_size=batch, warmup=0, patience=0),
+                      device, lut)
+    if bf16:
+        trainer.amp_dtype = torch.bfloat16
+    trainer.plan(len(train))
+    start, top1 = time.perf_counter(), 0.0
+    for epoch in range(epochs):
+        trainer.train_epoch(train, epoch)
+        top1 = trainer.evaluate(val)["val_top1"]
+        if top1 >= target:
+            return time.perf_counter() - start, top1, epoch + 1
+    return time.perf_counter() - start, top1, epochs
+
+
+def time_to_accuracy(args, device, tmp: Path) -> None:
+    X, y = peak_patterns(args.tta_classes, args.tta_per_class, args.length, 1)
+    order = np.random.default_rng(0).permutation(len(y))
+    val_rows, train_rows = np.sort(order[: len(y) // 5]), np.sort(order[len(y) // 5:])
+    path = tmp / "tta.h5"
+    with create_set(str(path), SetMeta(axis=Axis(np.linspace(5, 90, args.length))), Env()) as out:
+        out.append(Chunk(X), labels=[f"c{k:03d}" for k in y])
+    lut = np.append(np.arange(args.tta_classes), -1)
+    print(f"time to accuracy: {args.tta_classes} classes × {args.tta_per_class}, 4:1 split, batch {args.batch}, "
+          f"lr 1e-3, papers' code {args.epochs} epochs")
+    with open_set(str(path), Env()) as reader:
+        for name, kwargs in MODELS.items():
+            torch.manual_seed(0)
+            papers = papers_layers(create_model(name, num_classes=args.tta_classes, input_length=args.length, **kwargs))
+            curve = papers_fit(papers, (X[train_rows], y[train_rows]), (X[val_rows], y[val_rows]), args.batch,
+                               args.epochs, device)
+            (p_time, target) = curve[-1]
+            torch.manual_seed(0)
+            ours = create_model(name, num_classes=args.tta_classes, input_length=args.length, **kwargs)
+            s_time, top1, epochs = spectool_fit(ours, reader, train_rows, val_rows, lut, args.batch,
+                                                args.epochs * 2, target, device)
+            print(f"{name}: papers' code {p_time:6.1f} s to val top-1 {target:.3f}   spectool {s_time:6.1f} s to "
+                  f"{top1:.3f} ({epochs} epochs)   ratio {s_time / p_time:.2f}x (target ≤ 0.5)")
+            if device.type == "cpu" and _cpu_has_bf16():
+                torch.manual_seed(0)
+                ours = create_model(name, num_classes=args.tta_classes, input_length=args.length, **kwargs)
+                b_time, b_top1, b_epochs = spectool_fit(ours, reader, train_rows, val_rows, lut, args.batch,
+                                                        args.epochs * 2, target, device, bf16=True)
+                print(f"{name}: spectool bf16 autocast {b_time:6.1f} s to {b_top1:.3f} ({b_epochs} epochs)   "
+                      f"ratio {b_time / p_time:.2f}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=2048)
@@ -137,24 +247,37 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--classes", type=int, default=50)
     ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile row")
+    ap.add_argument("--device", default="cpu", help="cpu, cuda or auto (the same benchmark on a GPU)")
+    ap.add_argument("--epochs", type=int, default=10, help="the papers' code's epochs in the time-to-accuracy run")
+    ap.add_argument("--tta-classes", type=int, default=20)
+    ap.add_argument("--tta-per-class", type=int, default=60)
+    ap.add_argument("--short", action="store_true", help="fewer samples and epochs (< 3 minutes on one GPU)")
     args = ap.parse_args()
+    if args.short:
+        args.n, args.steps, args.epochs, args.tta_per_class, args.no_compile = 1024, 6, 4, 30, True
     torch.set_num_threads(args.threads)
+    from spectool.learn.train import resolve_device
+
+    device = resolve_device(args.device)
     with tempfile.TemporaryDirectory() as tmp:
         X, y = make_set(Path(tmp) / "s.h5", args.n, args.length, args.classes)
         with open_set(str(Path(tmp) / "s.h5"), Env()) as reader:
-            print(f"N={args.n} L={args.length} batch={args.batch} threads={args.threads} torch {torch.__version__}")
+            print(f"N={args.n} L={args.length} batch={args.batch} threads={args.threads} device={device} "
+                  f"torch {torch.__version__}")
             for name, kwargs in MODELS.items():
                 runs = {"papers": (plain_loop, papers_layers, {}), "plain": (plain_loop, None, {}),
                         "spectool": (spectool_loop, None, {})}
                 if not args.no_compile:
                     runs["compile"] = (spectool_loop, None, {"compile": True})
+                if device.type == "cpu" and torch.backends.mkldnn.is_available() and _cpu_has_bf16():
+                    runs["bf16"] = (spectool_loop, None, {"bf16": True})
                 rates = {}
                 for key, (run, adapt, extra) in runs.items():
                     torch.manual_seed(0)
                     model = create_model(name, num_classes=args.classes, input_length=args.length, **kwargs)
                     model = adapt(model) if adapt else model
                     data = (X, y) if run is plain_loop else (reader, y)
-                    rates[key] = run(model, *data, args.batch, args.steps, **extra)
+                    rates[key] = run(model, *data, args.batch, args.steps, device=device, **extra)
                 share = loading_share(X, y, args.batch, rates["plain"])
                 print(f"{name}: papers' code {rates['papers']:7.1f} samples/s   plain loop "
                       f"{rates['plain']:7.1f}   spectool {rates['spectool']:7.1f}   ratio vs papers "
@@ -162,10 +285,22 @@ def main() -> None:
                       f"{rates['spectool'] / rates['plain']:.2f}x")
                 print(f"{name}: plain loop's loading share {100 * share:.1f} % of its step: loading for free would "
                       f"make it {1 / (1 - share):.2f}x faster; the rest is forward, backward and optimizer")
+                if "bf16" in rates:
+                    print(f"{name}: spectool bf16 autocast (CPU) {rates['bf16']:7.1f} samples/s   "
+                          f"{rates['bf16'] / rates['spectool']:.2f}x spectool's float32")
                 if "compile" in rates:
                     print(f"{name}: spectool --compile {rates['compile']:7.1f} samples/s after "
                           f"{spectool_loop.warmup_s:.0f} s of compiling   ratio vs papers "
                           f"{rates['compile'] / rates['papers']:.2f}x")
+
+        time_to_accuracy(args, device, Path(tmp))
+
+
+def _cpu_has_bf16() -> bool:
+    try:
+        return "avx512_bf16" in Path("/proc/cpuinfo").read_text() or "amx_bf16" in Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import typer
 from spectool.cli.app import app
 from spectool.cli.common import DeviceOpt, SeedOpt, command
 from spectool.env import Env
+from spectool.errors import UsageError
 
 Opt = typer.Option
 MODEL_HELP = ("vit (ViT-1D), cnn, resnet (RCNet: ResNet-1D + confidence), union (RCNets over --groups), knn, "
@@ -18,28 +19,37 @@ RESUME_HELP = ("Continue an interrupted run from its state file: SET, --val and 
                "model and training settings win (options that would change them are ignored, with a warning).")
 JOB_OPTIONS = ("model", "val_fraction", "epochs", "batch_size", "lr", "weight_decay", "warmup", "schedule",
                "label_smoothing", "patience", "grad_clip", "compile", "amp", "patch", "dim", "depth", "heads", "width",
-               "dropout", "arg", "augment", "aug_op", "init", "freeze", "groups", "add_to", "seed")  # the state's on --resume
+               "dropout", "arg", "augment", "aug_op", "init", "freeze", "groups", "add_to", "seed", "split")  # the state's on --resume
 
 
 @command(app, "train")
 def train(
     env: Env,
-    input: Annotated[Optional[str], typer.Argument(metavar="SET", help=(
-        "A labelled spectra set (path or -); with --resume, the interrupted run's."))] = None,
+    inputs: Annotated[Optional[list[str]], typer.Argument(metavar="SET|STRUCTURE…", help=(
+        "A labelled spectra set (path or -), or crystal structures (CIF, POSCAR… files or folders): each file "
+        "one class, simulated, augmented and prepared here (see below); with --resume, the interrupted run's "
+        "set."))] = None,
     output: Annotated[Optional[str], Opt("-o", "--output", metavar="PATH", help=(
         "The checkpoint to write [default: model.safetensors; with --resume, the interrupted run's]."))] = None,
     model: Annotated[str, Opt("-m", "--model", help=MODEL_HELP)] = "vit",
     val: Annotated[Optional[str], Opt("--val", metavar="SET", help="Validation set [default: a stratified "
                                                                     "--val-fraction of SET].")] = None,
     val_fraction: Annotated[float, Opt(help="Validation share of each class (4:1 split).")] = 0.2,
+    split: Annotated[str, Opt(help=(
+        "How --val-fraction is held out: auto (by parent when the set has a 'parent' column, as augment "
+        "writes: whole structures, never one on both sides; else by row), parent, or rows (copies of one "
+        "structure on both sides: validation measures memorisation)."))] = "auto",
     epochs: Annotated[int, Opt(min=1, help="Most epochs.")] = 100,
-    batch_size: Annotated[int, Opt("--batch-size", "-b", min=1, help="Patterns per step (per process).")] = 128,
+    batch_size: Annotated[Optional[int], Opt("--batch-size", "-b", min=1, help=(
+        "Patterns per step (per process) [default: a power of two near training rows / 16, from 16 to 128]."))] = None,
     lr: Annotated[float, Opt(help="AdamW peak learning rate.")] = 1e-3,
     weight_decay: Annotated[float, Opt(help="AdamW weight decay (not on biases and norms).")] = 0.05,
     warmup: Annotated[float, Opt(min=0, help="Epochs of linear warm-up.")] = 1.0,
     schedule: Annotated[str, Opt(help="After warm-up: cosine, plateau (halve after 2 flat epochs) or constant.")] = "cosine",
     label_smoothing: Annotated[float, Opt(min=0, max=0.5, help="Cross-entropy label smoothing.")] = 0.0,
-    patience: Annotated[int, Opt(min=0, help="Stop after N epochs without a lower validation loss (0: never).")] = 3,
+    patience: Annotated[Optional[int], Opt(min=0, help=(
+        "Stop after N optimiser steps without a lower validation loss (0: never) [default: 3 epochs' steps, "
+        "at least 400]."))] = None,
     grad_clip: Annotated[float, Opt(min=0, help="Clip the gradient norm (0: off).")] = 0.0,
     compile: Annotated[bool, Opt("--compile/--no-compile", help=(
         "torch.compile the training step (the first steps compile; needs a C++ compiler). Measured no gain on "
@@ -77,16 +87,29 @@ def train(
         "(e.g. corpus/types.csv: Strukturbericht, Pearson, prototype formula)."))] = None,
     label_columns: Annotated[Optional[str], Opt("--label-columns", metavar="A,B,…", help=(
         "Which columns of --label-info to keep [default: all]."))] = None,
+    like: Annotated[Optional[str], Opt("--like", metavar="SCAN", help=(
+        "From structures: simulate on this scan's 2θ range, step and wavelength [default: 5–90° step 0.02°, "
+        "Cu Kα 1.5406 Å]."))] = None,
+    copies: Annotated[int, Opt(min=1, help="From structures: augmented training copies per structure "
+                                           "(validation: a quarter as many, another seed).")] = 50,
     threads: Annotated[int, Opt(min=0, help="CPU threads for torch (0: torch's default; per process).")] = 0,
     seed: SeedOpt = 0,
     device: DeviceOpt = "auto",
 ) -> None:
     """Train a classifier on a labelled set and write the best epoch as one checkpoint.
 
-    AdamW with warm-up then cosine decay, early stopping on the validation loss (patience 3), per-epoch loss and
-    top-1/3/5 on stderr. Ctrl-C leaves the state of the last finished epoch (exit 130): --resume STATE continues
+    AdamW with warm-up then cosine decay, early stopping on the validation loss, per-epoch loss and
+    top-1/3/5 on stderr. Validation holds out whole structures (augment's parent column) unless --split rows.
+    At the end BatchNorm statistics are recomputed on the training set and validation runs again on the
+    saved weights; a warning if they give every pattern the same scores or validation top-1 lies far below
+    training top-1. Ctrl-C leaves the state of the last finished epoch (exit 130): --resume STATE continues
     and reaches the same weights as an uninterrupted run. Runs data-parallel unchanged under
     torchrun --nproc-per-node N -m spectool train … (rank 0 writes).
+
+    From structures (spectool train cifs/ --like scan.xy -o model.safetensors): simulate (label: file stem)
+    on the scan's axis → augment --preset both (-n --copies; validation another seed) → preprocess
+    (SNIP baseline, maximum 1: the recipe predict replays) → train; each class's simulated sticks, cell and
+    CIF text are stored in the checkpoint as references.
     """
     settings = dict(locals())
     settings.pop("env")
@@ -154,8 +177,33 @@ def _threads(n: int, world) -> None:
 def _train(env: Env, o: dict, world, device) -> None:
     from contextlib import ExitStack
 
+    with ExitStack() as stack:
+        o = _from_structures(env, o, world, stack)
+        _train_set(env, o, world, device)
+
+
+def _from_structures(env: Env, o: dict, world, stack) -> dict:
+    """The options with ``input`` (and ``val``) set: the set given, or the sets built from structures."""
+    from spectool.cli import train_structures as ts
+
+    if not o["inputs"] or not ts.is_structures(o["inputs"]):
+        return {**o, "input": o["inputs"][0] if o["inputs"] else None, "references": None}
+    import tempfile
+    from pathlib import Path
+
+    ts.check(o)
+    if world.distributed:
+        raise UsageError("training from structures runs in one process; build the sets first for torchrun")
+    work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="spectool-train-")))
+    paths = ts.build_sets(env, o["inputs"], work, o["like"], o["copies"], o["seed"])
+    return {**o, "input": paths["train"], "val": o["val"] or paths["val"], "references": paths["sim"]}
+
+
+def _train_set(env: Env, o: dict, world, device) -> None:
+    from contextlib import ExitStack
+
     from spectool.io.sets import open_set
-    from spectool.learn.data import read_labels
+    from spectool.learn.data import read_column, read_labels
     from spectool.learn.runner import Inputs, Options
     from spectool.errors import UsageError
     from spectool.io.stdio import check_output_folder
@@ -172,7 +220,7 @@ def _train(env: Env, o: dict, world, device) -> None:
     seed = job.config["seed"]
     with ExitStack() as stack:
         reader = stack.enter_context(open_set(o["input"], env))
-        inputs = Inputs(reader, read_labels(reader).astype("int64"), o["input"])
+        inputs = Inputs(reader, read_labels(reader).astype("int64"), o["input"], parents=read_column(reader, "parent"))
         if o["val"]:
             inputs.val_reader = stack.enter_context(open_set(o["val"], env))
             inputs.val_y = read_labels(inputs.val_reader).astype("int64")
@@ -206,7 +254,8 @@ def _job(o: dict, saved):
         raise UsageError("--groups and --add-to train RCNets: use --model union")
     config = {k: o[k] for k in TrainConfig.__dataclass_fields__ if k in o}
     config["seed"] = o["seed"]
-    return Job(name, _model_args(o), config, o["val_fraction"], _augment_ops(o), o["init"], o["freeze"])
+    return Job(name, _model_args(o), config, o["val_fraction"], _augment_ops(o), o["init"], o["freeze"],
+               split=o["split"])
 
 
 def _model_args(o: dict) -> dict:
@@ -243,7 +292,7 @@ def _dispatch(job, inputs, opts, reporter, o: dict):
     from spectool.models.registry import model_kind
 
     val = None if inputs.val_reader is None else (inputs.val_reader.meta.label_names, inputs.val_y)
-    data = prepare_data(inputs.reader.meta.label_names, inputs.y, job, opts.seed, o["input"], val)
+    data = prepare_data(inputs.reader.meta.label_names, inputs.y, job, opts.seed, o["input"], val, inputs.parents)
     job.labels = data.labels
     if o["add_to"]:
         return runner.run_add_member(job, inputs, data, opts, reporter, o["add_to"])
@@ -276,13 +325,19 @@ def _save(env: Env, o: dict, outcome, meta, recipe: dict) -> None:
     data = [{"role": role, "path": p, "sha256": sha256_file(p) if p != "-" and Path(p).is_file() else None}
             for role, p in (("train", o["input"]), ("val", o["val"])) if p]
     train = {**outcome.train, "data": data, "argv": ["spectool", *sys.argv[1:]], "resumed_from": o["resume"]}
+    extra = dict(outcome.extra_tensors)
+    if o.get("references"):
+        from spectool.cli.train_structures import references
+
+        tensors, train["references"] = references(env, o["references"], outcome.labels)
+        extra.update(tensors)
     if o["test"]:
         train["test"] = _test_metrics(env, o["test"], outcome)
         if train["test"]["ood_threshold"] is not None:  # predict flags what falls below 95 % of these
             train["ood_threshold"] = train["test"]["ood_threshold"]
     save_checkpoint(o["output"], outcome.model, labels=outcome.labels, input=meta,
                     preprocess=recipe, train=train,
-                    extra_tensors=outcome.extra_tensors,
+                    extra_tensors=extra,
                     label_info=_label_info(o["label_info"], outcome.labels, o["label_columns"]))
     val = train.get("val") or {}
     env.info(f"train: {o['output']}: {len(outcome.labels)} classes, best epoch {train.get('best_epoch')}, val "
@@ -351,6 +406,10 @@ class _Reporter:
     def info(self, message: str) -> None:
         if self.world.main:
             self.env.info(message)
+
+    def warn(self, message: str) -> None:
+        if self.world.main:
+            self.env.warn(message)
 
     def batch(self, rows: int) -> None:
         if self._bar is None and self.world.main:

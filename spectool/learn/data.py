@@ -32,23 +32,64 @@ def stratified_split(y: np.ndarray, val_fraction: float = 0.2, seed: int = 0) ->
 
     Unlabelled rows (y < 0) are left out of both.
     """
-    if not 0 < val_fraction < 1:
-        raise UsageError(f"validation fraction must lie in (0, 1), not {val_fraction}")
+    _check_fraction(val_fraction)
     rng = np.random.default_rng([seed, 7])
     train, val = [], []
     for label in np.unique(y[y >= 0]):
         rows = rng.permutation(np.flatnonzero(y == label))
-        k = int(round(len(rows) * val_fraction))
-        k = min(max(k, 1 if len(rows) >= 2 else 0), len(rows) - 1) if len(rows) > 1 else 0
+        k = _val_count(len(rows), val_fraction)
         val.append(rows[:k])
         train.append(rows[k:])
-    return Split(np.sort(np.concatenate(train)) if train else np.zeros(0, int),
-                 np.sort(np.concatenate(val)) if val else np.zeros(0, int))
+    return Split(_sorted(train), _sorted(val))
+
+
+def grouped_split(y: np.ndarray, groups: np.ndarray, val_fraction: float = 0.2, seed: int = 0) -> Split:
+    """Per class, ``val_fraction`` of its groups (e.g. augment's ``parent``: the structure a row was made
+    from) go to validation with all their rows; a group never lies on both sides.
+
+    A group belongs to the class of its first labelled row; a class with one group keeps it in training
+    (no validation rows). Unlabelled rows (y < 0) are left out of both.
+    """
+    _check_fraction(val_fraction)
+    rng = np.random.default_rng([seed, 7])
+    rows = np.flatnonzero(y >= 0)
+    ids, first = np.unique(groups[rows], return_index=True)
+    owner = y[rows][first]  # the class of each group
+    held = np.zeros(len(ids), bool)
+    for label in np.unique(owner):
+        members = rng.permutation(np.flatnonzero(owner == label))
+        held[members[:_val_count(len(members), val_fraction)]] = True
+    is_val = held[np.searchsorted(ids, groups[rows])]
+    return Split(rows[~is_val], rows[is_val])
+
+
+def _check_fraction(val_fraction: float) -> None:
+    if not 0 < val_fraction < 1:
+        raise UsageError(f"validation fraction must lie in (0, 1), not {val_fraction}")
+
+
+def _val_count(n: int, val_fraction: float) -> int:
+    """How many of a class's n rows (or groups) validate: the share rounded, ≥ 1 and ≤ n − 1 when n ≥ 2."""
+    if n < 2:
+        return 0
+    return min(max(int(round(n * val_fraction)), 1), n - 1)
+
+
+def _sorted(parts: list[np.ndarray]) -> np.ndarray:
+    return np.sort(np.concatenate(parts)) if parts else np.zeros(0, int)
 
 
 def read_labels(reader) -> np.ndarray:
     """All labels (N,) int32 of a set, read chunk by chunk."""
     return np.concatenate([c.y for c in reader.iter_chunks(rows=65536, peaks=False)])
+
+
+def read_column(reader, name: str) -> np.ndarray | None:
+    """One 1-D sample column (N,) of a set (e.g. ``parent``), or None when the set has none."""
+    if name not in (getattr(reader.meta, "columns", None) or []):
+        return None
+    parts = [np.asarray(c.samples[name]) for c in reader.iter_chunks(rows=65536, peaks=False)]
+    return np.concatenate(parts) if parts and parts[0].ndim == 1 else None
 
 
 class BatchSource:

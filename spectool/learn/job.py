@@ -31,6 +31,7 @@ class Job:
     init: str | None = None
     freeze: bool = False
     labels: list | None = None  # fixed by the first run, so a resume keeps the class order
+    split: str = "auto"  # auto (by parent when the set has one) | parent | rows
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -51,6 +52,7 @@ class Data:
     train_rows: np.ndarray
     val_rows: np.ndarray
     val_lut: np.ndarray
+    split: dict = field(default_factory=dict)  # how validation was chosen (the checkpoint's train.split)
 
 
 def canonical_model(name: str) -> str:
@@ -82,27 +84,84 @@ def check_labels(names: list[str], y: np.ndarray, labels: list[str], where: str)
 
 
 def prepare_data(names: list[str], y: np.ndarray, job: Job, seed: int, where: str,
-                 val: tuple[list[str], np.ndarray] | None = None) -> Data:
-    """Classes, the stratified train/validation split (or every row of ``val``), lookups."""
-    from spectool.learn.data import stratified_split
+                 val: tuple[list[str], np.ndarray] | None = None, parents: np.ndarray | None = None) -> Data:
+    """Classes, the train/validation split (or every row of ``val``), lookups.
 
+    Without ``val``: split by ``parents`` (the ``parent`` column: the structure an augmented row came
+    from), stratified by class, whenever there are parents and ``job.split`` is not ``rows``.
+    """
     y = np.asarray(y, np.int64)
     labels, lut = class_table(names, y, job.labels)
     check_labels(names, y, labels, where)
     if val is None:
-        split = stratified_split(lut[y], job.val_fraction, seed)
-        return Data(labels, lut, split.train, split.val, lut)
+        train_rows, val_rows, split = split_rows(lut[y], parents, job, seed, labels, where)
+        return Data(labels, lut, train_rows, val_rows, lut, split)
     val_names, val_y = val
     val_lut = class_table(val_names, np.asarray(val_y, np.int64), labels)[1]
     train_rows = np.flatnonzero(lut[y] >= 0)
     val_rows = np.flatnonzero(val_lut[np.asarray(val_y, np.int64)] >= 0)
-    return Data(labels, lut, train_rows, val_rows, val_lut)
+    return Data(labels, lut, train_rows, val_rows, val_lut, {"by": "set"})
 
 
+SPLITS = ("auto", "parent", "rows")
+
+
+def split_rows(classes: np.ndarray, parents: np.ndarray | None, job: Job, seed: int, labels: list[str],
+               where: str) -> tuple[np.ndarray, np.ndarray, dict]:
+    """(train rows, validation rows, a JSON-able account of the split) for ``classes`` (N,), −1 = none."""
+    from spectool.learn.data import grouped_split, stratified_split
+
+    if job.split not in SPLITS:
+        raise UsageError(f"--split must be one of {', '.join(SPLITS)}, not {job.split!r}")
+    if job.split == "parent" and parents is None:
+        raise UsageError("--split parent needs a 'parent' column (spectool augment writes one)", where)
+    if parents is None or job.split == "rows":
+        s = stratified_split(classes, job.val_fraction, seed)
+        return s.train, s.val, {"by": "rows", "parents": parents is not None}
+    s = grouped_split(classes, parents, job.val_fraction, seed)
+    lone = [labels[c] for c in range(len(labels)) if (classes == c).any() and not (classes[s.val] == c).any()]
+    count = lambda rows: len(np.unique(parents[rows]))  # noqa: E731
+    return s.train, s.val, {"by": "parent", "train_parents": count(s.train), "val_parents": count(s.val),
+                            "unvalidated": lone}
+
+
+def split_messages(split: dict, train_rows: int, val_rows: int) -> tuple[list[str], list[str]]:
+    """(info lines, warnings) that say how validation was chosen."""
+    by = split.get("by")
+    if by == "parent":
+        info = [f"train: validation split by parent, stratified by class: {split['val_parents']} parents "
+                f"({val_rows} rows) held out, {split['train_parents']} ({train_rows} rows) trained on; "
+                "no parent on both sides"]
+        lone = split["unvalidated"]
+        warn = [f"{len(lone)} class(es) with a single parent are trained on but not validated "
+                f"({', '.join(lone[:5])}{', …' if len(lone) > 5 else ''}): give --val SET, or --split rows"] if lone else []
+        return info, warn
+    if by == "rows":
+        warn = ["validation split by row (--split rows): copies of one parent lie on both sides, so validation "
+                "measures memorisation, not new structures"] if split.get("parents") else []
+        return [f"train: validation split by row, stratified by class: {val_rows} rows held out"], warn
+    return [], []
 def check_split(data: Data) -> None:
+    if len(data.val_rows) == 0 and data.split.get("by") == "parent":
+        raise UsageError("no validation rows: every class has a single parent (structure), and a parent is never "
+                         "split; give --val SET (patterns of other structures of the same classes) or --split rows "
+                         "(validation then measures memorisation)")
     if len(data.val_rows) == 0:
         raise UsageError("no validation rows (each class needs ≥ 2 patterns for the 4:1 split, or give --val "
                          "with patterns of the training classes)")
+
+
+SMEAR_AXIS_UNITS = 1.0  # ViT's input max filter in train: ~1° 2θ, the order of augment's default shift (±0.5°)
+
+
+def train_model_args(name: str, args: dict, axis) -> dict:
+    """The model arguments train adds when not given: ViT's ``smear`` over ~``SMEAR_AXIS_UNITS`` of the axis."""
+    values = np.asarray(getattr(axis, "values", axis), dtype=np.float64)
+    if name != "vit1d" or "smear" in args or len(values) < 2 or getattr(axis, "quantity", "two_theta") != "two_theta":
+        return args
+    step = float(np.median(np.abs(np.diff(values))))
+    points = int(round(SMEAR_AXIS_UNITS / step)) if step > 0 else 0
+    return {**args, "smear": min(points, len(values)) // 2 * 2 + 1}
 
 
 def build_model(name: str, args: dict, num_classes: int, input_length: int, seed: int):

@@ -14,7 +14,8 @@ import numpy as np
 
 from spectool.errors import UsageError
 from spectool.learn.distributed import World
-from spectool.learn.job import Data, Job, build_model, check_split, class_means, make_augmenter, summary, transfer
+from spectool.learn.job import (Data, Job, build_model, check_split, class_means, make_augmenter, summary,
+                                train_model_args, transfer)
 
 
 @dataclass
@@ -26,6 +27,7 @@ class Inputs:
     where: str
     val_reader: object = None
     val_y: np.ndarray | None = None
+    parents: np.ndarray | None = None  # the set's 'parent' column (N,), if any: what the split keeps whole
 
 
 @dataclass
@@ -49,10 +51,13 @@ def sources(inputs: Inputs, data: Data, job: Job, opts: Options, train_rows=None
     """(train, val) BatchSources: this rank's share, augmentation on the training side."""
     from spectool.learn.data import BatchSource
 
-    bs = job.config.get("batch_size", 128)
+    from spectool.learn.train import auto_batch_size
+
     w = opts.world
+    rows = data.train_rows if train_rows is None else train_rows
+    bs = job.config.get("batch_size") or auto_batch_size(len(rows) // w.size)
     aug = make_augmenter(job, inputs.reader.meta.axis, opts.seed)
-    train = BatchSource(inputs.reader, data.train_rows if train_rows is None else train_rows, bs, True,
+    train = BatchSource(inputs.reader, rows, bs, True,
                         opts.seed, opts.block_rows, transform=aug, rank=w.rank, world=w.size)
     val_reader = inputs.val_reader or inputs.reader
     val = BatchSource(val_reader, data.val_rows if val_rows is None else val_rows, max(bs, 256), False,
@@ -65,7 +70,7 @@ def fit_network(model, job: Job, train, val, lut, val_lut, opts: Options, hooks,
     from spectool.learn.state import restore
     from spectool.learn.train import TrainConfig, Trainer
 
-    cfg = TrainConfig(**{**job.config, "seed": opts.seed})
+    cfg = TrainConfig(**{**job.config, "seed": opts.seed, "batch_size": train.batch_size})
     trainer = Trainer(model.to(opts.device), cfg, opts.device, lut, opts.world, hooks, val_lut)
     trainer.plan(len(train))
     if resume is not None:
@@ -74,18 +79,39 @@ def fit_network(model, job: Job, train, val, lut, val_lut, opts: Options, hooks,
     state = trainer.fit(train, val)
     if state.best is not None:
         model.load_state_dict(state.best)
-    return trainer, state
+    final = final_check(trainer, train, val, state)
+    for line in final["warnings"]:
+        hooks.warn(line)
+    return trainer, state, final
 
 
-def train_meta(job: Job, state, model, seconds: float, opts: Options) -> dict:
+def final_check(trainer, train, val, state) -> dict:
+    """The saved weights as they will be used: BatchNorm statistics recomputed over the training batches,
+    validation run again, the spread of the scores and the warnings they call for."""
+    from spectool.learn.train import fit_warnings
+
+    recomputed = trainer.recompute_batch_norm(train)
+    record = trainer.evaluate(val)
+    spread = trainer.score_spread(val)
+    best = next((r for r in state.history if r["epoch"] == state.best_epoch), {})
+    warnings = fit_warnings(best.get("train_top1", float("nan")), record["val_top1"], spread)
+    return {"val": {k[4:]: v for k, v in record.items()}, "score_spread": spread,
+            "batch_norm_recomputed": recomputed, "warnings": warnings}
+
+
+def train_meta(job: Job, state, model, seconds: float, opts: Options, trainer=None, final=None) -> dict:
     import torch
+    from dataclasses import asdict
 
     from spectool.learn.train import count_parameters
 
-    return {"seed": opts.seed, "model": job.model, "config": job.config, "val_fraction": job.val_fraction,
+    config = job.config if trainer is None else {k: v for k, v in asdict(trainer.cfg).items() if k != "seed"}
+    val = final["val"] if final else summary(state.history, state.best_epoch)
+    return {"seed": opts.seed, "model": job.model, "config": config, "val_fraction": job.val_fraction,
             "augment": job.augment, "metrics": state.history, "best_epoch": state.best_epoch,
             "epochs_run": state.epoch, "stopped_early": state.stopped_early,
-            "val": summary(state.history, state.best_epoch), "time_s": round(seconds, 3),
+            "val": val, "best_epoch_val": summary(state.history, state.best_epoch),
+            "checks": {k: v for k, v in (final or {}).items() if k != "val"}, "time_s": round(seconds, 3),
             "parameters": count_parameters(model), "trainable_parameters": count_parameters(model, True),
             "device": str(opts.device), "world_size": opts.world.size, "torch": torch.__version__}
 
@@ -94,6 +120,7 @@ def run_network(job: Job, inputs: Inputs, data: Data, opts: Options, hooks) -> O
     """ViT / CNN / ResNet (RCNet): build (or --init), train, keep the best epoch."""
     check_split(data)
     L = len(inputs.reader.meta.axis)
+    job.model_args = train_model_args(job.model, job.model_args, inputs.reader.meta.axis)
     model = build_model(job.model, job.model_args, len(data.labels), L, opts.seed)
     init = transfer(model, job.init, job.freeze, data.labels) if job.init else None
     if job.freeze and not job.init:
@@ -101,14 +128,26 @@ def run_network(job: Job, inputs: Inputs, data: Data, opts: Options, hooks) -> O
     if init:
         hooks.info(f"train: --init {job.init}: {init['loaded']} tensors loaded, head {init['head']}"
                    + (f", {init['frozen']} frozen" if init["frozen"] else ""))
+    say_split(data, hooks)
     train, val = sources(inputs, data, job, opts)
     start = time.perf_counter()
-    trainer, state = fit_network(model, job, train, val, data.lut, data.val_lut, opts, hooks, opts.resume)
-    meta = train_meta(job, state, model, time.perf_counter() - start, opts)
-    meta.update(init=init, train_rows=len(data.train_rows), val_rows=len(data.val_rows))
+    trainer, state, final = fit_network(model, job, train, val, data.lut, data.val_lut, opts, hooks, opts.resume)
+    meta = train_meta(job, state, model, time.perf_counter() - start, opts, trainer, final)
+    meta.update(init=init, train_rows=len(data.train_rows), val_rows=len(data.val_rows), split=data.split)
     # every network keeps its classes' mean training patterns: predict's reliability (cosine S) needs them
     extra = {"class_means": class_means(_plain(inputs, data, opts), data.lut, len(data.labels))}
     return Outcome(model.cpu().eval(), data.labels, meta, extra)
+
+
+def say_split(data: Data, hooks) -> None:
+    """Tell how validation was chosen (info lines; warnings where it measures memorisation or is missing)."""
+    from spectool.learn.job import split_messages
+
+    lines, warnings = split_messages(data.split, len(data.train_rows), len(data.val_rows))
+    for line in lines:
+        hooks.info(line)
+    for line in warnings:
+        hooks.warn(line)
 
 
 def _plain(inputs: Inputs, data: Data, opts: Options, rows=None):
@@ -126,6 +165,7 @@ def run_classical(job: Job, inputs: Inputs, data: Data, opts: Options, hooks) ->
     if job.augment or job.init or job.freeze:
         raise UsageError(f"{job.model} takes no --augment, --init or --freeze")
     check_split(data)
+    say_split(data, hooks)
     model, seconds = classical.fit(job.model, job.model_args, _plain(inputs, data, opts), data.lut,
                                    len(data.labels), opts.seed, hooks.batch)
     val = sources(inputs, data, job, opts)[1] if opts.world.main else None
@@ -134,7 +174,7 @@ def run_classical(job: Job, inputs: Inputs, data: Data, opts: Options, hooks) ->
     meta = {"seed": opts.seed, "model": job.model, "estimator_args": job.model_args, "metrics": [record],
             "best_epoch": 1, "val": {k[4:]: v for k, v in record.items() if k.startswith("val_")},
             "time_s": round(seconds, 3), "parameters": sum(b.numel() for b in model.buffers()),
-            "train_rows": len(data.train_rows), "val_rows": len(data.val_rows)}
+            "train_rows": len(data.train_rows), "val_rows": len(data.val_rows), "split": data.split}
     return Outcome(model, data.labels, meta)
 
 
@@ -178,8 +218,8 @@ def _train_member(job: Job, inputs: Inputs, data: Data, opts: Options, hooks, gi
     model = build_model("resnet1d", args, len(gids), len(inputs.reader.meta.axis), opts.seed + len(gids))
     train, val = sources(inputs, data, job, opts, rows, val_rows)
     start = time.perf_counter()
-    _, state = fit_network(model, job, train, val, lut, val_lut, opts, hooks)
-    meta = train_meta(job, state, model, time.perf_counter() - start, opts)
+    trainer, state, final = fit_network(model, job, train, val, lut, val_lut, opts, hooks)
+    meta = train_meta(job, state, model, time.perf_counter() - start, opts, trainer, final)
     meta["classes"] = [data.labels[i] for i in gids]
     return model.cpu().eval(), meta
 

@@ -34,14 +34,14 @@ class TrainConfig:
     """Optimisation settings (JSON-able: stored in the checkpoint's ``train`` and the resume state)."""
 
     epochs: int = 100
-    batch_size: int = 128
+    batch_size: int | None = None  # None: scaled to the training set (auto_batch_size)
     lr: float = 1e-3
     weight_decay: float = 0.05
     warmup: float = 1.0  # epochs of linear warm-up
     schedule: str = "cosine"  # cosine | plateau | constant
     min_lr_ratio: float = 0.01
     label_smoothing: float = 0.0
-    patience: int = 3  # epochs without a lower validation loss; 0 = never stop early
+    patience: int | None = None  # optimiser steps without a lower validation loss; 0 = never; None: auto_patience
     confidence_lambda: float = 0.1  # for models with a confidence branch (RCNet)
     grad_clip: float = 0.0  # max gradient norm; 0 = off
     amp: bool = True  # mixed precision, on CUDA only
@@ -111,29 +111,51 @@ class Schedule:
 
 
 class EarlyStopping:
-    """Stop after ``patience`` epochs without a validation loss below the best (0 = never)."""
+    """Stop once ``patience`` optimiser steps have passed without a validation loss below the best (0 = never).
 
-    def __init__(self, patience: int = 3):
-        self.patience, self.best, self.best_epoch, self.bad = patience, math.inf, None, 0
+    Counted in steps, not epochs, so that it means the same amount of learning on 200 rows and on 200,000;
+    the check still happens at epoch ends, where validation runs. "Lower" means by more than ``MIN_DELTA``:
+    a loss creeping from 0.0034 to 0.0033 is not learning worth waiting for.
+    """
 
-    def update(self, loss: float, epoch: int) -> bool:
-        """Record an epoch's validation loss; True if it is the best so far."""
-        if loss < self.best:
-            self.best, self.best_epoch, self.bad = loss, epoch, 0
+    def __init__(self, patience: int = 500):
+        self.patience, self.best, self.best_epoch, self.best_step, self.since = patience, math.inf, None, 0, 0
+
+    def update(self, loss: float, epoch: int, step: int) -> bool:
+        """Record the validation loss after ``epoch`` (``step`` optimiser steps so far); True if the best."""
+        if loss < self.best - MIN_DELTA:
+            self.best, self.best_epoch, self.best_step, self.since = loss, epoch, step, 0
             return True
-        self.bad += 1
+        self.since = step - self.best_step
         return False
 
     @property
     def stop(self) -> bool:
-        return self.patience > 0 and self.bad >= self.patience
+        return self.patience > 0 and self.best_epoch is not None and self.since >= self.patience
 
     def state_dict(self) -> dict:
-        return {"best": _finite(self.best), "best_epoch": self.best_epoch, "bad": self.bad}
+        return {"best": _finite(self.best), "best_epoch": self.best_epoch, "best_step": self.best_step,
+                "since": self.since}
 
     def load_state_dict(self, state: dict) -> None:
         self.best = math.inf if state["best"] is None else float(state["best"])
-        self.best_epoch, self.bad = state["best_epoch"], int(state["bad"])
+        self.best_epoch, self.best_step, self.since = state["best_epoch"], int(state["best_step"]), int(state["since"])
+
+
+MIN_DELTA = 1e-3  # the validation loss (nats) must fall by more than this to count as lower
+
+
+def auto_batch_size(rows: int) -> int:
+    """Patterns per step for ``rows`` training rows: a power of two near rows / 16, within [16, 128].
+
+    At least ~16 steps an epoch, so a 200-row set still takes hundreds of optimiser steps in a run.
+    """
+    return int(min(128, max(16, 2 ** round(math.log2(max(rows, 1) / 16)))))
+
+
+def auto_patience(steps_per_epoch: int) -> int:
+    """Early-stopping patience in steps: 3 epochs, at least 400 steps (a ViT can sit near chance that long)."""
+    return max(3 * steps_per_epoch, 400)
 
 
 def _finite(x: float) -> float | None:
@@ -181,6 +203,24 @@ def set_train_mode(model: nn.Module) -> None:
             m.eval()
 
 
+def training_batch_norms(model: nn.Module) -> list[nn.Module]:
+    """The BatchNorm layers that learn (not frozen by ``--freeze``)."""
+    return [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
+            and not any(not p.requires_grad for p in m.parameters(recurse=False))]
+
+
+def average_batch_norm(model: nn.Module) -> None:
+    """Running statistics from scratch, as the plain average of the batches to come (momentum None).
+
+    With the default momentum 0.1 the statistics after a few dozen steps still remember their
+    initial variance of 1, while a sparse diffraction pattern's activations vary by ~1e-5: evaluation
+    then divides by the wrong scale and every pattern gets the same scores.
+    """
+    for m in training_batch_norms(model):
+        m.reset_running_stats()
+        m.momentum = None
+
+
 def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
     """The torch seed of one epoch on one rank (dropout, stochastic depth)."""
     return int(np.random.SeedSequence([seed, epoch, rank, 11]).generate_state(1, np.uint64)[0] >> 1)
@@ -210,12 +250,14 @@ class Trainer:
         self.amp_dtype = _amp_dtype(device) if cfg.amp else None
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
         self.schedule: Schedule | None = None
-        self.stopper = EarlyStopping(cfg.patience)
+        self.stopper = EarlyStopping(cfg.patience or 0)
         self.state = TrainState()
 
     def plan(self, steps_per_epoch: int) -> None:
         """Set up the schedule for ``steps_per_epoch``; call once before ``fit`` (or ``load``)."""
         cfg = self.cfg
+        if cfg.patience is None:
+            cfg.patience = self.stopper.patience = auto_patience(steps_per_epoch)
         self.schedule = Schedule(cfg.schedule, int(round(cfg.warmup * steps_per_epoch)),
                                  cfg.epochs * steps_per_epoch, cfg.min_lr_ratio)
 
@@ -248,7 +290,7 @@ class Trainer:
         record.update(self.evaluate(val))
         record.update(lr=self.optimizer.param_groups[0]["lr"], time_s=time.perf_counter() - start)
         record["samples_per_s"] = record.pop("train_rows") / max(record["time_s"], 1e-9)
-        if self.stopper.update(record["val_loss"], epoch + 1):
+        if self.stopper.update(record["val_loss"], epoch + 1, self.schedule.step):
             self.state.best = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
         self.schedule.end_epoch(record["val_loss"])
         self.state.history.append(record)
@@ -261,6 +303,7 @@ class Trainer:
         """One pass over ``source.epoch(epoch)``; ranks stop together when any runs out of batches."""
         torch.manual_seed(epoch_seed(self.cfg.seed, epoch, self.world.rank))
         set_train_mode(self.model)
+        average_batch_norm(self.model)  # evaluation after this epoch uses this epoch's batch statistics
         running, batches = Running(), source.epoch(epoch)
         while True:
             batch = next(batches, None)
@@ -303,6 +346,40 @@ class Trainer:
             running.add(F.cross_entropy(logits, y), logits, y)
         return running.summary("val", all_sum(running.as_vector(), self.world, self.device))
 
+    @torch.no_grad()
+    def recompute_batch_norm(self, source) -> bool:
+        """BatchNorm statistics of the current weights over one pass of ``source`` (the training batches,
+        dropout off); False when the model has no learning BatchNorm layer."""
+        layers = training_batch_norms(self.model)
+        if not layers:
+            return False
+        self.model.eval()
+        average_batch_norm(self.model)
+        for m in layers:
+            m.train()
+        for X, yb, _ in source.epoch(0):
+            x, _ = self.to_device(X, yb, self.lut)
+            with torch.autocast(self.device.type, self.amp_dtype or torch.float32,
+                                enabled=self.amp_dtype is not None):
+                self.model(x)
+        self.model.eval()
+        return True
+
+    @torch.no_grad()
+    def score_spread(self, source) -> float:
+        """The largest range, over rows of ``source``, of any class's evaluation-mode probability (0 … 1).
+
+        Near 0 means the model gives every pattern the same scores (a collapsed evaluation mode).
+        """
+        self.model.eval()
+        lo = hi = None
+        for X, yb, _ in source.epoch(0):
+            x, _ = self.to_device(X, yb, self.val_lut)
+            p = torch.softmax(self.model(x).float(), dim=1)
+            lo = p.min(0).values if lo is None else torch.minimum(lo, p.min(0).values)
+            hi = p.max(0).values if hi is None else torch.maximum(hi, p.max(0).values)
+        return 0.0 if lo is None else float((hi - lo).max())
+
     def to_device(self, X: np.ndarray, y: np.ndarray, lut: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """numpy (B, L) float32 and set label ids (B,) → tensors on the device (classes via ``lut``)."""
         x = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
@@ -310,6 +387,23 @@ class Trainer:
         if self.device.type == "cuda":
             return x.pin_memory().to(self.device, non_blocking=True), t.pin_memory().to(self.device, non_blocking=True)
         return x, t
+
+
+def fit_warnings(train_top1: float, val_top1: float, spread: float) -> list[str]:
+    """What a user must hear about a finished model: collapsed evaluation mode, a large generalisation gap."""
+    out = []
+    if spread < CONSTANT_SPREAD:
+        out.append(f"the model gives every validation pattern the same scores (largest spread of a class "
+                   f"probability {spread:.4f}): its evaluation mode has collapsed; do not use it")
+    if train_top1 - val_top1 > GAP:
+        out.append(f"validation top-1 {val_top1:.3f} is far below training top-1 {train_top1:.3f}: the model "
+                   "does not carry over to the held-out patterns (more structures per class, stronger "
+                   "augmentation, or a smaller model)")
+    return out
+
+
+CONSTANT_SPREAD = 0.01  # probability range below which evaluation-mode outputs count as constant
+GAP = 0.3  # training minus validation top-1 above which train warns
 
 
 def _amp_dtype(device: torch.device) -> torch.dtype | None:

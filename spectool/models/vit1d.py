@@ -10,6 +10,12 @@ Paper's best shape: ``patch=120, dim=120, depth=7, heads=4`` (segment length mat
 Our defaults (``patch=120, dim=128, depth=6, heads=4``) are sized for CPU training on thousands of
 4,251-point patterns: 36 tokens + [CLS].
 
+``smear`` (points, odd; 0 = off) runs a max filter over the spectrum before it is cut: every peak then
+covers ±smear/2 points, so a pattern shifted by less than that (sample displacement, lattice strain) still
+lights up the same inputs of the segment embedding. Without it, six structures augmented 40 times each
+reached 0.77 validation top-1 after 35 epochs (training 0.97: each shifted copy memorised); with a 25-point
+filter on a 0.1° grid, 0.96–0.98 (``spectool train`` sets ~1° 2θ worth of points unless told otherwise).
+
 Attention runs through ``F.scaled_dot_product_attention`` (fused) in training and inference. For
 ``explain``, each :class:`Attention` has a child ``attend`` (:class:`AttentionWeights`): when a
 forward hook is registered on it from outside (see :func:`capture_attention`), that block computes
@@ -106,9 +112,11 @@ class ViT1D(SpectrumModel):
 
     def __init__(self, *, num_classes: int, input_length: int, patch: int = 120, dim: int = 128,
                  depth: int = 6, heads: int = 4, mlp_ratio: float = 4.0, dropout: float = 0.1,
-                 attn_dropout: float = 0.0, drop_path: float = 0.1):
+                 attn_dropout: float = 0.0, drop_path: float = 0.1, smear: int = 0):
         super().__init__()
-        self.num_classes, self.input_length, self.patch = num_classes, input_length, patch
+        if smear < 0 or (smear and smear % 2 == 0):
+            raise ValueError(f"smear must be 0 or an odd number of points, not {smear}")
+        self.num_classes, self.input_length, self.patch, self.smear = num_classes, input_length, patch, smear
         self.num_patches = math.ceil(input_length / patch)
         self.num_features = dim
         self.patch_embed = nn.Linear(patch, dim)
@@ -127,8 +135,10 @@ class ViT1D(SpectrumModel):
         self.head = nn.Linear(self.num_features, self.num_classes)
 
     def patchify(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, L) → (B, N, patch), zero-padding the tail to a whole segment."""
+        """(B, L) → (B, N, patch): max-filtered over ``smear`` points, the tail zero-padded to a whole segment."""
         self.check_input(x)
+        if self.smear:
+            x = F.max_pool1d(x[:, None], self.smear, 1, self.smear // 2)[:, 0]
         x = F.pad(x, (0, self.num_patches * self.patch - x.shape[1]))
         return x.view(x.shape[0], self.num_patches, self.patch)
 

@@ -42,7 +42,7 @@ def _predict(path, X):
 @pytest.mark.parametrize("name", ["vit", "cnn", "resnet"])
 def test_networks_learn_and_store_everything(sets, name, tmp_path):
     out, log = tmp_path / "m.safetensors", tmp_path / "m.jsonl"
-    res = run_cli("train", sets["s"], "-m", name, *NETS[name], *FAST, "--epochs", "20", "--patience", "20",
+    res = run_cli("train", sets["s"], "-m", name, *NETS[name], *FAST, "--epochs", "20", "--patience", "0",
                   "-o", str(out), "--log", str(log), *(["--aug-op", "shift:delta=-0.5:0.5"] if name == "vit" else []))
     assert res.returncode == 0, res.stderr
     X, labels = peak_patterns(4, 30)
@@ -156,3 +156,22 @@ def test_options_a_resume_ignores_are_named():
     from spectool.cli.train import ignored_on_resume
 
     assert ignored_on_resume({"epochs", "lr", "log", "threads", "output", "aug_op"}) == ["--epochs", "--lr", "--aug-op"]
+
+
+@pytest.mark.parametrize("parents_per_class", [3, 1])
+def test_validation_is_split_by_parent(tmp_path, parents_per_class):
+    X, labels = peak_patterns(4, 12)
+    parent = np.arange(len(X)) // (12 // parents_per_class)  # augment's column: the source row of each copy
+    path = write_set(tmp_path / "aug.h5", X, labels, samples={"parent": parent})
+    out = tmp_path / "k.safetensors"
+    res = run_cli("train", path, "-m", "knn", "-o", str(out))
+    err = res.stderr.decode()
+    if parents_per_class == 1:  # nothing to hold out without cutting a structure in two: say so, exit 2
+        assert res.returncode == 2 and len(err.strip().splitlines()) == 1 and "--split rows" in err, err
+        res = run_cli("train", path, "-m", "knn", "--split", "rows", "-o", str(out))
+        assert res.returncode == 0 and "measures memorisation" in res.stderr.decode()
+        assert load_checkpoint(out).train["split"] == {"by": "rows", "parents": True}
+        return
+    assert res.returncode == 0 and "split by parent" in err, err
+    split = load_checkpoint(out).train["split"]
+    assert split == {"by": "parent", "train_parents": 8, "val_parents": 4, "unvalidated": []}

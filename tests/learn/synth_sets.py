@@ -22,11 +22,12 @@ def peak_patterns(n_classes: int = 4, per_class: int = 40, length: int = 64, see
     return (X / X.max(axis=1, keepdims=True)).astype(np.float32), labels
 
 
-def write_set(path, X: np.ndarray, labels: list[str] | None, history: list | None = None) -> str:
+def write_set(path, X: np.ndarray, labels: list[str] | None, history: list | None = None,
+              samples: dict | None = None) -> str:
     meta = SetMeta(axis=Axis(np.linspace(5, 90, X.shape[1])), kind="xrd", wavelength=1.5406, radiation="CuKa",
                    history=list(history or []))
     with create_set(str(path), meta, Env()) as out:
-        out.append(Chunk(X), labels=labels)
+        out.append(Chunk(X, samples=samples or {}), labels=labels)
     return str(path)
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from spectool.io.model import Chunk
 from spectool.io.sets import create_set, open_set
-from spectool.learn.data import BatchSource, read_labels, stratified_split
+from spectool.learn.data import BatchSource, grouped_split, read_labels, stratified_split
 from tests.conftest import make_meta
 
 
@@ -57,3 +57,24 @@ def test_ranks_partition_the_rows(set_path, env):
         parts = [np.concatenate([b[2] for b in BatchSource(reader, rows, 50, block_rows=64, in_memory=False,
                                                              rank=r, world=2).epoch(0)]) for r in range(2)]
     assert len(np.intersect1d(*parts)) == 0 and len(parts[0]) + len(parts[1]) == 1000
+
+
+def test_grouped_split_never_puts_one_parent_on_both_sides():
+    rng = np.random.default_rng(0)
+    parent = np.repeat(np.arange(60), 25)  # 60 structures, 25 augmented copies each
+    y = np.repeat(rng.integers(0, 4, 60), 25)  # class of each structure
+    y[:25] = -1  # one unlabelled structure: in neither part
+    split = grouped_split(y, parent, 0.2, seed=3)
+    assert not set(parent[split.train]) & set(parent[split.val])
+    assert sorted(np.concatenate([split.train, split.val]).tolist()) == list(range(25, len(y)))
+    for c in range(4):  # stratified: each class holds out ~20 % of its structures
+        n = len(np.unique(parent[y == c]))
+        assert len(np.unique(parent[split.val][y[split.val] == c])) == max(1, round(0.2 * n))
+    assert np.array_equal(grouped_split(y, parent, 0.2, seed=3).val, split.val)
+
+
+def test_grouped_split_keeps_a_single_parent_class_in_training():
+    parent = np.array([0, 0, 0, 1, 1, 2, 2])
+    y = np.array([0, 0, 0, 1, 1, 1, 1])
+    split = grouped_split(y, parent, 0.5, seed=0)
+    assert set(split.train) >= {0, 1, 2} and len(np.unique(parent[split.val])) == 1

@@ -15,7 +15,8 @@ from spectool.learn.data import BatchSource, read_labels
 from spectool.learn.job import Job, build_model, prepare_data
 from spectool.learn.metrics import Running, confusion_matrix, topk_hits
 from spectool.learn.state import read_state, restore, save_state
-from spectool.learn.train import Callback, EarlyStopping, Schedule, TrainConfig, Trainer, set_train_mode
+from spectool.learn.train import (Callback, EarlyStopping, Schedule, TrainConfig, Trainer, fit_warnings,
+                                   set_train_mode)
 from tests.learn.synth_sets import peak_set
 
 torch.set_num_threads(1)
@@ -38,7 +39,7 @@ def setup(small_set):
 def _setup(stack, path, model="vit1d", args=VIT, seed=0, **config):
     reader = stack.enter_context(open_set(path, Env()))
     y = read_labels(reader).astype(np.int64)
-    job = Job(model, args, {"batch_size": 16, "epochs": 6, "patience": 10, **config})
+    job = Job(model, args, {"batch_size": 16, "epochs": 6, "patience": 60, **config})
     data = prepare_data(reader.meta.label_names, y, job, seed, path)
     net = build_model(model, args, len(data.labels), len(reader.meta.axis), seed)
     cfg = TrainConfig(**{**job.config, "seed": seed})
@@ -83,7 +84,7 @@ def test_learns_far_above_chance(setup):
 
 
 def test_early_stopping_stops_and_best_epoch_is_kept(setup):
-    trainer, train, val, _ = setup(epochs=30, patience=2, lr=0.05, warmup=0, schedule="constant")
+    trainer, train, val, _ = setup(epochs=30, patience=12, lr=0.05, warmup=0, schedule="constant")  # 2 epochs
     snapshots = {}
 
     class Keep(Callback):
@@ -133,10 +134,14 @@ def test_schedule_warms_up_then_decays_and_round_trips():
     assert q.state_dict() == p.state_dict()
 
 
-def test_early_stopping_counts_flat_epochs():
-    stop = EarlyStopping(patience=2)
-    assert stop.update(1.0, 1) and not stop.update(1.0, 2) and not stop.stop
-    assert not stop.update(1.5, 3) and stop.stop and stop.best_epoch == 1
+def test_early_stopping_counts_optimiser_steps():
+    stop = EarlyStopping(patience=20)  # epochs of 8 steps: stops in the third flat epoch
+    assert stop.update(1.0, 1, 8) and not stop.update(1.0, 2, 16) and not stop.stop
+    assert not stop.update(1.5, 3, 24) and not stop.stop
+    assert not stop.update(1.2, 4, 32) and stop.stop and stop.best_epoch == 1
+    again = EarlyStopping(20)
+    again.load_state_dict(stop.state_dict())
+    assert again.stop and again.state_dict() == stop.state_dict()
     assert not EarlyStopping(0).stop
 
 
@@ -150,3 +155,29 @@ def test_topk_and_confusion():
     assert s["val_loss"] == 0.5 and math.isclose(s["val_top3"], 2 / 3)
     cm = confusion_matrix(np.array([0, 0, 2, 1]), np.array([0, 3, 1, 1]), 4)
     assert cm.sum() == 4 and cm[0, 0] == 1 and cm[0, 3] == 1 and cm[2, 1] == 1
+
+
+def test_batch_norm_statistics_are_those_of_the_training_batches(setup):
+    # a dozen steps: with momentum 0.1 the running variance would still be ~0.3 of its initial 1
+    trainer, train, val, _ = setup(model="cnn1d", args={"channels": [4, 4, 8, 8], "kernel_size": 3}, epochs=2)
+    trainer.fit(train, val)
+    assert trainer.recompute_batch_norm(train)
+    bn, conv = trainer.model.features[0][1], trainer.model.features[0][0]
+    with torch.no_grad():
+        maps = torch.cat([conv(torch.as_tensor(X)[:, None]) for X, _, _ in train.epoch(0)])
+    torch.testing.assert_close(bn.running_mean, maps.mean((0, 2)), atol=1e-5, rtol=1e-3)
+    torch.testing.assert_close(bn.running_var, maps.var((0, 2)), atol=1e-6, rtol=0.05)  # batch-wise unbiased
+    assert not trainer.model.training
+
+
+def test_constant_evaluation_outputs_are_caught(setup):
+    from spectool.learn.runner import final_check
+
+    trainer, train, val, _ = setup(model="cnn1d", args={"channels": [4, 4, 8, 8], "kernel_size": 3}, epochs=1,
+                                    lr=0.0)
+    torch.nn.init.zeros_(trainer.model.classifier.weight)  # every pattern gets the bias' scores
+    state = trainer.fit(train, val)
+    checks = final_check(trainer, train, val, state)
+    assert checks["score_spread"] < 1e-6 and any("same scores" in w for w in checks["warnings"])
+    assert fit_warnings(0.99, 0.17, 0.5) and "far below" in fit_warnings(0.99, 0.17, 0.5)[0]
+    assert fit_warnings(0.95, 0.9, 0.5) == []

@@ -78,3 +78,29 @@ def test_drop_path_only_in_training():
     model.train()
     torch.manual_seed(0)
     assert not torch.equal(model(x), model(x))
+
+
+def test_smear_makes_segments_tolerate_small_shifts():
+    import pytest
+
+    x = torch.zeros(2, 50)
+    x[0, 20], x[1, 21] = 1.0, 1.0  # one peak, shifted by one point: segment 2 holds points 16…23
+    plain, smeared = tiny_model("vit1d").patchify(x), tiny_model("vit1d", smear=5).patchify(x)
+    assert torch.equal(plain[0, 2], x[0, 16:24]) and (plain[0, 2] * plain[1, 2]).sum() == 0  # no overlap
+    assert smeared[0, 2].tolist() == [0, 0, 1, 1, 1, 1, 1, 0]  # ±2 points around the peak
+    assert (smeared[0, 2] * smeared[1, 2]).sum() == 4  # the shifted copy shares 4 of 5 inputs
+    with pytest.raises(ValueError):
+        tiny_model("vit1d", smear=4)
+
+
+def test_train_sets_a_one_degree_smear_for_vit_only():
+    import numpy as np
+
+    from spectool.io.model import Axis
+    from spectool.learn.job import train_model_args
+
+    grid = Axis(np.arange(5, 90.0001, 0.02))
+    assert train_model_args("vit1d", {}, grid) == {"smear": 51}
+    assert train_model_args("vit1d", {"smear": 0}, grid) == {"smear": 0}
+    assert train_model_args("cnn1d", {}, grid) == {}
+    assert train_model_args("vit1d", {}, Axis(np.arange(100, 200.0), "raman_shift", "1/cm")) == {}
