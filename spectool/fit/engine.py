@@ -81,9 +81,11 @@ class PhaseFit:
     eta: float
     share: float  # share of the measured net peak area this phase explains
     weight_fraction: float = 0.0
-    two_theta: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (M,) primary-line 2θ of its reflections
-    height: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (M,) fitted peak heights
+    two_theta: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (M·J,) 2θ of its reflections, every line
+    height: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (M·J,) fitted peak heights
     hkl: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), np.int16))
+    caglioti: tuple[float, float] = (0.0, 0.0)  # (W, U) in deg²: FWHM² = W + U tan² θ
+    reference: PhaseReference | None = None
 
 
 @dataclass
@@ -315,7 +317,7 @@ def coarse_start(grid: Grid, batch: Batch, lines, options: FitOptions, start: li
         zero[h], disp[h] = s.zero, s.displacement
         for p, ph in enumerate(s.phases):
             raw[h, p] = _raw_of(ph.cell, batch.cell0[h, p], batch.tie[h, p], options)
-            w[h, p], eta[h, p] = ph.fwhm**2, ph.eta
+            (w[h, p], u[h, p]), eta[h, p] = ph.caglioti, ph.eta
     st = Start(raw, zero, disp, w, u, eta)
     _grid_new_phases(grid, batch, lines, options, st, known, start)
     return st
@@ -423,13 +425,18 @@ def refine(grid: Grid, batch: Batch, lines, options: FitOptions, st: Start):
     raw = st.raw.clone().requires_grad_(True)
     zero, disp = st.zero.clone().requires_grad_(True), st.disp.clone().requires_grad_(True)
     lw = st.w.clamp(min=1e-6).log().requires_grad_(True)
-    lu = (st.u + 1e-4).log().requires_grad_(True)
+    lu = st.u.clamp(min=1e-4).log().requires_grad_(True)
     le = torch.logit(st.eta.clamp(0.02, 0.98)).requires_grad_(True)
     params = [raw, zero, disp, lw, lu, le]
     opt = torch.optim.Adam(params, lr=options.lr)
     best = [p.detach().clone() for p in params]
     best_loss = torch.full((batch.shape[0],), float("inf"), dtype=grid.y.dtype, device=grid.y.device)
-    for _ in range(options.steps + 1):
+    checkpoint = best_loss.clone()
+    for step in range(options.steps + 1):
+        if step and step % 10 == 0:  # stop early once no hypothesis improved by 0.1 % in 10 steps
+            if bool((best_loss > checkpoint * (1 - 1e-3)).all()):
+                break
+            checkpoint = best_loss.clone()
         opt.zero_grad()
         curves = render(grid, batch, lines, options, cells(batch, raw, options), zero, disp, lw.exp(), lu.exp(),
                         torch.sigmoid(le))
@@ -468,12 +475,13 @@ def summarise(grid: Grid, batch: Batch, lines, options: FitOptions, st: Start, o
         scales, bcoef, model = solve_linear(grid, batch, curves)
         background = bcoef @ grid.basis if grid.basis.numel() else torch.zeros_like(model)
         phase_curves = curves * scales[..., None]
-        tt, inten, tan, _ = (t.cpu().numpy() for t in reflections(batch, (lines[0][:1], lines[1][:1]), cell,
-                                                                   st.zero, st.disp))
+        tt, inten, tan, _ = (t.cpu().numpy() for t in reflections(batch, lines, cell, st.zero, st.disp))
+        n = batch.owner.numel()
     y = grid.y.cpu().numpy().astype(np.float64)
     out = []
     for h, hyp in enumerate(batch.hypotheses):
-        sticks = [(tt[sl], inten[sl], tan[sl]) for sl in (batch.slot_range(h, p) for p in range(len(hyp)))]
+        sticks = [_every_line((tt, inten, tan), sl, n, len(lines[0])) for sl in
+                  (batch.slot_range(h, p) for p in range(len(hyp)))]
         res = _result(y, hyp, cell[h].cpu().numpy().astype(np.float64), scales[h].cpu().numpy().astype(np.float64),
                       phase_curves[h, :len(hyp)].cpu().numpy().astype(np.float64),
                       background[h].cpu().numpy().astype(np.float64), model[h].cpu().numpy().astype(np.float64),
@@ -481,6 +489,12 @@ def summarise(grid: Grid, batch: Batch, lines, options: FitOptions, st: Start, o
         res.converged = bool(ok[h]) and np.isfinite(res.rwp)
         out.append(res)
     return out
+
+
+def _every_line(arrays, sl: slice, n: int, lines: int):
+    """The slot's reflections of every line (flat arrays are line-major: line j at j·n + …)."""
+    idx = np.concatenate([np.arange(sl.start, sl.stop) + j * n for j in range(lines)])
+    return tuple(a[idx] for a in arrays)
 
 
 def noise_level(residual: np.ndarray) -> float:
@@ -507,7 +521,8 @@ def _result(y, hyp, cell, scales, curves, background, model, st, h, sticks) -> F
         peak = scales[p] * inten * (eta * 2 / math.pi + (1 - eta) * 2 * math.sqrt(_LN2 / math.pi)) / fw
         phases.append(PhaseFit(ref.name, cell[p], float(scales[p]), float(cell_volume(cell[p])), ref.mass,
                                float(math.sqrt(max(w + u * math.tan(math.radians(15)) ** 2, 0))), eta,
-                               float((explained_curve * frac).sum() / denom), 0.0, tt, peak, ref.hkl))
+                               float((explained_curve * frac).sum() / denom), 0.0, tt, peak,
+                               np.tile(ref.hkl, (tt.size // max(len(ref.hkl), 1), 1)), (w, u), ref))
     fractions = hill_howard([p.scale for p in phases], [p.mass for p in phases], [p.volume for p in phases])
     for p, f in zip(phases, fractions):
         p.weight_fraction = float(f)

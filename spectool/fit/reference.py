@@ -141,25 +141,6 @@ def conventional(structure) -> tuple[Crystal, str, float, str]:
     return crystal_from_structure(conv), system_name(system), mass, conv.composition.reduced_formula
 
 
-def references_from_files(paths, name_of=None) -> tuple[list[PhaseReference], list[str]]:
-    """References of structure files (CIF, POSCAR, …); returns (references, one message per failure).
-
-    ``name_of(path, block) -> str`` names each reference (default: the file stem).
-    """
-    from spectool.xrd.structures import iter_loaded
-
-    refs, errors = [], []
-    for item in iter_loaded([str(p) for p in paths]):
-        if isinstance(item, Exception):
-            errors.append(str(item))
-            continue
-        try:
-            refs.append(reference_from_loaded(item, name_of))
-        except (KeyError, ValueError) as exc:
-            errors.append(f"{item.path}: {exc}")
-    return refs, errors
-
-
 def reference_from_loaded(item, name_of=None) -> PhaseReference:
     """Reference of one :class:`~spectool.xrd.structures.LoadedStructure`, in its conventional setting."""
     from pathlib import Path
