@@ -39,6 +39,15 @@ def predict(
         "Reliability below this flags out-of-distribution [default: the checkpoint's, calibrated on held-out "
         "data by train --test, else 0.6]."))] = None,
     device: DeviceOpt = "auto",
+    refine: Annotated[bool, typer.Option("--refine/--no-refine", help=(
+        "Verify the network's candidates by whole-pattern fitting and search for further phases "
+        "(when the model or --references has structures to fit); --no-refine: the network alone."))] = True,
+    refine_top: Annotated[int, typer.Option(min=1, max=50, metavar="N", help="How many network candidates to fit.")] = 10,
+    references: Annotated[Optional[str], typer.Option(metavar="DIR", help=(
+        "Structures to fit instead of the model's: CIF/POSCAR files, labels from a manifest.csv or labels.csv "
+        "(path,label) in DIR, else the file names."))] = None,
+    phases: Annotated[Optional[int], typer.Option(min=1, max=8, metavar="N", help=(
+        "Most phases per scan (1..8) [default: automatic, up to 4]."))] = None,
 ) -> None:
     """Identify spectra with a trained model: top-k labels with scores, reliability and an OOD flag.
 
@@ -54,12 +63,33 @@ def predict(
     ckpt = load_checkpoint(_model_path(model), device=torch_device)
     predictor = Predictor(ckpt, torch_device, min_coverage, threshold)
     run = _Run(env, predictor, top, output_dir, skip_existing, inputs)
+    run.verifier = _verifier(env, ckpt, predictor, refine, refine_top, references, phases, torch_device)
     run.all(inputs, wavelength, output)
     if evaluate:
         run.evaluation(confusion)
     run.batch.finish()
     if fail_under is not None and run.worst is not None and run.worst < fail_under:
         raise ThresholdNotMet(f"best score {run.worst:.3f} is below --fail-under {fail_under:g}", run.worst_name)
+
+
+def _verifier(env, ckpt, predictor, refine, refine_top, references, phases, device):
+    """The fitting step, or None (--no-refine, or no structures to fit: then say so)."""
+    if not refine:
+        return None
+    from spectool.fit.verify import VerifyOptions
+    from spectool.io.checkpoint import read_references
+    from spectool.io.references import library_from_folder
+    from spectool.learn.verification import Verifier
+
+    library, meta = read_references(ckpt)
+    if references:
+        library = library_from_folder(references, env.warn)
+    if not library:
+        env.info("the model has no structures to fit (see --references): the network's answers are unverified")
+        return None
+    threshold = meta.get("unknown_threshold")
+    options = VerifyOptions(max_phases=phases or 4, **({"unknown_threshold": threshold} if threshold else {}))
+    return Verifier(predictor, library, refine_top, options, device)
 
 
 def _model_path(model: str | None) -> str:
@@ -81,6 +111,7 @@ class _Run:
         self.worst, self.worst_name = None, None
         self.truth: list[str] = []
         self.ranked: list = []
+        self.verifier = None
 
     def all(self, inputs, wavelength, output) -> None:
         from contextlib import ExitStack
@@ -91,6 +122,10 @@ class _Run:
         info = self.predictor.ckpt.meta.get("label_info") or {}
         fields = list(dict.fromkeys(f for v in info.values() for f in v))
         columns = ["path", "rank", "label", self._score_kind(), "reliability", "ood"] + fields
+        if self.verifier is not None:
+            from spectool.io.predictions import FIT_COLUMNS
+
+            columns += FIT_COLUMNS
         with ExitStack() as stack:
             if self.output_dir:
                 stack.enter_context(folder_lock(self.output_dir))
@@ -99,9 +134,10 @@ class _Run:
             if self.env.json:
                 write_rows(self.env, rows, columns)
             else:
-                from spectool.io.predictions import table_rows
+                from spectool.io.predictions import table_rows, verified_table_rows
 
-                write_rows(self.env, (r for rec in rows for r in table_rows(rec, fields)), columns)
+                as_rows = verified_table_rows if self.verifier is not None else table_rows
+                write_rows(self.env, (r for rec in rows for r in as_rows(rec, fields)), columns)
 
     def _score_kind(self) -> str:
         return "reliability" if getattr(self.predictor.ckpt.model, "output_kind", "") == "reliability" \
@@ -138,6 +174,8 @@ class _Run:
         records = [result_record(names[i], self.predictor.labels, indices[i], scores[i], pred.reliability[i],
                                  None if pred.similarity is None else pred.similarity[i], pred.ood[i],
                                  pred.score_kind, info) for i in range(len(X))]
+        if self.verifier is not None:
+            records = self._verified(item, X, records, info)
         for record, target in zip(records, targets):
             if target is not None:
                 write_result_file(target, record)
@@ -146,6 +184,18 @@ class _Run:
                           [r["top"][0]["label"] for r in records])
         self._remember(item, names, scores, indices)
         return records
+
+    def _verified(self, item, X, records: list[dict], info) -> list[dict]:
+        """Records with the fit's verdicts; a row that cannot be fitted says why on one line."""
+        from spectool.io.predictions import verified_record
+
+        out = []
+        for record, verdict in zip(records, self.verifier.verdicts(item, X)):
+            if isinstance(verdict, SpectoolError):
+                self.env.warn(str(verdict.where(record["path"])))
+            record = verified_record(record, verdict, info)
+            out.append({**record, "top": record["top"][:self.top]})
+        return out
 
     def _target(self, item, name: str):
         from spectool.io.predictions import result_path

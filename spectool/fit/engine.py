@@ -36,6 +36,8 @@ from spectool.fit.reference import PhaseReference, hill_howard
 _LN2 = math.log(2.0)
 #: Net intensity counts as peak area where it (or the fitted phases) exceeds this many noise σ.
 NOISE_SIGMAS = 3.0
+#: Reflections per phase (the strongest) that the starting search renders.
+COARSE_REFLECTIONS = 80
 #: Grid step (degrees 2θ) of the starting search, which renders broad peaks (FWHM ≥ 0.3°).
 COARSE_STEP = 0.06
 
@@ -334,87 +336,115 @@ def _raw_of(cell: np.ndarray, cell0, tie, options: FitOptions):
 
 
 def _grid_new_phases(grid: Grid, batch: Batch, lines, options: FitOptions, st: Start, known, start) -> None:
-    """For each hypothesis, its first phase not yet fitted: a coarse search of its cell (and the zero shift
-    when none is known yet) against what the known phases leave unexplained."""
+    """Each hypothesis's first phase not yet fitted: a coarse search of its cell (and of the zero shift
+    when none is known yet) against what the known phases leave unexplained, all slots at once."""
     import torch
 
+    slots = [(h, known[h]) for h in range(batch.shape[0]) if known[h] < len(batch.hypotheses[h])]
+    if not slots:
+        return
     k = max(1, int(COARSE_STEP / grid.step))
     coarse = grid.coarsened(k)
     with torch.no_grad():
-        for h in range(batch.shape[0]):
-            p = known[h]
-            if p >= len(batch.hypotheses[h]):
-                continue
+        targets = []
+        for h, _ in slots:
             target = grid.y if start[h] is None else grid.y - torch.as_tensor(start[h].model, dtype=grid.y.dtype,
                                                                               device=grid.y.device)
-            target = grid.block_mean(target.clamp(min=0), k)
-            _coarse_cell(coarse, batch, lines, options, st, h, p, target, start[h] is None)
+            targets.append(grid.block_mean(target.clamp(min=0), k))
+        search = torch.tensor([start[h] is None for h, _ in slots], device=grid.y.device)
+        raw, lag, _ = _coarse_cells(coarse, batch, lines, options, st, slots, torch.stack(targets), search)
+    for i, (h, p) in enumerate(slots):
+        st.raw[h, p] = raw[i]
+        st.zero[h] = st.zero[h] + lag[i]
 
 
-def _coarse_cell(grid, batch, lines, options, st: Start, h: int, p: int, target, search_zero: bool) -> None:
-    """Grid over an isotropic scale (and zero shift), then over each free cell parameter in turn.
+def _coarse_cells(grid, batch, lines, options, st: Start, slots, targets, search, axes: bool = True):
+    """Grid over an isotropic scale (with the zero shift where ``search``), then (``axes``) over each
+    free cell parameter in turn, twice; scored by the correlation of the slot's broad-peak pattern
+    (its strongest ``COARSE_REFLECTIONS`` reflections) with its target.
 
-    Scored by the correlation of the phase's pattern, rendered with broad peaks, with ``target``;
-    writes the best raw cell (and zero) into ``st``.
+    Returns (raw cells (S, 6), zero shifts (S,) degrees, best correlation (S,)).
     """
     import torch
 
-    tie = batch.tie[h, p]
-    free = sorted({int(t) for t in tie.tolist() if t >= 0})
-    rel = torch.linspace(-0.98, 0.98, options.coarse_steps, dtype=st.raw.dtype, device=st.raw.device)
-    raw = torch.atanh(rel)[:, None].expand(-1, 6).clone()
-    raw[:, 3:] = 0.0
-    lag, i = _best_candidate(grid, batch, lines, options, st, h, p, target, raw, search_zero)
-    best = raw[i].clone()
-    if len(free) > 1:
-        for _ in range(2):
-            for t in free:
-                trial = best.expand(rel.numel(), 6).clone()
-                trial[:, t] = torch.atanh(rel)
-                lag, i = _best_candidate(grid, batch, lines, options, st, h, p, target, trial, search_zero)
-                best = trial[i].clone()
-    st.zero[h] = st.zero[h] + lag
-    st.raw[h, p] = best
+    n = options.coarse_steps
+    axis = torch.atanh(torch.linspace(-0.98, 0.98, n, dtype=st.raw.dtype, device=st.raw.device))
+    S = len(slots)
+    trial = torch.zeros(S, n, 6, dtype=axis.dtype, device=axis.device)
+    trial[..., :3] = axis[None, :, None]
+    zero0 = torch.stack([st.zero[h] for h, _ in slots])
+    lag, best, score = _score_trials(grid, _slots_batch(batch, slots, n), lines, options, zero0, targets, trial, search)
+    frees = [sorted({int(t) for t in batch.tie[h, p].tolist() if t >= 0}) for h, p in slots]
+    for _ in range(2 if axes else 0):
+        for k in range(max(len(f) for f in frees)):
+            act = [i for i, f in enumerate(frees) if len(f) > 1 and k < len(f)]
+            if not act:
+                continue
+            trial = best[act][:, None].expand(len(act), n, 6).clone()
+            for j, i in enumerate(act):
+                trial[j, :, frees[i][k]] = axis
+            sub = _slots_batch(batch, [slots[i] for i in act], n)
+            lag_a, best_a, score_a = _score_trials(grid, sub, lines, options, zero0[act], targets[act], trial,
+                                                   search[act])
+            lag[act], best[act], score[act] = lag_a, best_a, score_a
+    return best, lag, score
 
 
-def _best_candidate(grid, batch, lines, options, st, h, p, target, raw, search_zero: bool) -> tuple[float, int]:
-    """(zero shift in degrees, index of the raw cell (n, 6)) whose broad-peak pattern best correlates with target."""
+def _score_trials(grid, sub: Batch, lines, options, zero0, targets, trial, search):
+    """(zero shift (S,) degrees, best raw cell (S, 6), its correlation (S,)) of trials (S, n, 6)."""
     import torch
     import torch.nn.functional as F
 
-    n = raw.shape[0]
-    sub = _slot_batch(batch, h, p, n)
-    cell = cells(sub, raw[:, None], options)
+    S, n, _ = trial.shape
     width = max(2 * options.fwhm, 0.3)
     coarse = FitOptions(**{**options.__dict__, "window": max(options.window, 3 * width)})
-    full = lambda v: torch.full((n, 1), v, dtype=raw.dtype, device=raw.device)  # noqa: E731
-    zero = st.zero[h].expand(n)
-    curves = render(grid, sub, lines, coarse, cell, zero, torch.zeros_like(zero), full(width**2), full(0.0),
-                    full(0.5))[:, 0]
-    lag_max = int(round(options.zero_bound / grid.step)) if search_zero else 0
-    t = target - target.mean()
-    corr = F.conv1d(F.pad(curves[:, None], (lag_max, lag_max)), t[None, None])[:, 0]  # (n, 2·lag_max + 1)
-    corr = corr / curves.norm(dim=1, keepdim=True).clamp(min=1e-12)
-    i, j = divmod(int(torch.argmax(corr)), corr.shape[1])
-    return (lag_max - j) * grid.step, i  # the scan sits lag_max − j points to the right of the pattern
+    full = lambda v: torch.full((S * n, 1), v, dtype=trial.dtype, device=trial.device)  # noqa: E731
+    zero = zero0.repeat_interleave(n)
+    curves = render(grid, sub, lines, coarse, cells(sub, trial.reshape(S * n, 1, 6), options), zero,
+                    torch.zeros_like(zero), full(width**2), full(0.0), full(0.5))[:, 0]
+    R = int(round(options.zero_bound / grid.step))
+    t = targets - targets.mean(1, keepdim=True)
+    corr = F.conv1d(F.pad(curves, (R, R))[None], t.repeat_interleave(n, 0)[:, None], groups=S * n)[0]
+    corr = (corr / curves.norm(dim=1, keepdim=True).clamp(min=1e-12)).reshape(S, n, 2 * R + 1)
+    corr[~search] = torch.where(torch.arange(2 * R + 1, device=corr.device) == R, corr[~search], -torch.inf)
+    score, flat = corr.reshape(S, -1).max(1)
+    i, j = flat // (2 * R + 1), flat % (2 * R + 1)
+    tnorm = t.norm(dim=1).clamp(min=1e-12)
+    return (R - j).to(trial.dtype) * grid.step, trial[torch.arange(S), i], score / tnorm  # scan sits R − j right
 
 
-def _slot_batch(batch: Batch, h: int, p: int, n: int) -> Batch:
-    """One phase slot repeated n times, as a batch of n one-phase hypotheses."""
+def _strongest(batch: Batch, h: int, p: int) -> np.ndarray:
+    """Flat indices of slot (h, p)'s ``COARSE_REFLECTIONS`` strongest reflections (factor / |g|², as LP
+    weighs them at low angle), in their stored order."""
+    sl = batch.slot_range(h, p)
+    idx = np.arange(sl.start, sl.stop)
+    if idx.size <= COARSE_REFLECTIONS:
+        return idx
+    from spectool.fit.cell import reciprocal_metric
+
+    hkl = batch.hkl[sl].double().cpu().numpy()
+    q = np.einsum("mi,ij,mj->m", hkl, reciprocal_metric(batch.cell0[h, p].double().cpu().numpy()), hkl)
+    weight = batch.factor[sl].double().cpu().numpy() / np.maximum(q, 1e-6)
+    return np.sort(idx[np.argsort(-weight)[:COARSE_REFLECTIONS]])
+
+
+def _slots_batch(batch: Batch, slots: list[tuple[int, int]], n: int) -> Batch:
+    """Each slot (h, p) repeated n times, slot-major, as a batch of S·n one-phase hypotheses."""
     import torch
 
-    sl = batch.slot_range(h, p)
-    m = sl.stop - sl.start
+    strongest = [_strongest(batch, h, p) for h, p in slots]
+    idx = torch.as_tensor(np.concatenate([np.tile(r, n) for r in strongest]), dtype=torch.long,
+                          device=batch.hkl.device)
+    counts = [len(r) for r in strongest]
     sub = Batch.__new__(Batch)
-    sub.hypotheses = [[batch.hypotheses[h][p]]] * n
-    sub.cell0 = batch.cell0[h, p].expand(n, 1, 6)
-    sub.tie = batch.tie[h, p].expand(n, 1, 6)
-    sub.hkl = batch.hkl[sl].repeat(n, 1)
-    sub.factor = batch.factor[sl].repeat(n)
-    sub.owner = torch.arange(n, device=batch.hkl.device).repeat_interleave(m)
+    sub.hypotheses = [[batch.hypotheses[h][p]] for h, p in slots for _ in range(n)]
+    sub.cell0 = torch.stack([batch.cell0[h, p] for h, p in slots]).repeat_interleave(n, 0)[:, None]
+    sub.tie = torch.stack([batch.tie[h, p] for h, p in slots]).repeat_interleave(n, 0)[:, None]
+    sub.hkl, sub.factor = batch.hkl[idx], batch.factor[idx]
+    sub.owner = torch.as_tensor(np.repeat(np.arange(len(slots) * n), np.repeat(counts, n)), device=idx.device)
     sub.hyp = sub.owner
-    sub.on = batch.on[h, p].expand(n, 1)
-    sub.shape = (n, 1)
+    sub.on = torch.ones(len(slots) * n, 1, dtype=torch.bool, device=idx.device)
+    sub.shape = (len(slots) * n, 1)
     return sub
 
 
@@ -528,3 +558,29 @@ def _result(y, hyp, cell, scales, curves, background, model, st, h, sticks) -> F
         p.weight_fraction = float(f)
     rwp = float(np.sqrt(((y - model) ** 2).sum() / max((y**2).sum(), 1e-30)))
     return FitResult(phases, float(st.zero[h]), float(st.disp[h]), rwp, float(share), curves, background, model)
+
+
+def coarse_scores(x: np.ndarray, y: np.ndarray, references: list[PhaseReference], wavelengths=(1.5406,),
+                  weights=(1.0,), options: FitOptions = FitOptions(), device: str = "cpu") -> np.ndarray:
+    """How well each reference can match the scan before refinement: the best normalised correlation
+    (R,) of its broad-peak pattern with y (L,) over an isotropic cell scale and the zero shift."""
+    import torch
+
+    if not references:
+        return np.zeros(0)
+    grid = Grid(x, y, 0, device)
+    reach = options.window + 2 * options.zero_bound + 1.0
+    batch = Batch([[r] for r in references], device, grid.y.dtype,
+                  (min(wavelengths), max(wavelengths), grid.x0 - reach, float(x[-1]) + reach))
+    lines = (torch.as_tensor(wavelengths, dtype=grid.y.dtype, device=device),
+             torch.as_tensor(weights, dtype=grid.y.dtype, device=device))
+    k = max(1, int(COARSE_STEP / grid.step))
+    coarse = grid.coarsened(k)
+    H = len(references)
+    st = Start(torch.zeros(H, 1, 6, dtype=grid.y.dtype, device=device), torch.zeros(H, dtype=grid.y.dtype,
+               device=device), None, None, None, None)
+    target = grid.block_mean(grid.y.clamp(min=0), k)[None].expand(H, -1)
+    with torch.no_grad():
+        _, _, score = _coarse_cells(coarse, batch, lines, options, st, [(h, 0) for h in range(H)], target,
+                                    torch.ones(H, dtype=torch.bool, device=device), axes=False)
+    return score.cpu().numpy().astype(np.float64)

@@ -19,12 +19,12 @@ candidate improves the fit by the margin. A scan whose final fit leaves more tha
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
-from spectool.fit.engine import FitOptions, FitResult, fit_hypotheses, noise_level
+from spectool.fit.engine import FitOptions, FitResult, coarse_scores, fit_hypotheses, noise_level
 from spectool.fit.peaks import evidence
 
 NETWORK_WEIGHT = 0.2
@@ -100,15 +100,15 @@ def verify_candidates(x, y, candidates: list[tuple[str, float]], library: dict, 
 
 
 def pick_references(x, y, labels: list[str], library: dict, lines, options: FitOptions, device="cpu") -> list:
-    """For each label its reference, or None; a label with several, the one whose quick fit (starting
-    search only, no refinement) leaves the smallest Rwp."""
+    """For each label its reference, or None; of a label with several (a structure type's corpus
+    members), the one whose pattern correlates best with the scan before refinement
+    (:func:`~spectool.fit.engine.coarse_scores`)."""
     many = [(i, ref) for i, lab in enumerate(labels) if len(library.get(lab, [])) > 1 for ref in library[lab]]
-    quick = fit_hypotheses(x, y, [[ref] for _, ref in many], *lines, options=replace(options, steps=0),
-                           device=device) if many else []
+    scores = coarse_scores(x, y, [ref for _, ref in many], *lines, options=options, device=device)
     best: dict[int, tuple[float, object]] = {}
-    for (i, ref), fit in zip(many, quick):
-        if fit.converged and (i not in best or fit.rwp < best[i][0]):
-            best[i] = (fit.rwp, ref)
+    for (i, ref), score in zip(many, scores):
+        if i not in best or score > best[i][0]:
+            best[i] = (float(score), ref)
     return [best[i][1] if i in best else (library.get(lab) or [None])[0] for i, lab in enumerate(labels)]
 
 
@@ -166,3 +166,33 @@ def peak_evidence(x, y, fit: FitResult) -> list:
     sigma = noise_level(np.asarray(y, np.float64) - fit.model)
     tolerance = max(max((p.fwhm for p in fit.phases), default=0.1), 0.05)
     return evidence(np.asarray(x, np.float64), net, sigma, fit.phases, tolerance)
+
+
+#: A scan stating a wavelength this close (Å) to Cu Kα without naming its radiation is taken as Kα1 + Kα2.
+CU_TOLERANCE = 0.004
+
+
+def fit_lines(scan_wavelength: float | None, radiation: str | None, prepared_wavelength: float) -> tuple:
+    """(wavelengths, weights) of the lines as they appear on the prepared axis.
+
+    The prepared axis is at ``prepared_wavelength`` (Å), converted by Bragg's law from the scan's
+    ``scan_wavelength``: line j of the tube shows there as λ_j · λ_prepared / λ_scan. A named
+    radiation gives the lines (``CuKa12``: the doublet; ``CuKa``: one line); an unnamed scan at a
+    Cu Kα wavelength is a laboratory Kα1 + Kα2 scan; anything else, one line.
+    """
+    from spectool.xrd.radiation import WAVELENGTHS, parse_radiation
+
+    if not scan_wavelength:
+        return (prepared_wavelength,), (1.0,)
+    rad = None
+    if radiation:
+        try:
+            rad = parse_radiation(radiation)
+        except ValueError:
+            rad = None
+    if rad is None and abs(scan_wavelength - WAVELENGTHS["CuKa"]) < CU_TOLERANCE:
+        rad = parse_radiation("CuKa12")
+    if rad is None or len(rad.wavelengths) == 1:
+        return (prepared_wavelength,), (1.0,)
+    factor = prepared_wavelength / scan_wavelength
+    return tuple(w * factor for w in rad.wavelengths), tuple(rad.weights)

@@ -60,3 +60,18 @@ def load_references(pairs: list[tuple[str, Path]]) -> tuple[list[tuple[str, obje
         except (FormatError, KeyError, ValueError) as exc:
             errors.append(f"{path}: {exc}")
     return out, errors
+
+
+def library_from_folder(folder: str | Path, warn=None) -> dict[str, list]:
+    """label → [PhaseReference] of every structure in ``folder``; ``warn(message)`` hears of each
+    file that does not load. :class:`UsageError` when none does."""
+    entries, errors = load_references(labelled_files(folder))
+    for message in errors:
+        if warn is not None:
+            warn(f"{message} (not used as a reference)")
+    if not entries:
+        raise UsageError("no structure here could be read", folder)
+    library: dict[str, list] = {}
+    for label, ref in entries:
+        library.setdefault(label, []).append(ref)
+    return library
