@@ -21,7 +21,12 @@ TRAIN     ?= --batch-size 128 --lr 1e-3 --patience 5
 CORPUS := $(BUILD)/corpus
 TYPES_OPT := $(if $(TYPES),--types $(TYPES),)
 
-.PHONY: model docs example clean-model
+# Phase references for predict's whole-pattern verification, added to the checkpoint: the first
+# REF_PER_TYPE training compounds of each type (the prototype first) of the corpus the model was
+# trained on (the same SEED regenerates it; add_references refuses nothing but counts what it skips).
+REF_PER_TYPE ?= 4
+
+.PHONY: model docs example clean-model references
 model: $(OUT)
 
 $(CORPUS)/manifest.csv:
@@ -53,6 +58,10 @@ $(OUT): $(BUILD)/train.h5 $(BUILD)/test.h5
 	$(SPECTOOL) train $< $(MODEL) $(TRAIN) --epochs $(EPOCHS) --seed $(SEED) --threads $(WORKERS) --test $(BUILD)/test.h5 \
 		--label-info $(CORPUS)/types.csv --label-columns strukturbericht,pearson,prototype_formula,mineral \
 		--log $(BUILD)/train.jsonl -o $@
+	$(PYTHON) tools/add_references.py $@ $(CORPUS) --split train --per-label $(REF_PER_TYPE)
+
+references: $(CORPUS)/manifest.csv
+	$(PYTHON) tools/add_references.py $(OUT) $(CORPUS) --split train --per-label $(REF_PER_TYPE)
 
 docs:
 	$(PYTHON) tools/gendocs.py

@@ -85,7 +85,7 @@ def _verifier(env, ckpt, predictor, refine, refine_top, references, phases, devi
     if references:
         library = library_from_folder(references, env.warn)
     if not library:
-        env.info("the model has no structures to fit (see --references): the network's answers are unverified")
+        env.debug("the model has no structures to fit (see --references): the network's answers are unverified")
         return None
     threshold = meta.get("unknown_threshold")
     options = VerifyOptions(max_phases=phases or 4, **({"unknown_threshold": threshold} if threshold else {}))

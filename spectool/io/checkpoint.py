@@ -397,6 +397,7 @@ def add_references(path: str | os.PathLike, entries: list, source: str = "",
     extra, meta = references_payload(entries, source, unknown_threshold)
     tensors.update(extra)
     metadata["references"] = json.dumps(meta)
+    metadata = dict(sorted(metadata.items()))  # safe_open hands them back in no fixed order
     target = Path(output or path)
     _write_atomic(target, save(tensors, metadata=metadata))
     return target
