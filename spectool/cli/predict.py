@@ -48,6 +48,10 @@ def predict(
         "(path,label) in DIR, else the file names."))] = None,
     phases: Annotated[Optional[int], typer.Option(min=1, max=8, metavar="N", help=(
         "Most phases per scan (1..8) [default: automatic, up to 4]."))] = None,
+    elements: Annotated[Optional[str], typer.Option(metavar="LIST", help=(
+        "Only candidates made of these elements (e.g. Fe,Ti,O; needs structures to fit)."))] = None,
+    require: Annotated[Optional[str], typer.Option(metavar="LIST", help=(
+        "Only candidates that contain all of these elements (e.g. Fe)."))] = None,
 ) -> None:
     """Identify spectra with a trained model: top-k labels with scores, reliability and an OOD flag.
 
@@ -63,7 +67,8 @@ def predict(
     ckpt = load_checkpoint(_model_path(model), device=torch_device)
     predictor = Predictor(ckpt, torch_device, min_coverage, threshold)
     run = _Run(env, predictor, top, output_dir, skip_existing, inputs)
-    run.verifier = _verifier(env, ckpt, predictor, refine, refine_top, references, phases, torch_device)
+    run.verifier = _verifier(env, ckpt, predictor, refine, refine_top, references, phases, torch_device,
+                             _elements(elements, "--elements"), _elements(require, "--require"))
     run.all(inputs, wavelength, output)
     if evaluate:
         run.evaluation(confusion)
@@ -72,11 +77,26 @@ def predict(
         raise ThresholdNotMet(f"best score {run.worst:.3f} is below --fail-under {fail_under:g}", run.worst_name)
 
 
-def _verifier(env, ckpt, predictor, refine, refine_top, references, phases, device):
+def _elements(text: str | None, option: str) -> set[str] | None:
+    """Element symbols of a comma-separated list; a usage error for anything that is not one."""
+    if text is None:
+        return None
+    from spectool.xrd.scattering import ATOMIC_NUMBER
+
+    symbols = {t.strip() for t in text.split(",") if t.strip()}
+    bad = sorted(s for s in symbols if s not in ATOMIC_NUMBER)
+    if bad or not symbols:
+        raise UsageError(f"{option}: not element symbols: {', '.join(bad) or repr(text)}")
+    return symbols
+
+
+def _verifier(env, ckpt, predictor, refine, refine_top, references, phases, device, allowed=None, required=None):
     """The fitting step, or None (--no-refine, or no structures to fit: then say so)."""
+    if (allowed or required) and not refine:
+        raise UsageError("--elements and --require need the fit (drop --no-refine)")
     if not refine:
         return None
-    from spectool.fit.verify import VerifyOptions
+    from spectool.fit.verify import VerifyOptions, restrict_library
     from spectool.io.checkpoint import read_references
     from spectool.io.references import library_from_folder
     from spectool.learn.verification import Verifier
@@ -84,12 +104,17 @@ def _verifier(env, ckpt, predictor, refine, refine_top, references, phases, devi
     library, meta = read_references(ckpt)
     if references:
         library = library_from_folder(references, env.warn)
+    chemistry = bool(allowed or required)
+    if chemistry:
+        library = restrict_library(library, allowed, required)
+        if not library:
+            raise UsageError("no candidate structure is consistent with --elements/--require")
     if not library:
         env.debug("the model has no structures to fit (see --references): the network's answers are unverified")
         return None
     threshold = meta.get("unknown_threshold")
     options = VerifyOptions(max_phases=phases or 4, **({"unknown_threshold": threshold} if threshold else {}))
-    return Verifier(predictor, library, refine_top, options, device)
+    return Verifier(predictor, library, refine_top, options, device, only_library=chemistry)
 
 
 def _model_path(model: str | None) -> str:

@@ -196,3 +196,15 @@ def fit_lines(scan_wavelength: float | None, radiation: str | None, prepared_wav
         return (prepared_wavelength,), (1.0,)
     factor = prepared_wavelength / scan_wavelength
     return tuple(w * factor for w in rad.wavelengths), tuple(rad.weights)
+
+
+def restrict_library(library: dict, allowed: set[str] | None = None, required: set[str] | None = None) -> dict:
+    """The references whose formula uses only ``allowed`` elements and all ``required`` ones; a label
+    none of whose references qualifies is left out (for a type-level model: its corpus members)."""
+    out = {}
+    for label, refs in library.items():
+        keep = [r for r in refs if (allowed is None or r.elements() <= allowed)
+                and (required is None or required <= r.elements())]
+        if keep:
+            out[label] = keep
+    return out

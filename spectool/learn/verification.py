@@ -20,16 +20,18 @@ class Verifier:
     """Fits the network's ``top`` candidates of each prepared row and searches for further phases."""
 
     def __init__(self, predictor, library: dict, top: int = 10, options: VerifyOptions = VerifyOptions(),
-                 device: str = "cpu"):
+                 device: str = "cpu", only_library: bool = False):
         self.predictor, self.library, self.top = predictor, library, top
         self.options, self.device = options, device
+        self.only_library = only_library  # chemistry limits: candidates without a qualifying reference drop out
         self.x = np.asarray(predictor.axis.values, np.float64)
 
     def propose(self, y: np.ndarray) -> list[tuple[str, float]]:
         """The network's top candidates (label, score) for one pattern (L,) on the model's axis."""
         pred = self.predictor.predict(np.asarray(y, np.float32)[None])
-        idx, scores = pred.top(self.top)
-        return [(self.predictor.labels[int(i)], float(s)) for i, s in zip(idx[0], scores[0])]
+        idx, scores = pred.top(len(self.predictor.labels) if self.only_library else self.top)
+        out = [(self.predictor.labels[int(i)], float(s)) for i, s in zip(idx[0], scores[0])]
+        return [c for c in out if c[0] in self.library][:self.top] if self.only_library else out
 
     def verdicts(self, item, X: np.ndarray) -> list[Verdict | FormatError]:
         """One :class:`Verdict` per prepared row of X (B, L), or the reason it could not be fitted."""

@@ -114,3 +114,13 @@ def test_references_folder_overrides_the_models(model, tmp_path):
     assert record["label"] == "NaCl" and record["phases"][0]["reference"] == "NaCl"
     fitted = {e["label"]: e for e in record["top"]}
     assert "rwp" in fitted["NaCl"] and "rwp" not in fitted["rutile"]  # only NaCl has a structure now
+
+
+def test_chemistry_limits_keep_only_consistent_candidates(model, tmp_path):
+    scan = str(_scan(tmp_path / "z.xy", "ZnO"))
+    out = run_cli("predict", "-m", str(model), "--json", "--elements", "Zn,O,Ti", "--require", "O", scan)
+    assert out.returncode == 0, out.stderr
+    record = json.loads(out.stdout)
+    assert sorted(e["label"] for e in record["top"]) == ["ZnO", "rutile"] and record["label"] == "ZnO"
+    assert run_cli("predict", "-m", str(model), "--elements", "Zn,Qq", scan).returncode == 2
+    assert run_cli("predict", "-m", str(model), "--require", "Zn", "--no-refine", scan).returncode == 2
