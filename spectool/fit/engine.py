@@ -36,6 +36,8 @@ from spectool.fit.reference import PhaseReference, hill_howard
 _LN2 = math.log(2.0)
 #: Net intensity counts as peak area where it (or the fitted phases) exceeds this many noise σ.
 NOISE_SIGMAS = 3.0
+#: Reflections per phase (the strongest, factor / |g|² as LP weighs them at low angle) that a fit renders.
+FIT_REFLECTIONS = 200
 #: Reflections per phase (the strongest) that the starting search renders.
 COARSE_REFLECTIONS = 80
 #: Grid step (degrees 2θ) of the starting search, which renders broad peaks (FWHM ≥ 0.3°).
@@ -161,6 +163,10 @@ def _within(ref: PhaseReference, keep: tuple[float, float, float, float]) -> Pha
     g = np.sqrt(np.einsum("mi,ij,mj->m", h, reciprocal_metric(ref.cell), h))
     s_lo, s_hi = lam_lo * g / 2 / 1.06, lam_hi * g / 2 / 0.94
     ok = (s_lo <= math.sin(math.radians(min(hi, 179.0) / 2))) & (s_hi >= math.sin(math.radians(max(lo, 0.0) / 2)))
+    if ok.sum() > FIT_REFLECTIONS:  # the weakest add little to the fit and much to its cost
+        weight = np.where(ok, ref.factor / np.maximum(g, 1e-6) ** 2, -np.inf)
+        ok = np.zeros_like(ok)
+        ok[np.argsort(-weight)[:FIT_REFLECTIONS]] = True
     return replace(ref, hkl=ref.hkl[ok], factor=ref.factor[ok])
 
 

@@ -2,7 +2,8 @@
 
 Labels come from a table in the folder (``manifest.csv`` or ``labels.csv`` with columns ``path``
 and ``label``, paths relative to the folder; spectool's corpus writes such a manifest) or, without
-one, from the file names (``quartz.cif`` → ``quartz``). Structures are put in their conventional
+one, from where the files sit: ``DIR/quartz/x.cif`` → ``quartz`` (as ``simulate --label parent``),
+``DIR/quartz.cif`` → ``quartz``. Structures are put in their conventional
 standard setting (:func:`spectool.fit.reference.conventional`) before their reflections are stored.
 """
 
@@ -19,7 +20,8 @@ SUFFIXES = (".cif", ".mcif", ".vasp", ".json", ".poscar")
 
 def labelled_files(folder: str | Path, split: str | None = None) -> list[tuple[str, Path]]:
     """(label, path) of every structure in ``folder``: from its label table if it has one (rows of
-    ``split`` only when the table has a ``split`` column and ``split`` is given), else by file stem."""
+    ``split`` only when the table has a ``split`` column and ``split`` is given), else by subfolder
+    name, or file stem for files directly in ``folder``."""
     root = Path(folder)
     if not root.is_dir():
         raise UsageError("--references needs a folder of structure files", root)
@@ -28,7 +30,7 @@ def labelled_files(folder: str | Path, split: str | None = None) -> list[tuple[s
         files = sorted(p for p in root.rglob("*") if p.suffix.lower() in SUFFIXES or p.name.upper() == "POSCAR")
         if not files:
             raise UsageError("no structure files (.cif, POSCAR, .json) here", root)
-        return [(p.stem, p) for p in files]
+        return [(p.stem if p.parent == root else p.parent.name, p) for p in files]
     with open(table, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     if not rows or not {"path", "label"} <= set(rows[0]):

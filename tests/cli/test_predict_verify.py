@@ -124,3 +124,12 @@ def test_chemistry_limits_keep_only_consistent_candidates(model, tmp_path):
     assert sorted(e["label"] for e in record["top"]) == ["ZnO", "rutile"] and record["label"] == "ZnO"
     assert run_cli("predict", "-m", str(model), "--elements", "Zn,Qq", scan).returncode == 2
     assert run_cli("predict", "-m", str(model), "--require", "Zn", "--no-refine", scan).returncode == 2
+
+
+def test_reference_labels_follow_subfolders_as_simulate_label_parent_does(tmp_path):
+    from spectool.io.references import labelled_files
+
+    (tmp_path / "NaCl").mkdir()
+    shutil.copy(ROOT / "tests" / "data" / "cifs" / "nacl_Fm-3m.cif", tmp_path / "NaCl" / "a.cif")
+    shutil.copy(ROOT / "tests" / "data" / "cifs" / "quartz_P3221.cif", tmp_path / "quartz.cif")
+    assert sorted(label for label, _ in labelled_files(tmp_path)) == ["NaCl", "quartz"]
