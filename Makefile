@@ -21,7 +21,15 @@ TRAIN     ?= --batch-size 128 --lr 1e-3 --patience 2000  # optimiser steps: ~5 e
 CORPUS := $(BUILD)/corpus
 TYPES_OPT := $(if $(TYPES),--types $(TYPES),)
 
-.PHONY: model docs example clean-model
+# Phase references for predict's whole-pattern verification, added to the checkpoint: the first
+# REF_PER_TYPE training compounds of each type (the prototype first) of the corpus the model was
+# trained on (the same SEED regenerates it; add_references refuses nothing but counts what it skips).
+REF_PER_TYPE ?= 4
+# predict's "unknown" threshold: the 95th percentile of the unexplained peak-area share of correctly
+# verified held-out compounds (CALIBRATE_N of them, drawn with SEED), stored beside the references.
+CALIBRATE_N ?= 40
+
+.PHONY: model docs example clean-model references
 model: $(OUT)
 
 $(CORPUS)/manifest.csv:
@@ -53,6 +61,12 @@ $(OUT): $(BUILD)/train.h5 $(BUILD)/test.h5
 	$(SPECTOOL) train $< $(MODEL) $(TRAIN) --epochs $(EPOCHS) --seed $(SEED) --threads $(WORKERS) --test $(BUILD)/test.h5 \
 		--label-info $(CORPUS)/types.csv --label-columns strukturbericht,pearson,prototype_formula,mineral \
 		--log $(BUILD)/train.jsonl -o $@
+	$(PYTHON) tools/add_references.py $@ $(CORPUS) --split train --per-label $(REF_PER_TYPE)
+	$(PYTHON) tools/calibrate_unknown.py $@ $(BUILD)/sim-test.h5 --n $(CALIBRATE_N) --seed $(SEED)
+
+references: $(CORPUS)/manifest.csv $(BUILD)/sim-test.h5
+	$(PYTHON) tools/add_references.py $(OUT) $(CORPUS) --split train --per-label $(REF_PER_TYPE)
+	$(PYTHON) tools/calibrate_unknown.py $(OUT) $(BUILD)/sim-test.h5 --n $(CALIBRATE_N) --seed $(SEED)
 
 docs:
 	$(PYTHON) tools/gendocs.py

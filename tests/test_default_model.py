@@ -18,12 +18,25 @@ EXAMPLE = ROOT / "spectool" / "data" / "examples" / "example.xy"
 
 
 def test_the_shipped_model_names_the_example_scans_type_in_its_top_5():
-    out = run_cli("predict", "--top", "5", "--json", str(EXAMPLE))
+    out = run_cli("predict", "--top", "5", "--json", "--no-refine", str(EXAMPLE))  # the network alone
     assert out.returncode == 0, out.stderr
     record = json.loads(out.stdout)
     assert "C4" in [entry["label"] for entry in record["top"]]  # the example is rutile, type C4
     rutile = next(entry for entry in record["top"] if entry["label"] == "C4")
     assert rutile["pearson"] == "tP6" and rutile["prototype_formula"] == "TiO2"
+
+
+def test_the_shipped_model_verifies_the_example_by_fitting_rutile():
+    """Its references (make references) let predict fit the candidates: rutile first, its cell refined."""
+    out = run_cli("predict", "--top", "3", "--json", "--phases", "1", str(EXAMPLE))
+    assert out.returncode == 0, out.stderr
+    record = json.loads(out.stdout)
+    assert record["verified"] and record["label"] == "C4" and not record["unknown"]
+    best = record["top"][0]
+    assert best["explained"] > 0.8 and best["rwp"] < 0.3
+    a, _, c = best["cell"][:3]
+    assert a == pytest.approx(4.59, abs=0.05) and c == pytest.approx(2.96, abs=0.05)
+    assert read_header(DEFAULT).meta["references"]["format"] == "spectool-references/1"
 
 
 def test_spectool_model_overrides_the_shipped_one(tmp_path):

@@ -53,6 +53,21 @@ def predict(
         "Reliability below this flags out-of-distribution [default: the checkpoint's, calibrated on held-out "
         "data by train --test, else 0.6]."))] = None,
     device: DeviceOpt = "auto",
+    refine: Annotated[Optional[bool], typer.Option("--refine/--no-refine", show_default=False, help=(
+        "Verify the network's candidates by whole-pattern fitting and search for further phases "
+        "(when the model or --references has structures to fit); --no-refine: the network alone "
+        "[default: --refine when --references, --phases, --elements or --require is given, else "
+        "--no-refine: the fit costs seconds per scan]."))] = None,
+    refine_top: Annotated[int, typer.Option(min=1, max=50, metavar="N", help="How many network candidates to fit.")] = 10,
+    references: Annotated[Optional[str], typer.Option(metavar="DIR", help=(
+        "Structures to fit instead of the model's: CIF/POSCAR files, labels from a manifest.csv or labels.csv "
+        "(path,label) in DIR, else the file names."))] = None,
+    phases: Annotated[Optional[int], typer.Option(min=1, max=8, metavar="N", help=(
+        "Most phases per scan (1..8) [default: automatic, up to 4]."))] = None,
+    elements: Annotated[Optional[str], typer.Option(metavar="LIST", help=(
+        "Only candidates made of these elements (e.g. Fe,Ti,O; needs structures to fit)."))] = None,
+    require: Annotated[Optional[str], typer.Option(metavar="LIST", help=(
+        "Only candidates that contain all of these elements (e.g. Fe)."))] = None,
 ) -> None:
     """Identify spectra with a trained model: top-k labels with scores, reliability and an OOD flag.
 
@@ -70,6 +85,10 @@ def predict(
     ckpt = load_checkpoint(_model_path(model), device=torch_device)
     predictor = Predictor(ckpt, torch_device, min_coverage, threshold)
     run = _Run(env, predictor, top, output_dir, skip_existing, inputs)
+    if refine is None:
+        refine = any(o is not None for o in (references, phases, elements, require))
+    run.verifier = _verifier(env, ckpt, predictor, refine, refine_top, references, phases, torch_device,
+                             _elements(elements, "--elements"), _elements(require, "--require"))
     run.all(inputs, wavelength, output)
     if evaluate:
         run.evaluation(confusion)
@@ -101,6 +120,46 @@ def _require_labelled_set(inputs: list[str], env: Env) -> None:
     raise UsageError("--eval needs labelled sets among the inputs")
 
 
+def _elements(text: str | None, option: str) -> set[str] | None:
+    """Element symbols of a comma-separated list; a usage error for anything that is not one."""
+    if text is None:
+        return None
+    from spectool.xrd.scattering import ATOMIC_NUMBER
+
+    symbols = {t.strip() for t in text.split(",") if t.strip()}
+    bad = sorted(s for s in symbols if s not in ATOMIC_NUMBER)
+    if bad or not symbols:
+        raise UsageError(f"{option}: not element symbols: {', '.join(bad) or repr(text)}")
+    return symbols
+
+
+def _verifier(env, ckpt, predictor, refine, refine_top, references, phases, device, allowed=None, required=None):
+    """The fitting step, or None (--no-refine, or no structures to fit: then say so)."""
+    if (allowed or required) and not refine:
+        raise UsageError("--elements and --require need the fit (drop --no-refine)")
+    if not refine:
+        return None
+    from spectool.fit.verify import VerifyOptions, restrict_library
+    from spectool.io.checkpoint import read_references
+    from spectool.io.references import library_from_folder
+    from spectool.learn.verification import Verifier
+
+    library, meta = read_references(ckpt)
+    if references:
+        library = library_from_folder(references, env.warn)
+    chemistry = bool(allowed or required)
+    if chemistry:
+        library = restrict_library(library, allowed, required)
+        if not library:
+            raise UsageError("no candidate structure is consistent with --elements/--require")
+    if not library:
+        env.debug("the model has no structures to fit (see --references): the network's answers are unverified")
+        return None
+    threshold = meta.get("unknown_threshold")
+    options = VerifyOptions(max_phases=phases or 4, **({"unknown_threshold": threshold} if threshold else {}))
+    return Verifier(predictor, library, refine_top, options, device, only_library=chemistry)
+
+
 def _model_path(model: str | None) -> str:
     path = model or os.environ.get("SPECTOOL_MODEL") or str(DEFAULT_MODEL)
     if not model and not os.environ.get("SPECTOOL_MODEL") and not DEFAULT_MODEL.exists():
@@ -124,6 +183,7 @@ class _Run:
         self.worst, self.worst_name = None, None
         self.truth: list[str] = []
         self.ranked: list = []
+        self.verifier = None
 
     def all(self, inputs, wavelength, output) -> None:
         from contextlib import ExitStack
@@ -135,6 +195,10 @@ class _Run:
         fields = list(dict.fromkeys(f for v in info.values() for f in v))
         columns = ["path", "rank", "label", self._score_kind(), "reliability", "ood"] + fields
         optional = [f for f in fields if f not in INFO_KEPT] + [f for f in INFO_KEPT[::-1] if f in fields]
+        if self.verifier is not None:
+            from spectool.io.predictions import FIT_COLUMNS
+
+            columns += FIT_COLUMNS
         with ExitStack() as stack:
             if self.output_dir:
                 stack.enter_context(folder_lock(self.output_dir))
@@ -143,9 +207,10 @@ class _Run:
             if self.env.json:
                 write_rows(self.env, rows, columns, optional=optional + ["reliability"])
             else:
-                from spectool.io.predictions import table_rows
+                from spectool.io.predictions import table_rows, verified_table_rows
 
-                write_rows(self.env, (r for rec in rows for r in table_rows(rec, fields)), columns,
+                as_rows = verified_table_rows if self.verifier is not None else table_rows
+                write_rows(self.env, (r for rec in rows for r in as_rows(rec, fields)), columns,
                            optional=optional + ["reliability"])
 
     def _score_kind(self) -> str:
@@ -237,6 +302,8 @@ class _Run:
             mine = [result_record(p.names[i - lo], self.predictor.labels, indices[i], scores[i], pred.reliability[i],
                                   None if pred.similarity is None else pred.similarity[i], pred.ood[i],
                                   pred.score_kind, info) for i in rows]
+            if self.verifier is not None:
+                mine = self._verified(p.item, p.X, mine, info)
             for record, target in zip(mine, p.targets):
                 if target is not None:
                     write_result_file(target, record)
@@ -247,6 +314,18 @@ class _Run:
             records += mine
             lo = rows.stop
         return records
+
+    def _verified(self, item, X, records: list[dict], info) -> list[dict]:
+        """Records with the fit's verdicts; a row that cannot be fitted says why on one line."""
+        from spectool.io.predictions import verified_record
+
+        out = []
+        for record, verdict in zip(records, self.verifier.verdicts(item, X)):
+            if isinstance(verdict, SpectoolError):
+                self.env.warn(str(verdict.where(record["path"])))
+            record = verified_record(record, verdict, info)
+            out.append({**record, "top": record["top"][:self.top]})
+        return out
 
     def _target(self, item, name: str, claim: bool = True):
         """The result file of one of ``item``'s spectra; claimed for this run unless only looked at."""

@@ -17,6 +17,18 @@ Tensors: the model's ``state_dict`` under its own names, plus ``spectool.*`` ext
     preprocess JSON   opaque: the recipe the training data went through (predict replays it)
     train      JSON   {"seed": 0, "data": [...hashes...], "argv": [...], "metrics": {...}, ...}
     explain    JSON   {"cam_layer": "features.3" | null, "cam_exact": bool, "attention": bool}
+    references JSON   optional, what ``predict`` fits to verify candidates (see below)
+
+References (optional; written by :func:`add_references`, read by :func:`read_references`): R phase
+references, any number per label, for the whole-pattern fit (:mod:`spectool.fit`)::
+
+    spectool.ref.cell     (R, 6) float64   a, b, c (Å), α, β, γ (°), conventional standard setting
+    spectool.ref.mass     (R,)   float64   mass of the cell's content, g/mol (Z·M of Hill–Howard)
+    spectool.ref.offsets  (R+1,) int64     reference r owns reflection rows offsets[r]:offsets[r+1]
+    spectool.ref.hkl      (N, 3) int16     Miller indices in that setting
+    spectool.ref.factor   (N,)   float32   intensity factor Σ 2|F|² (electrons²) of each reflection group
+    references JSON   {"format": "spectool-references/1", "entries": [{"label", "name", "system",
+                       "formula"} × R], "unknown_threshold": float | null, "source": str}
 
 :func:`read_header` needs only the standard library (8-byte little-endian length + JSON header),
 so ``spectool info`` stays cheap; torch is imported inside the functions that need it.
@@ -42,7 +54,9 @@ FORMAT_NAME, FORMAT_VERSION = CHECKPOINT_FORMAT.split("/")[0], 1
 PREFIX = "spectool."
 AXIS_TENSOR = "spectool.axis"
 PLAIN_KEYS = ("spectool.format", "spectool.version", "task")
-JSON_KEYS = ("model", "labels", "input", "preprocess", "train", "explain", "label_info")
+JSON_KEYS = ("model", "labels", "input", "preprocess", "train", "explain", "label_info", "references")
+REFERENCES_FORMAT = "spectool-references/1"
+REF_TENSORS = ("ref.cell", "ref.mass", "ref.offsets", "ref.hkl", "ref.factor")
 MAX_HEADER_BYTES = 100 * 2**20
 
 
@@ -338,3 +352,64 @@ def _first_line(exc: Exception) -> str:
     lines = [x.strip() for x in str(exc).splitlines() if x.strip()]
     return lines[1] if len(lines) > 1 else (lines[0] if lines else type(exc).__name__)
 
+
+
+def read_references(checkpoint: Checkpoint) -> tuple[dict[str, list], dict]:
+    """The checkpoint's phase references as label → [:class:`~spectool.fit.reference.PhaseReference`]
+    and the ``references`` metadata ({} and {} when it has none)."""
+    import numpy as np
+
+    from spectool.fit.reference import PhaseReference
+
+    meta, t = checkpoint.meta.get("references") or {}, checkpoint.tensors
+    if not meta or any(k not in t for k in REF_TENSORS):
+        return {}, {}
+    cell, mass, off, hkl, factor = (t[k].numpy() for k in REF_TENSORS)
+    out: dict[str, list] = {}
+    for r, entry in enumerate(meta["entries"]):
+        rows = slice(int(off[r]), int(off[r + 1]))
+        out.setdefault(entry["label"], []).append(PhaseReference(
+            entry.get("name", entry["label"]), entry["system"], np.asarray(cell[r], np.float64),
+            np.asarray(hkl[rows]), np.asarray(factor[rows]), float(mass[r]), entry.get("formula", "")))
+    return out, meta
+
+
+def references_payload(entries: list, source: str = "", unknown_threshold: float | None = None
+                       ) -> tuple[dict, dict]:
+    """(tensors named as in the module docstring, ``references`` metadata) for (label, reference) pairs."""
+    import numpy as np
+    import torch
+
+    refs = [r for _, r in entries]
+    offsets = np.cumsum([0] + [len(r.factor) for r in refs]).astype(np.int64)
+    tensors = {
+        PREFIX + "ref.cell": torch.as_tensor(np.array([r.cell for r in refs], np.float64).reshape(-1, 6)),
+        PREFIX + "ref.mass": torch.as_tensor(np.array([r.mass for r in refs], np.float64)),
+        PREFIX + "ref.offsets": torch.as_tensor(offsets),
+        PREFIX + "ref.hkl": torch.as_tensor(np.concatenate([r.hkl for r in refs] + [np.zeros((0, 3))]).astype(np.int16)),
+        PREFIX + "ref.factor": torch.as_tensor(np.concatenate([r.factor for r in refs] + [np.zeros(0)]).astype(np.float32)),
+    }
+    meta = {"format": REFERENCES_FORMAT, "entries": [{"label": label, "name": r.name, "system": r.system,
+                                                     "formula": r.formula} for label, r in entries],
+            "unknown_threshold": unknown_threshold, "source": source}
+    return tensors, meta
+
+
+def add_references(path: str | os.PathLike, entries: list, source: str = "",
+                   unknown_threshold: float | None = None, output: str | os.PathLike | None = None) -> Path:
+    """Write the checkpoint at ``path`` again (to ``output``, default in place, atomically) with these
+    references replacing any it had; weights and every other metadata key unchanged."""
+    from safetensors import safe_open
+    from safetensors.torch import save
+
+    read_header(path)  # refuses anything that is not a spectool checkpoint
+    with safe_open(str(path), framework="pt") as f:
+        metadata = dict(f.metadata() or {})
+        tensors = {k: f.get_tensor(k) for k in f.keys() if not k.startswith(PREFIX + "ref.")}
+    extra, meta = references_payload(entries, source, unknown_threshold)
+    tensors.update(extra)
+    metadata["references"] = json.dumps(meta)
+    metadata = dict(sorted(metadata.items()))  # safe_open hands them back in no fixed order
+    target = Path(output or path)
+    _write_atomic(target, save(tensors, metadata=metadata))
+    return target

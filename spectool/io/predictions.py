@@ -116,3 +116,70 @@ def folder_lock(directory: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+#: Columns a verified prediction adds to the table and TSV.
+FIT_COLUMNS = ["fit_score", "rwp", "explained", "cell", "shift", "phases"]
+
+
+def verified_record(record: dict, verdict, label_info: dict | None = None) -> dict:
+    """``record`` (from :func:`result_record`) with the fit's outcome: candidates re-ranked by the
+    combined score, each with its fit; the phases found with weight fractions; unknown or not.
+
+    ``verdict``: a :class:`~spectool.fit.verify.Verdict`, or the error that kept the scan from being
+    fitted (then the network's answer stands, marked ``verified: false``).
+    """
+    if isinstance(verdict, Exception):
+        return {**record, "verified": False, "label": record["top"][0]["label"], "note": verdict.message}
+    network = {e["label"]: e for e in record["top"]}
+    top = []
+    for rank, cand in enumerate(verdict.candidates, start=1):
+        entry = {**network.get(cand.label, {"label": cand.label, "score": cand.probability,
+                                            **(label_info or {}).get(cand.label, {})}),
+                 "rank": rank, "fit_score": cand.score}
+        if cand.fit is not None:
+            entry.update(_fit_fields(cand.fit, cand.fit.phases[0]))
+        top.append(entry)
+    phases = verdict.phases
+    out = {**record, "top": top, "verified": phases is not None, "unknown": bool(verdict.unknown),
+           "label": "unknown" if verdict.unknown or not top else top[0]["label"]}
+    if phases is not None:
+        out.update(rwp=phases.rwp, explained=phases.explained, zero=phases.zero, displacement=phases.displacement,
+                   phases=[_phase_fields(label, p, ev) for label, p, ev in
+                           zip(verdict.labels, phases.phases, verdict.evidence or [None] * len(verdict.labels))])
+    return out
+
+
+def _fit_fields(fit, phase) -> dict:
+    return {"rwp": fit.rwp, "explained": fit.explained, "cell": [round(float(v), 5) for v in phase.cell],
+            "zero": fit.zero, "displacement": fit.displacement, "reference": phase.name,
+            "formula": phase.reference.formula if phase.reference is not None else None,
+            "converged": fit.converged}
+
+
+def _phase_fields(label: str, phase, evidence) -> dict:
+    out = {"label": label, "reference": phase.name, "weight_fraction": phase.weight_fraction,
+           "scale": phase.scale, "share": phase.share, "cell": [round(float(v), 5) for v in phase.cell],
+           "fwhm": phase.fwhm, "eta": phase.eta,
+           "formula": phase.reference.formula if phase.reference is not None else None}
+    if evidence is not None:
+        out.update(matched=evidence.matched, missing=evidence.missing, unexplained=evidence.unexplained)
+    return out
+
+
+def verified_table_rows(record: dict, info_fields: list[str]) -> Iterator[dict]:
+    """:func:`table_rows` plus the fit's columns; the first row names the phases found (wt %)."""
+    phases = ", ".join(f"{p['label']} {100 * p['weight_fraction']:.0f}%" for p in record.get("phases", []))
+    if record.get("unknown"):
+        phases = "unknown" + (f" (best: {phases})" if phases else "")
+    for row, entry in zip(table_rows(record, info_fields), record["top"]):
+        cell = entry.get("cell")
+        yield {**row, "fit_score": entry.get("fit_score"), "rwp": entry.get("rwp"),
+               "explained": entry.get("explained"),
+               "cell": " ".join(f"{v:.4g}" for v in _distinct_cell(cell)) if cell else None,
+               "shift": entry.get("zero"), "phases": phases if entry["rank"] == 1 else None}
+
+
+def _distinct_cell(cell: list[float]) -> list[float]:
+    """a, b, c and the angles that are not 90° (a compact cell for the table)."""
+    return cell[:3] + [v for v in cell[3:] if abs(v - 90) > 1e-3]

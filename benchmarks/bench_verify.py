@@ -1,0 +1,221 @@
+"""predict with whole-pattern verification against the network alone and against search–match.
+
+    python benchmarks/bench_verify.py [--model spectool/data/default.safetensors] [--build build/model]
+                                      [--threads 2] [--limit N]
+
+1. Measured single-phase RockJock references of known structure type (the mapping of
+   bench_default_model.py): top-1/top-5 of the network alone, with verification (candidates re-ranked
+   by the fit), and of cosine search–match over the same library (each type's prototype, simulated)
+   with a lattice-scale (±5 %) and zero-shift (±0.3°) search.
+2. The 8 measured RockJock mixtures (weighed wt % in weights_wt_percent.csv): phases found of those
+   ≥ 4 wt % whose structure type the library has, and the RMS wt % error over all 7 minerals,
+   against search–match with iterative subtraction (fractions from its least-squares scales).
+3. Synthetic mixtures (2–3 corpus prototypes, 10–90 wt %, Cu Kα1+2, background, noise).
+4. Time per scan, warm, with and without verification (10 candidates), on --threads threads.
+
+Skips what it cannot find (../shared/data, build/model/corpus from `make references`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+SHARED = next((p / "shared" for p in ROOT.parents if (p / "shared" / "data").is_dir()), ROOT.parent / "shared")
+ROCKJOCK = SHARED / "data" / "xrd" / "rockjock"  # ../shared from the main checkout, ../../shared from a worktree
+MIX_TYPES = {"Quartz": "A2B_hP9_152_c_a", "Corundum": "D5_1"}  # the mixture minerals the AFLOW library has
+SYNTHETIC = [{"C4": 0.3, "B1": 0.7}, {"B1": 0.1, "C1": 0.9}, {"A2B_hP9_152_c_a": 0.5, "D5_1": 0.3, "G0_1": 0.2},
+             {"C4": 0.2, "B4": 0.4, "C1": 0.4}]
+
+
+def warped(lib: np.ndarray, x: np.ndarray, factor: float, shift: float) -> np.ndarray:
+    """Library patterns (T, L) as if every cell were ``factor`` times larger and the zero ``shift``°."""
+    s = np.sin(np.radians(x - shift) / 2) * factor  # the reference angle that lands at x
+    src = np.degrees(2 * np.arcsin(np.clip(s, 0, 1)))
+    return np.stack([np.interp(src, x, row, left=0, right=0) for row in lib])
+
+
+def search_match_scores(X, lib, lib_labels, n_classes, x) -> np.ndarray:
+    """Best cosine (N, C) over the scale × shift grid."""
+    a = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
+    best = np.full((len(X), n_classes), -np.inf)
+    for f in np.linspace(0.95, 1.05, 21):
+        for sh in np.linspace(-0.3, 0.3, 7):
+            w = warped(lib, x, f, sh)
+            b = w / np.maximum(np.linalg.norm(w, axis=1, keepdims=True), 1e-12)
+            sim = a @ b.T
+            for j, c in enumerate(lib_labels):
+                best[:, c] = np.maximum(best[:, c], sim[:, j])
+    return best
+
+
+def iterative_subtraction(y, lib, lib_labels, x, rounds=4, stop=0.1):
+    """Search–match on a mixture: best cosine match, least-squares scale, subtract, repeat."""
+    found, scales, residual = [], [], y.copy()
+    cands = [(f, sh, warped(lib, x, f, sh)) for f in np.linspace(0.97, 1.03, 7) for sh in (-0.1, 0.0, 0.1)]
+    for _ in range(rounds):
+        if residual.clip(0).sum() < stop * y.clip(0).sum():
+            break
+        r = residual.clip(0)
+        best = max(((float(r @ w[j] / (np.linalg.norm(r) * np.linalg.norm(w[j]) + 1e-12)), j, k)
+                    for k, (_, _, w) in enumerate(cands) for j in range(len(lib))), key=lambda t: t[0])
+        _, j, k = best
+        pattern = cands[k][2][j]
+        scale = max(float(r @ pattern / (pattern @ pattern + 1e-12)), 0.0)
+        if lib_labels[j] in found:
+            break
+        found.append(lib_labels[j])
+        scales.append(scale)
+        residual = residual - scale * pattern
+    return found, np.array(scales)
+
+
+def main() -> None:
+    from bench_default_model import MEASURED, library, ranks_of, topk
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default=str(ROOT / "spectool" / "data" / "default.safetensors"))
+    ap.add_argument("--build", default=str(ROOT / "build" / "model"))
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--limit", type=int, default=None, help="at most N measured single-phase scans")
+    args = ap.parse_args()
+    if not ROCKJOCK.exists():
+        print(f"skipped: {ROCKJOCK} not found")
+        return
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from spectool.env import Env
+    from spectool.io.checkpoint import load_checkpoint, read_references
+    from spectool.io.spectra import iter_spectra
+    from spectool.learn.inference import Predictor
+    from spectool.learn.verification import Verifier
+
+    predictor = Predictor(load_checkpoint(args.model))
+    refs, meta = read_references(predictor.ckpt)
+    if not refs:
+        print("skipped: the model has no references (make references)")
+        return
+    verifier = Verifier(predictor, refs, 10)
+    x = predictor.axis.values
+    index = {n: i for i, n in enumerate(predictor.labels)}
+    lib, lib_labels = library(Path(args.build), predictor)
+    C = len(predictor.labels)
+
+    # 1. measured single-phase
+    items = []
+    for mineral, label in list(MEASURED.items())[:args.limit]:
+        path = ROCKJOCK / "rockjock_refs" / f"{mineral}.xy"
+        if path.exists() and label in index:
+            items += [(mineral, label, item) for _, item in iter_spectra([str(path)], Env(), wavelength=1.5406)]
+    X = np.stack([predictor.prepare(item)[0] for _, _, item in items])
+    truth = [index[label] for _, label, _ in items]
+    net = ranks_of(predictor.predict(X).scores, truth)
+    single = Verifier(predictor, refs, 10, verifier.options.__class__(max_phases=1))
+    verified_ranks, times_v, times_n, rows = [], [], [], []
+    single.verdicts(items[0][2], X[:1])  # warm-up
+    for (mineral, label, item), row in zip(items, X):
+        t = time.perf_counter()
+        predictor.predict(row[None])
+        times_n.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        (verdict,) = single.verdicts(item, row[None])
+        times_v.append(time.perf_counter() - t)
+        order = [c.label for c in verdict.candidates] if not isinstance(verdict, Exception) else []
+        rank = order.index(label) + 1 if label in order else 99
+        verified_ranks.append(rank)
+        rows.append((mineral, label, order[0] if order else "-", rank))
+    sm = ranks_of(search_match_scores(X, lib, lib_labels, C, x), truth)
+    print(f"measured RockJock single-phase scans of known structure type (n = {len(items)}):")
+    print(f"  network alone             : {topk(net)}")
+    print(f"  network + verification    : {topk(np.array(verified_ranks))}")
+    print(f"  search–match (scale+shift): {topk(sm)}")
+    print(f"  verification − search–match top-1: {100 * (np.mean(np.array(verified_ranks) <= 1) - np.mean(sm <= 1)):+.1f} points")
+    for (mineral, label, top, rank), s in zip(rows, sm):
+        print(f"    {mineral:13} {label:22} verified top-1 {top:22} rank {rank:3}  search–match rank {s:3}")
+    print(f"time per scan (warm, {args.threads} threads, 10 candidates, one phase): network {np.median(times_n):.3f} s, "
+          f"with verification {np.median(times_v):.2f} s median ({np.max(times_v):.2f} s max); target ≤ 1.5 s")
+
+    # 2. measured mixtures
+    weights_csv = ROCKJOCK / "rockjock_mixtures" / "weights_wt_percent.csv"
+    with open(weights_csv, newline="") as f:
+        table = list(csv.DictReader(f))
+    minerals = [k for k in table[0] if k != "sample_id"]
+    print("\nmeasured RockJock mixtures (only quartz and corundum have an AFLOW structure type):")
+    errs_v, errs_s, found_v, found_s, want = [], [], 0, 0, 0
+    for row in table:
+        path = ROCKJOCK / "rockjock_mixtures" / f"{row['sample_id']}.xy"
+        _, item = next(iter(iter_spectra([str(path)], Env(), wavelength=1.5406)))
+        Xm = predictor.prepare(item)
+        (verdict,) = verifier.verdicts(item, Xm)
+        truth_w = {m: float(row[m]) for m in minerals}
+        present = [MIX_TYPES[m] for m in MIX_TYPES if truth_w[m] >= 4]
+        labels = verdict.labels if not isinstance(verdict, Exception) else []
+        fr_v = {lab: 100 * p.weight_fraction for lab, p in zip(labels, verdict.phases.phases)} if labels else {}
+        sm_found, sm_scales = iterative_subtraction(Xm[0], lib, [predictor.labels[c] for c in lib_labels], x)
+        fr_s = dict(zip(sm_found, 100 * sm_scales / max(sm_scales.sum(), 1e-12)))
+        inv = {v: k for k, v in MIX_TYPES.items()}
+        est_v = {m: sum(w for lab, w in fr_v.items() if inv.get(lab) == m) for m in minerals}
+        est_s = {m: sum(w for lab, w in fr_s.items() if inv.get(lab) == m) for m in minerals}
+        errs_v += [est_v[m] - truth_w[m] for m in minerals]
+        errs_s += [est_s[m] - truth_w[m] for m in minerals]
+        want += len(present)
+        found_v += sum(p in labels for p in present)
+        found_s += sum(p in sm_found for p in present)
+        print(f"  {row['sample_id']}: verified {', '.join(f'{k} {v:.0f}%' for k, v in fr_v.items()) or '-'}"
+              f"{' (unknown)' if not isinstance(verdict, Exception) and verdict.unknown else ''};  "
+              f"search–match {', '.join(f'{k} {v:.0f}%' for k, v in fr_s.items())}")
+    rms = lambda e: float(np.sqrt(np.mean(np.square(e))))  # noqa: E731
+    print(f"  phases found (≥ 4 wt %, type in the library): verified {found_v}/{want}, search–match {found_s}/{want}")
+    print(f"  RMS wt % error over all 7 minerals: verified {rms(errs_v):.1f}, search–match {rms(errs_s):.1f}")
+    synthetic(predictor, verifier, refs, Path(args.build))
+
+
+def synthetic(predictor, verifier, refs, build: Path) -> None:
+    """Mixtures of corpus prototypes rendered by simulate (Cu Kα1+2), prepared like a scan."""
+    from spectool.fit.reference import conventional
+    from spectool.io.model import Axis
+    from spectool.io.spectra import Spectra
+    from spectool.xrd.radiation import parse_radiation
+    from spectool.xrd.simulate import ProfileOptions, simulate_pattern
+    from spectool.xrd.structures import load_structures
+
+    from spectool.fit.reference import structure_of
+
+    x = np.arange(5.0, 90.0001, 0.02)
+    print("\nsynthetic mixtures (corpus prototypes, Cu Kα1+2, fwhm 0.12°, background, noise):")
+    errors, found, total = [], 0, 0
+    rng = np.random.default_rng(0)
+    for mix in SYNTHETIC:
+        y = np.zeros_like(x)
+        for label, w in mix.items():
+            cif = next((build / "corpus" / "train" / label).glob(f"{label}-000-*.cif"))
+            crystal, _, mass, _ = conventional(structure_of(load_structures(cif)[0].crystal))
+            pattern, _ = simulate_pattern(crystal, x, parse_radiation("CuKa12"),
+                                          ProfileOptions(shape="pseudo-voigt", fwhm=0.12, normalize=False))
+            y += w / (mass * crystal.volume) * pattern
+        y = 1000 * y / y.max() + 50 + rng.normal(0, 2, x.size)
+        item = Spectra("synthetic", y[None].astype(np.float32), Axis(x, "two_theta", "deg"), wavelength=1.5406,
+                       radiation="CuKa12")
+        (verdict,) = verifier.verdicts(item, predictor.prepare(item))
+        got = {lab: p.weight_fraction for lab, p in zip(verdict.labels, verdict.phases.phases)}
+        top3 = [c.label for c in verdict.candidates[:3]]
+        for label, w in mix.items():
+            total += 1
+            found += label in got or label in top3
+            errors.append(100 * (got.get(label, 0.0) - w))
+        print(f"  {mix} -> {', '.join(f'{k} {100 * v:.0f}%' for k, v in got.items())}")
+    print(f"  every phase found (or in the top 3): {found}/{total}; fraction RMS error "
+          f"{float(np.sqrt(np.mean(np.square(errors)))):.1f} wt % (target ≤ 5)")
+
+
+if __name__ == "__main__":
+    main()

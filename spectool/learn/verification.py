@@ -1,0 +1,68 @@
+"""predict's verification step: the network proposes, :mod:`spectool.fit` decides.
+
+:class:`Verifier` ties a :class:`~spectool.learn.inference.Predictor` (the proposer, also run on
+the residual of a partial fit) to the phase references of the checkpoint or of ``--references``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from spectool.errors import FormatError
+from spectool.fit.verify import VerifyOptions, Verdict, fit_lines, identify
+
+#: Least 2θ span (degrees) and points of a prepared scan worth fitting.
+MIN_SPAN = 10.0
+MIN_POINTS = 200
+
+
+class Verifier:
+    """Fits the network's ``top`` candidates of each prepared row and searches for further phases."""
+
+    def __init__(self, predictor, library: dict, top: int = 10, options: VerifyOptions = VerifyOptions(),
+                 device: str = "cpu", only_library: bool = False):
+        self.predictor, self.library, self.top = predictor, library, top
+        self.options, self.device = options, device
+        self.only_library = only_library  # chemistry limits: candidates without a qualifying reference drop out
+        self.x = np.asarray(predictor.axis.values, np.float64)
+
+    def propose(self, y: np.ndarray) -> list[tuple[str, float]]:
+        """The network's top candidates (label, score) for one pattern (L,) on the model's axis."""
+        pred = self.predictor.predict(np.asarray(y, np.float32)[None])
+        idx, scores = pred.top(len(self.predictor.labels) if self.only_library else self.top)
+        out = [(self.predictor.labels[int(i)], float(s)) for i, s in zip(idx[0], scores[0])]
+        return [c for c in out if c[0] in self.library][:self.top] if self.only_library else out
+
+    def verdicts(self, item, X: np.ndarray) -> list[Verdict | FormatError]:
+        """One :class:`Verdict` per prepared row of X (B, L), or the reason it could not be fitted."""
+        lines = fit_lines(item.wavelength, item.radiation, self.predictor.prepared_wavelength(item)
+                          or self.predictor.wavelength or 1.54184)
+        return [self._one(row, lines, item.name) for row in np.asarray(X, np.float64)]
+
+    def _one(self, y: np.ndarray, lines, name: str) -> Verdict | FormatError:
+        problem = self.unfit_reason(y)
+        if problem:
+            return FormatError(f"{problem}; the network's answer is unverified", name)
+        span = covered(y)
+        pad = lambda r: np.pad(r, (span.start, len(y) - span.stop))  # noqa: E731  back onto the model's axis
+        try:
+            return identify(self.x[span], y[span], lambda r: self.propose(pad(r)), self.library, lines,
+                            self.options, self.device)
+        except (RuntimeError, ValueError, np.linalg.LinAlgError) as exc:  # a numerical failure is this scan's alone
+            return FormatError(f"the fit failed ({exc}); the network's answer is unverified", name)
+
+    def unfit_reason(self, y: np.ndarray) -> str | None:
+        """Why a prepared row cannot be fitted (non-finite, too few points or too narrow), or None."""
+        if not np.isfinite(y).all():
+            return "has non-finite values"
+        span = covered(y)
+        n, width = span.stop - span.start, float(self.x[span.stop - 1] - self.x[span.start]) if span.stop else 0.0
+        if n < MIN_POINTS or width < MIN_SPAN:
+            return f"too short or narrow to fit ({n} points over {width:.1f}° 2θ; {MIN_SPAN:g}° needed)"
+        return None
+
+
+def covered(y: np.ndarray) -> slice:
+    """The span of a prepared row the scan covered: first to last non-zero point (resampling fills zeros)."""
+    nz = np.flatnonzero(y)
+    return slice(int(nz[0]), int(nz[-1]) + 1) if nz.size else slice(0, 0)

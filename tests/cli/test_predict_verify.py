@@ -1,0 +1,143 @@
+"""``spectool predict`` with verification: fitted candidates, --no-refine, --phases, --references, bad scans."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from tests.conftest import ROOT, run_cli
+
+LABELS = ["rutile", "NaCl", "ZnO"]
+X = np.arange(10.0, 70.0001, 0.02)
+
+
+def _structures():
+    from tests.xrd.structures_zoo import zoo
+
+    z = zoo()
+    return {name: z[name] for name in LABELS}
+
+
+def _pattern(structure, x, shift=0.0):
+    from spectool.fit.reference import conventional
+    from spectool.xrd.radiation import parse_radiation
+    from spectool.xrd.simulate import ProfileOptions, simulate_pattern
+
+    crystal = conventional(structure)[0]
+    y, _ = simulate_pattern(crystal, x - shift, parse_radiation("CuKa12"), ProfileOptions(shape="pseudo-voigt", fwhm=0.1))
+    return y.astype(np.float64)
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    """A 1-NN over the three clean patterns, with the three structures as references."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from spectool.fit.reference import conventional, reference_from_crystal
+    from spectool.io.checkpoint import add_references, save_checkpoint
+    from spectool.io.model import Axis, SetMeta
+    from spectool.models.classical import KNN
+
+    structures = _structures()
+    P = np.stack([_pattern(s, X) for s in structures.values()]).astype(np.float32)
+    knn = KNN.from_sklearn(KNeighborsClassifier(n_neighbors=1).fit(P, np.arange(3)))
+    path = tmp_path_factory.mktemp("model") / "model.safetensors"
+    recipe = {"format": "spectool-recipe/1", "steps": [
+        {"op": "resample", "start": 10.0, "stop": 70.0, "step": 0.02}, {"op": "normalize", "method": "max"}]}
+    save_checkpoint(path, knn, labels=LABELS, input=SetMeta(axis=Axis(X), kind="xrd", wavelength=1.5406),
+                    preprocess=recipe, train={"seed": 0})
+    refs = [(name, reference_from_crystal(*conventional(s)[:2], name, *conventional(s)[2:]))
+            for name, s in structures.items()]
+    add_references(path, refs, source="test")
+    return path
+
+
+def _scan(path, name, start=10.0, stop=70.0, shift=0.05):
+    x = np.arange(start, stop, 0.02)
+    y = 100 + 1000 * _pattern(_structures()[name], x, shift) + np.random.default_rng(0).normal(0, 3, x.size)
+    path.write_text("# wavelength 1.5406\n" + "".join(f"{a:.3f} {b:.2f}\n" for a, b in zip(x, y)))
+    return path
+
+
+def test_predict_fits_the_candidates_and_reports_the_phase(model, tmp_path):
+    out = run_cli("predict", "-m", str(model), "--refine", "--json", str(_scan(tmp_path / "r.xy", "rutile")))
+    assert out.returncode == 0, out.stderr
+    record = json.loads(out.stdout)
+    assert record["verified"] and record["label"] == "rutile" and not record["unknown"]
+    best = record["top"][0]
+    assert best["label"] == "rutile" and best["explained"] > 0.9
+    assert best["cell"][0] == pytest.approx(4.594, abs=0.01) and best["cell"][2] == pytest.approx(2.959, abs=0.01)
+    assert [p["label"] for p in record["phases"]] == ["rutile"]
+    assert record["phases"][0]["weight_fraction"] == pytest.approx(1.0)
+
+
+def test_tsv_carries_the_fit_columns_and_no_refine_drops_them(model, tmp_path):
+    scan = str(_scan(tmp_path / "n.xy", "NaCl"))
+    out = run_cli("predict", "-m", str(model), "--refine", scan)
+    header, first = out.stdout.decode().splitlines()[:2]
+    assert {"fit_score", "rwp", "explained", "cell", "shift", "phases"} <= set(header.split("\t"))
+    row = dict(zip(header.split("\t"), first.split("\t")))
+    assert row["label"] == "NaCl" and row["phases"] == "NaCl 100%"
+    plain = run_cli("predict", "-m", str(model), "--no-refine", "--json", scan)
+    assert plain.returncode == 0 and "verified" not in json.loads(plain.stdout)
+
+
+def test_the_fit_is_opt_in_and_implied_by_the_options_that_need_it(model, tmp_path):
+    scan = str(_scan(tmp_path / "r.xy", "rutile"))
+    plain = run_cli("predict", "-m", str(model), "--json", scan)
+    assert plain.returncode == 0 and "verified" not in json.loads(plain.stdout)
+    phased = run_cli("predict", "-m", str(model), "--json", "--phases", "1", scan)
+    assert phased.returncode == 0 and json.loads(phased.stdout)["verified"]
+
+
+@pytest.mark.parametrize("n", ["0", "-1", "9"])
+def test_phases_out_of_range_is_a_usage_error(model, tmp_path, n):
+    out = run_cli("predict", "-m", str(model), "--phases", n, str(_scan(tmp_path / "r.xy", "rutile")))
+    assert out.returncode == 2
+
+
+def test_a_scan_too_narrow_to_fit_falls_back_to_the_network(model, tmp_path):
+    narrow = _scan(tmp_path / "narrow.xy", "rutile", start=26.0, stop=33.0)
+    good = _scan(tmp_path / "good.xy", "ZnO")
+    out = run_cli("predict", "-m", str(model), "--refine", "--min-coverage", "0.1", "--json", str(narrow), str(good))
+    assert out.returncode == 0, out.stderr
+    records = {json.loads(line)["path"]: json.loads(line) for line in out.stdout.splitlines()}
+    assert records[str(narrow)]["verified"] is False and "too short or narrow" in records[str(narrow)]["note"]
+    assert records[str(good)]["verified"] and records[str(good)]["label"] == "ZnO"
+    warnings = [line for line in out.stderr.decode().splitlines() if "narrow" in line]
+    assert len(warnings) == 1 and warnings[0].startswith(f"spectool: warning: {narrow}:")
+
+
+def test_references_folder_overrides_the_models(model, tmp_path):
+    refs = tmp_path / "refs"
+    refs.mkdir()
+    shutil.copy(ROOT / "tests" / "data" / "cifs" / "nacl_Fm-3m.cif", refs / "NaCl.cif")
+    out = run_cli("predict", "-m", str(model), "--json", "--references", str(refs),
+                  str(_scan(tmp_path / "n.xy", "NaCl")))
+    assert out.returncode == 0, out.stderr
+    record = json.loads(out.stdout)
+    assert record["label"] == "NaCl" and record["phases"][0]["reference"] == "NaCl"
+    fitted = {e["label"]: e for e in record["top"]}
+    assert "rwp" in fitted["NaCl"] and "rwp" not in fitted["rutile"]  # only NaCl has a structure now
+
+
+def test_chemistry_limits_keep_only_consistent_candidates(model, tmp_path):
+    scan = str(_scan(tmp_path / "z.xy", "ZnO"))
+    out = run_cli("predict", "-m", str(model), "--json", "--elements", "Zn,O,Ti", "--require", "O", scan)
+    assert out.returncode == 0, out.stderr
+    record = json.loads(out.stdout)
+    assert sorted(e["label"] for e in record["top"]) == ["ZnO", "rutile"] and record["label"] == "ZnO"
+    assert run_cli("predict", "-m", str(model), "--elements", "Zn,Qq", scan).returncode == 2
+    assert run_cli("predict", "-m", str(model), "--require", "Zn", "--no-refine", scan).returncode == 2
+
+
+def test_reference_labels_follow_subfolders_as_simulate_label_parent_does(tmp_path):
+    from spectool.io.references import labelled_files
+
+    (tmp_path / "NaCl").mkdir()
+    shutil.copy(ROOT / "tests" / "data" / "cifs" / "nacl_Fm-3m.cif", tmp_path / "NaCl" / "a.cif")
+    shutil.copy(ROOT / "tests" / "data" / "cifs" / "quartz_P3221.cif", tmp_path / "quartz.cif")
+    assert sorted(label for label, _ in labelled_files(tmp_path)) == ["NaCl", "quartz"]

@@ -1,0 +1,88 @@
+"""Verification, re-ranking, mixtures and "unknown" with a stand-in network (cosine to each reference)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from spectool.fit.reference import reference_from_crystal
+from spectool.fit.verify import VerifyOptions, identify, verify_candidates
+from spectool.xrd.crystal import Crystal
+from spectool.xrd.radiation import parse_radiation
+from tests.fit.conftest import render_scan, strained
+
+CU12 = parse_radiation("CuKa12")
+LINES = (CU12.wavelengths, CU12.weights)
+GRID = np.arange(15.0, 75.0001, 0.025)
+KNOWN = ("rutile", "NaCl", "ZnO")
+
+
+@pytest.fixture(scope="module")
+def library(zoo_refs):
+    return {name: [zoo_refs[name][0]] for name in KNOWN}
+
+
+@pytest.fixture(scope="module")
+def proposer(zoo_refs):
+    """A stand-in network: softmax over the cosine of the pattern to each known phase's own pattern."""
+    patterns = {name: render_scan(zoo_refs[name][1], GRID, fwhm=0.4) for name in KNOWN}
+
+    def propose(y):
+        cos = np.array([y @ p / (np.linalg.norm(y) * np.linalg.norm(p) + 1e-12) for p in patterns.values()])
+        prob = np.exp(8 * cos) / np.exp(8 * cos).sum()
+        order = np.argsort(-prob)
+        return [(KNOWN[i], float(prob[i])) for i in order]
+
+    return propose
+
+
+def _mixture(zoo_refs, fractions: dict, rng_seed=0):
+    y = np.zeros_like(GRID)
+    for name, w in fractions.items():
+        ref, crystal = zoo_refs[name]
+        y += w / (ref.mass * ref.volume) * render_scan(strained(crystal, 1.01, 1.01, 1.01), GRID, zero=0.05)
+    y = y / y.max()
+    return y + 0.02 + np.random.default_rng(rng_seed).normal(0, 0.004, y.size)
+
+
+def test_fit_puts_the_true_phase_first_where_the_network_had_it_second(zoo_refs):
+    """A look-alike (same cell and peak positions, other atom positions and so other intensities) that
+    the network prefers loses to the true phase once both are fitted."""
+    ref, crystal = zoo_refs["rutile"]
+    moved = crystal.frac_coords.copy()
+    moved[crystal.elements.index("O"):] = np.abs(moved[crystal.elements.index("O"):]) * 0.55  # O off its site
+    fake = Crystal(crystal.lattice, moved, crystal.elements, crystal.occupancy)
+    lookalike = reference_from_crystal(fake, "tetragonal", "look-alike", ref.mass)
+    y = render_scan(crystal, GRID)
+    y = y / y.max() + np.random.default_rng(2).normal(0, 0.005, y.size)
+    ranked = verify_candidates(GRID, y, [("look-alike", 0.6), ("rutile", 0.4)],
+                               {"rutile": [ref], "look-alike": [lookalike]}, LINES)
+    assert [c.label for c in ranked] == ["rutile", "look-alike"]
+    assert ranked[0].fit.rwp < ranked[1].fit.rwp
+
+
+@pytest.mark.parametrize("fractions", [{"rutile": 0.3, "NaCl": 0.7}, {"ZnO": 0.5, "rutile": 0.2, "NaCl": 0.3}])
+def test_mixture_phases_found_with_fractions(zoo_refs, library, proposer, fractions):
+    verdict = identify(GRID, _mixture(zoo_refs, fractions), proposer, library, LINES)
+    assert sorted(verdict.labels) == sorted(fractions)
+    found = {p.name: p.weight_fraction for p in verdict.phases.phases}
+    for name, w in fractions.items():
+        assert found[name] == pytest.approx(w, abs=0.05)
+    assert not verdict.unknown
+
+
+def test_structure_not_in_the_library_is_unknown(zoo_refs, library, proposer):
+    """A calcite scan, with only rutile, NaCl and ZnO to fit: most of its peak area stays unexplained."""
+    y = render_scan(zoo_refs["calcite"][1], GRID)
+    y = y / y.max() + np.random.default_rng(3).normal(0, 0.004, y.size)
+    verdict = identify(GRID, y, proposer, library, LINES, VerifyOptions(max_phases=2))
+    assert verdict.unknown
+    assert len(verdict.candidates) == 3  # still listed
+
+
+def test_peak_evidence_of_a_single_phase(zoo_refs, library, proposer):
+    y = render_scan(zoo_refs["NaCl"][1], GRID)
+    y = y / y.max() + np.random.default_rng(4).normal(0, 0.003, y.size)
+    verdict = identify(GRID, y, proposer, library, LINES, VerifyOptions(max_phases=1))
+    (ev,) = verdict.evidence
+    assert len(ev.matched) >= 5 and not ev.missing and not ev.unexplained
