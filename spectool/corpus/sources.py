@@ -59,6 +59,11 @@ class Analysed:
     text: str = field(repr=False)
 
 
+#: Occupancies summing up to this on one site are rescaled to 1 (AMCSD lists some mixed sites
+#: without occupancies, and rounding gives 1.001).
+OCCUPANCY_TOLERANCE = 2.0
+
+
 def structure_from_cif(text: str):
     """The first structure of a CIF text (pymatgen, conventional cell); :class:`FormatError` if none."""
     from pymatgen.io.cif import CifParser
@@ -66,7 +71,8 @@ def structure_from_cif(text: str):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            structures = CifParser.from_str(text).parse_structures(primitive=False)
+            structures = CifParser.from_str(text, occupancy_tolerance=OCCUPANCY_TOLERANCE).parse_structures(
+                primitive=False)
         except Exception as error:  # pymatgen raises many kinds on a bad CIF; each is a bad input here
             raise FormatError(f"unreadable CIF: {str(error).splitlines()[0][:120] if str(error) else error!r}")
     if not structures or len(structures[0]) == 0:

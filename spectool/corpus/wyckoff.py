@@ -69,13 +69,17 @@ def free_variables(expression: str) -> str:
 @lru_cache(maxsize=None)
 def operations(number: int) -> tuple[np.ndarray, np.ndarray]:
     """spglib's operations (rotations (n, 3, 3) int, translations (n, 3)) of the table's setting."""
+    import warnings
+
     import spglib
 
-    for hall in range(1, 531):
-        kind = spglib.get_spacegroup_type(hall)
-        if kind.number == number and kind.choice in SETTINGS:
-            ops = spglib.get_symmetry_from_database(hall)
-            return ops["rotations"], ops["translations"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for hall in range(1, 531):
+            kind = spglib.get_spacegroup_type(hall)
+            if kind.number == number and kind.choice in SETTINGS:
+                ops = spglib.get_symmetry_from_database(hall)
+                return ops["rotations"], ops["translations"]
     raise WyckoffError(f"no space group {number}")
 
 
