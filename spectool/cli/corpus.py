@@ -209,7 +209,8 @@ def library(
     prototypes are built from label and parameters and kept only with the prototype's
     composition and no atoms closer than 0.6 A. Writes DIR/{train,test}/LABEL/ID.cif,
     DIR/types.csv, DIR/manifest.csv (with each structure's source, reference and licence; usable
-    as simulate's --label table) and DIR/library.json (sources, licences, counts). Nothing is
+    as simulate's --label table), DIR/names.csv (every mineral or prototype name met → its type)
+    and DIR/library.json (sources, licences, citations, counts). Nothing is
     downloaded; the folder appears only when complete. Output depends on --seed, never on --workers.
 
     Example: spectool corpus library --aflow --amcsd --cifs my-cifs/ -o library/ -j 2 && spectool
@@ -232,7 +233,7 @@ def library(
     _summarise(env, report, types, unnamed, target)
     if json:
         write_rows(env, (t.row() for t in types), LIBRARY_TYPE_COLUMNS, title="structure types")
-    cif_failures = [m for m in report["failed"] if m[0] == "cifs"]
+    cif_failures = [m for m in report["failed"] + report["failed_analysis"] if m[0] == "cifs"]
     if cif_failures:
         from spectool.errors import PartialFailure
 
@@ -367,6 +368,7 @@ def _write_library(target: Path, types, metadata: dict) -> None:
                                  "path": rel})
         _write_table(staging / "types.csv", [t.row() for t in types], LIBRARY_TYPE_COLUMNS)
         _write_table(staging / "manifest.csv", manifest, LIBRARY_COLUMNS)
+        _write_table(staging / "names.csv", [r for t in types for r in t.name_rows()], ["name", "label", "structures"])
         (staging / "library.json").write_text(jsonlib.dumps(metadata, indent=1) + "\n", encoding="utf-8")
         _publish(staging, target)
     finally:

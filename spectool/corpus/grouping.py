@@ -35,6 +35,12 @@ class LibraryType:
     title: str
     entries: list[Analysed]
     splits: list[str] = field(default_factory=list)
+    known: Counter = field(default_factory=Counter)  # every name of the type's structures → how many
+
+    def name_rows(self) -> list[dict[str, object]]:
+        """names.csv rows: each mineral or prototype name of the type's structures, chosen or not."""
+        return [{"name": name, "label": self.label, "structures": n}
+                for name, n in sorted(self.known.items(), key=lambda item: (-item[1], item[0]))]
 
     def row(self) -> dict[str, object]:
         """The types.csv row."""
@@ -117,7 +123,8 @@ def build_types(entries: list[Analysed], per_type: int, holdout: float, seed: in
             unnamed += len(bucket)
             continue
         chosen = choose(bucket, per_type, seed, key)
-        kind = LibraryType(key, "", names, strukturbericht, title, chosen, split(chosen, holdout, seed, key))
+        known = Counter(mineral_name(e.name) for e in bucket if mineral_name(e.name))
+        kind = LibraryType(key, "", names, strukturbericht, title, chosen, split(chosen, holdout, seed, key), known)
         types.append(kind)
     for kind, label in zip(types, unique_labels(types)):
         kind.label = label
