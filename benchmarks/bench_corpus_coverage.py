@@ -21,7 +21,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-LABELS = ROOT.parent / "shared" / "data" / "xrd" / "rockjock" / "rockjock_refs_labels.csv"
+SHARED = next((p for p in (ROOT.parent / "shared", ROOT.parent.parent / "shared") if p.is_dir()), ROOT.parent / "shared")
+LABELS = SHARED / "data" / "xrd" / "rockjock" / "rockjock_refs_labels.csv"
 
 NON_CRYSTALLINE = {"Background", "Opal", "Obsidian", "Glass", "Tephra", "Peat", "Charcoal", "Diatoms", "Kerogen",
                    "Fulvic", "Humic", "Organic matter"}

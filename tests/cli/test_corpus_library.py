@@ -96,6 +96,9 @@ def test_library_from_cifs(library):
     nacl = next(r for r in manifest if r["formula"] == "NaCl")
     assert nacl["reference"] == "(2001) Test Journal" and nacl["licence"] == "as stated in the folder"
     assert all(r["path"].startswith(f"{r['split']}/{r['label']}/") for r in manifest)
+    names = {r["name"]: (r["label"], r["structures"]) for r in _table(out / "names.csv")}
+    assert names == {"Halite": ("Halite", "1"), "Sylvite": ("Halite", "1"), "Periclase": ("Halite", "1"),
+                     "Cesium chloride": ("Cesium-chloride", "1")}
     meta = json.loads((out / "library.json").read_text())
     assert meta["types"] == 2 and meta["structures"] == 5 and meta["used"] == {"cifs": 5}
 
