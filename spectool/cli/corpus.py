@@ -229,7 +229,8 @@ def library(
     types, unnamed = build_types(analysed, per_type, holdout, seed)
     if not types:
         raise UsageError("no structure type could be built from the sources given")
-    _write_library(target, types, _metadata(report, analysed, types, unnamed, seed, per_type, holdout))
+    _write_library(target, types, _metadata(report, analysed, types, unnamed, seed, per_type, holdout,
+                                                  cif_licence))
     _summarise(env, report, types, unnamed, target)
     if json:
         write_rows(env, (t.row() for t in types), LIBRARY_TYPE_COLUMNS, title="structure types")
@@ -321,32 +322,20 @@ def _map(func, items, workers):
         yield from pool.map(func, items, chunksize=32)
 
 
-def _metadata(report, analysed, types, unnamed, seed, per_type, holdout) -> dict:
+def _metadata(report, analysed, types, unnamed, seed, per_type, holdout, cif_licence) -> dict:
     """library.json: the sources with their licences and citations, counts and the options used."""
     from collections import Counter
 
     from spectool import __version__
-    from spectool.corpus.sources import LICENCES
+    from spectool.corpus.sources import CITATIONS, LICENCES
 
     used = Counter(e.source for t in types for e in t.entries)
     return {"format": "spectool-library/1", "spectool": __version__, "seed": seed, "per_type": per_type,
             "holdout": holdout, "types": len(types), "structures": sum(used.values()),
             "read": report["read"], "analysed": dict(Counter(e.source for e in analysed)), "used": dict(used),
             "left_out_unnamed": unnamed, "left_out": len(report["failed"]) + len(report["failed_analysis"]),
-            "licences": {k: v for k, v in LICENCES.items() if k in used},
-            "citations": CITATIONS}
-
-
-CITATIONS = {
-    "aflow": ["M. J. Mehl et al., The AFLOW Library of Crystallographic Prototypes: Part 1, Comput. Mater. Sci. 136, "
-              "S1-S828 (2017)",
-              "D. Hicks et al., The AFLOW Library of Crystallographic Prototypes: Part 2, Comput. Mater. Sci. 161, "
-              "S1-S1011 (2019)",
-              "D. Hicks et al., The AFLOW Library of Crystallographic Prototypes: Part 3, Comput. Mater. Sci. 199, "
-              "110450 (2021)"],
-    "amcsd": ["R. T. Downs and M. Hall-Wallace, The American Mineralogist Crystal Structure Database, Am. Mineral. "
-              "88, 247-250 (2003); and the article each structure cites (manifest.csv, reference)"],
-}
+            "licences": {k: v for k, v in {**LICENCES, "cifs": cif_licence}.items() if k in used},
+            "citations": {k: v for k, v in CITATIONS.items() if k in used}}
 
 
 def _write_library(target: Path, types, metadata: dict) -> None:

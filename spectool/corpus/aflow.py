@@ -75,6 +75,51 @@ def parse_formula(formula: str) -> dict[str, float]:
     return {e: float(n) for e, n in amounts.items()}
 
 
+def parse_units(formula: str) -> dict[str, float]:
+    """The formula's units, a bracketed group counting as one: ``"Mg3O5(OH)4Si2"`` →
+    ``{"Mg": 3, "O": 5, "OH": 4, "Si": 2}`` (labels such as clinochlore's give a hydroxyl one letter)."""
+    out: dict[str, float] = {}
+    for group, group_n, element, element_n in re.findall(r"\(([A-Za-z0-9.]+)\)(\d*\.?\d*)|([A-Z][a-z]?)(\d*\.?\d*)",
+                                                          formula):
+        unit, n = (group, group_n) if group else (element, element_n)
+        out[unit] = out.get(unit, 0.0) + float(n or 1)
+    return out
+
+
+def site_element(unit: str) -> str:
+    """The atom a unit puts on its sites: the element itself, or a group's one non-hydrogen atom
+    (``OH`` → ``O``, ``H2O`` → ``O``; the label does not place the H). :class:`BuildError` otherwise."""
+    heavy = [(e, n) for e, n in parse_formula(unit).items() if e not in ("H", "D")]
+    if len(heavy) != 1 or heavy[0][1] != 1:
+        raise BuildError(f"group {unit} is not one atom with hydrogen")
+    return heavy[0][0]
+
+
+def expected_composition(units: dict[str, float]) -> dict[str, float]:
+    """Element amounts the built structure must have: groups by their site element, H dropped."""
+    out: dict[str, float] = {}
+    for unit, n in units.items():
+        element = unit if unit in parse_formula(unit) and len(parse_formula(unit)) == 1 else site_element(unit)
+        out[element] = out.get(element, 0.0) + n
+    return out
+
+
+def formula_species(counts: tuple[int, ...], formula: str) -> tuple[list[str], dict[str, float]]:
+    """Elements for the label's species letters and the composition to check the build against:
+    from the formula's elements, else (when counts or species do not fit) from its units with
+    bracketed hydrogen-bearing groups as one species."""
+    elements = parse_formula(formula)
+    try:
+        return species_order(counts, elements), elements
+    except BuildError as error:
+        units = parse_units(formula)
+        if units == elements or not any(len(parse_formula(u)) > 1 for u in units):
+            raise error
+        order = species_order(counts, units)
+        return [u if u in elements and len(parse_formula(u)) == 1 else site_element(u) for u in order], \
+            expected_composition(units)
+
+
 def species_order(counts: tuple[int, ...], formula: dict[str, float]) -> list[str]:
     """Elements for the label's species letters A, B, …: alphabetical where the counts agree,
     else the first permutation whose counts are proportional to the formula's."""
@@ -121,8 +166,7 @@ def build(record: dict):
     from pymatgen.core import Composition
 
     label = parse_label(record["label"])
-    formula = parse_formula(record["prototype"])
-    elements = species_order(label.counts, formula)
+    elements, formula = formula_species(label.counts, record["prototype"])
     params = dict(zip(record["parameter_symbols"], map(float, record["parameter_values"])))
     if not label.rhombohedral:
         return _checked(_assemble(label, elements, params, False), Composition(formula))

@@ -22,6 +22,16 @@ LICENCES = {
              "(CDDL-1.0)",
     "amcsd": "AMCSD: free for scientific use with attribution to the article cited",
 }
+CITATIONS = {
+    "aflow": ["M. J. Mehl et al., The AFLOW Library of Crystallographic Prototypes: Part 1, Comput. Mater. Sci. 136, "
+              "S1-S828 (2017)",
+              "D. Hicks et al., The AFLOW Library of Crystallographic Prototypes: Part 2, Comput. Mater. Sci. 161, "
+              "S1-S1011 (2019)",
+              "D. Hicks et al., The AFLOW Library of Crystallographic Prototypes: Part 3, Comput. Mater. Sci. 199, "
+              "110450 (2021)"],
+    "amcsd": ["R. T. Downs and M. Hall-Wallace, The American Mineralogist Crystal Structure Database, Am. Mineral. "
+              "88, 247-250 (2003); and the article each structure cites (manifest.csv, reference)"],
+}
 #: Sites whose total occupancy is below this are left out of the type key (split or partial positions).
 MIN_OCCUPANCY = 0.5
 

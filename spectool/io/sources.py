@@ -96,10 +96,11 @@ def cif_files(folder: Path) -> list[Path]:
 
 def read_label_table(path: Path) -> dict[str, str]:
     """A CSV naming each file's type: a file column (:data:`FILE_COLUMNS`) and a name column
-    (:data:`NAME_COLUMNS`, first found) → {file as written, also its name alone: type}."""
+    (:data:`NAME_COLUMNS`, first found) → {file as written, also its name alone: type}.
+    Lines starting with ``#`` are comments."""
     try:
         with open(path, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
+            rows = list(csv.DictReader(line for line in f if not line.startswith("#")))
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise FormatError(f"unreadable label table: {error}", path) from None
     columns = rows[0].keys() if rows else []

@@ -81,6 +81,19 @@ def test_species_follow_the_counts_not_the_alphabet():
         aflow.species_order((1, 3), {"O": 2.0, "Si": 1.0})
 
 
+def test_a_hydroxyl_group_with_its_own_letter_is_built_as_oxygen():
+    assert aflow.parse_units("Mg3O5(OH)4Si2") == {"Mg": 3.0, "O": 5.0, "OH": 4.0, "Si": 2.0}
+    elements, composition = aflow.formula_species((3, 5, 4, 2), "Mg3O5(OH)4Si2")  # clinochlore's label
+    assert elements == ["Mg", "O", "O", "Si"] and composition == {"Mg": 3.0, "O": 9.0, "Si": 2.0}
+    assert aflow.formula_species((2, 1), "O2Si") == (["O", "Si"], {"O": 2.0, "Si": 1.0})
+    with pytest.raises(aflow.BuildError, match="not one atom"):
+        aflow.formula_species((1, 1), "K(NO3)")
+    brucite = {"label": "A2B_hP3_164_d_a-001", "prototype": "Mg(OH)2", "parameter_symbols": ["a", "c/a", "z2"],
+               "parameter_values": [3.147, 1.5155, 0.22]}
+    built = aflow.build(brucite)
+    assert built.composition.reduced_formula == "MgO2" and spacegroup_number(built) == 164
+
+
 @pytest.mark.parametrize("change, message", [
     ({"prototype": "Ag5-xTe3"}, "not a formula"),
     ({"prototype": "Na2Cl"}, "matches the formula"),

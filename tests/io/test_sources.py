@@ -12,7 +12,7 @@ from spectool.io.sources import amcsd_rows, cif_files, package_path, read_label_
 
 def test_label_table_by_path_and_name(tmp_path):
     table = tmp_path / "t.csv"
-    table.write_text("path,structure_type\nsub/a.cif,Halite\nb.cif,\n")
+    table.write_text("# a comment\npath,structure_type\nsub/a.cif,Halite\nb.cif,\n")
     assert read_label_table(table) == {"sub/a.cif": "Halite", "a.cif": "Halite"}
     table.write_text("path,formula\na.cif,NaCl\n")
     with pytest.raises(FormatError, match="needs a column"):
