@@ -28,6 +28,20 @@ def decode(text: str | None) -> np.ndarray | None:
     return values
 
 
+def shared_site_occupancies(positions: np.ndarray, occupancy: np.ndarray, tol: float = 1e-4) -> np.ndarray:
+    """Occupancies (n,) with every group of atoms on one position (n, 3) summing to at most 1:
+    the database lists some mixed sites without occupancies (each then 1) and rounds others to
+    1.001, which CIF readers refuse."""
+    out = occupancy.astype(float).copy()
+    delta = positions[:, None, :] - positions[None, :, :]
+    same = np.all(np.abs(delta - np.round(delta)) < tol, axis=2)
+    for i in range(len(out)):
+        total = occupancy[same[i]].sum()
+        if total > 1.0 + 1e-9:
+            out[i] = occupancy[i] / total
+    return out
+
+
 def _quote(text: object) -> str:
     """A CIF text field: ``'…'`` unless it holds a quote, then a ``;`` block."""
     text = " ".join(str(text or "").split())
@@ -51,8 +65,9 @@ def cif_text(row: dict) -> str:
     if not sites or any(v is None or len(v) != len(sites) or np.isnan(v).any() for v in xyz):
         raise FormatError(f"AMCSD {row['id']}: no usable atom positions")
     occupancy = decode(row.get("occupancy"))
-    if occupancy is not None and len(occupancy) != len(sites):
-        occupancy = None
+    if occupancy is None or len(occupancy) != len(sites):
+        occupancy = np.ones(len(sites))
+    occupancy = shared_site_occupancies(np.stack(xyz, axis=1), np.nan_to_num(occupancy, nan=1.0))
     lines = ["data_amcsd_%07d" % int(row["id"]), f"_database_code_amcsd {int(row['id']):07d}",
              f"_chemical_name_mineral {_quote(row.get('mineral') or '?')}",
              f"_chemical_formula_sum {_quote(row.get('formula') or '?')}",
@@ -65,11 +80,9 @@ def cif_text(row: dict) -> str:
         lines.append(f"_cell_{tag} {row[key]}")
     lines += [f"_symmetry_space_group_name_H-M {_quote(row.get('hm'))}", "loop_",
               "_space_group_symop_operation_xyz", *[f"'{op}'" for op in json.loads(row["symops"])],
-              "loop_", "_atom_site_label", "_atom_site_fract_x", "_atom_site_fract_y", "_atom_site_fract_z"]
-    if occupancy is not None:
-        lines.append("_atom_site_occupancy")
+              "loop_", "_atom_site_label", "_atom_site_fract_x", "_atom_site_fract_y", "_atom_site_fract_z",
+              "_atom_site_occupancy"]
     for i, label in enumerate(sites):
-        values = [xyz[0][i], xyz[1][i], xyz[2][i]] + ([] if occupancy is None else
-                                                       [1.0 if np.isnan(occupancy[i]) else occupancy[i]])
+        values = [xyz[0][i], xyz[1][i], xyz[2][i], occupancy[i]]
         lines.append(f"{label} " + " ".join(f"{v:.6f}" for v in values))
     return "\n".join(lines) + "\n"

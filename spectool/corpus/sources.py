@@ -69,19 +69,19 @@ class Analysed:
     text: str = field(repr=False)
 
 
-#: Occupancies summing up to this on one site are rescaled to 1 (AMCSD lists some mixed sites
-#: without occupancies, and rounding gives 1.001).
+#: Occupancies summing up to this on one position are rescaled to 1 (the CIF is then rewritten,
+#: so that readers with the usual tolerance take it).
 OCCUPANCY_TOLERANCE = 2.0
 
 
-def structure_from_cif(text: str):
+def structure_from_cif(text: str, occupancy_tolerance: float = 1.0):
     """The first structure of a CIF text (pymatgen, conventional cell); :class:`FormatError` if none."""
     from pymatgen.io.cif import CifParser
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            structures = CifParser.from_str(text, occupancy_tolerance=OCCUPANCY_TOLERANCE).parse_structures(
+            structures = CifParser.from_str(text, occupancy_tolerance=occupancy_tolerance).parse_structures(
                 primitive=False)
         except Exception as error:  # pymatgen raises many kinds on a bad CIF; each is a bad input here
             raise FormatError(f"unreadable CIF: {str(error).splitlines()[0][:120] if str(error) else error!r}")
@@ -136,7 +136,12 @@ def analyse(entry: Entry) -> Analysed:
                                 f"{entry.name} ({entry.payload['label']})\nsource: {LICENCES['aflow']}")
     else:
         text = str(entry.payload)
-        structure = structure_from_cif(text)
+        try:
+            structure = structure_from_cif(text)
+        except FormatError:  # e.g. occupancies summing past 1: read leniently, write the CIF anew
+            structure = structure_from_cif(text, OCCUPANCY_TOLERANCE)
+            text = cif_of_structure(structure, entry.id, f"{entry.name} ({entry.origin}, occupancies rescaled to 1)"
+                                                         f"\nreference: {entry.reference}")
     simple = ordered(structure)
     key = type_key(simple)
     return Analysed(id=entry.id, source=entry.source, name=entry.name, strukturbericht=entry.strukturbericht,

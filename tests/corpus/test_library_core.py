@@ -147,6 +147,11 @@ def test_amcsd_row_becomes_a_cif_that_keeps_its_reference():
     assert "_journal_name_full 'American Mineralogist'" in text and "'Other A'" in text
     assert amcsd.reference(AMCSD_ROW) == "Ramsdell L S; Other A (1925) American Mineralogist 10, 281-304"
     assert np.isnan(amcsd.decode(_encode([0.25, 2.0])))[1]  # 2 is the database's '?'
+    mixed = {**AMCSD_ROW, "sites": json.dumps(["Na", "K", "Cl"]), "x": _encode([0, 0, 0.5]), "y": _encode([0, 0, 0.5]),
+             "z": _encode([0, 0, 0.5])}  # Na and K share a site, no occupancies given
+    assert structure_from_cif(amcsd.cif_text(mixed))[0].species.as_dict() == {"Na": 0.5, "K": 0.5}
+    assert np.allclose(amcsd.shared_site_occupancies(np.zeros((2, 3)), np.array([0.8, 0.202])), [0.8 / 1.002,
+                                                                                               0.202 / 1.002])
     with pytest.raises(Exception, match="no usable atom positions"):
         amcsd.cif_text({**AMCSD_ROW, "x": _encode([0.0, 2.0])})
 
@@ -181,6 +186,18 @@ def test_ordered_keeps_majority_species_and_drops_hydrogen_and_partial_sites():
     assert cif_name(DISORDERED) == "Periclase"
     assert name_from_file("Al2Si2O9H4-Kaolinite") == "Kaolinite" and name_from_file("mp-1234") == ""
     assert cif_entry("x/MgO.cif", DISORDERED, "periclase-table").name == "periclase-table"
+
+
+def test_a_cif_with_overfull_sites_is_rescaled_and_rewritten():
+    overfull = DISORDERED.replace("Fe1 Fe 0 0 0 0.3", "Fe1 Fe 0 0 0 0.5")  # Mg 0.7 + Fe 0.5 on one site
+    with pytest.raises(Exception, match="unreadable CIF"):
+        structure_from_cif(overfull)
+    row = analyse(cif_entry("x/overfull.cif", overfull))
+    rewritten = structure_from_cif(row.text)  # readable with the usual tolerance
+    lenient = structure_from_cif(overfull, occupancy_tolerance=2.0)
+    assert rewritten.composition.fractional_composition.almost_equals(lenient.composition.fractional_composition)
+    assert row.name == "Periclase" and row.compound == "MgO"
+    assert "occupancies rescaled" in row.text.splitlines()[0]
 
 
 def test_analyse_gives_compound_key_and_cif():
