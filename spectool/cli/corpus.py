@@ -294,7 +294,11 @@ def _folder_table(folder: Path) -> dict[str, str]:
 
 def _analyse_all(env, entries, workers):
     """Each entry analysed (in order; a process pool when workers > 1), and the failures."""
+    import os
+
     from spectool.corpus.sources import try_analyse
+
+    os.environ.setdefault("SPGLIB_WARNING", "OFF")  # spglib's C layer prints its retries to stderr
 
     analysed, failed = [], []
     with env.progress("library", len(entries)) as advance:
