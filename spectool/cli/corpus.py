@@ -182,6 +182,10 @@ def library(
                                                         "parts 1-5 (from the installed kim-tools).")] = False,
     amcsd: Annotated[bool, typer.Option("--amcsd", help="The trimmed American Mineralogist Crystal Structure "
                                                         "Database (from the installed larixite).")] = False,
+    amcsd_db: Annotated[Optional[Path], typer.Option(
+        "--amcsd-db", metavar="FILE", help="Another AMCSD SQLite file of larixite's schema (e.g. the full "
+                                           "database) instead of the trimmed one larixite ships; implies "
+                                           "--amcsd.")] = None,
     cifs: Annotated[Optional[list[Path]], typer.Option(
         "--cifs", metavar="DIR", help="A folder of CIFs (repeatable), named by --labels, their "
                                       "_chemical_name_structure_type / _chemical_name_mineral, or a FORMULA-Name "
@@ -218,10 +222,12 @@ def library(
     """
     from spectool.io.results import write_rows
 
-    if not (aflow or amcsd or cifs):
+    if amcsd_db is not None and not amcsd_db.is_file():
+        raise UsageError(f"--amcsd-db: {amcsd_db} is not a file")
+    if not (aflow or amcsd or amcsd_db or cifs):
         raise UsageError("name at least one source: --aflow, --amcsd or --cifs DIR")
     target = _check_target(Path(output), force)
-    entries, report = _library_entries(env, aflow, amcsd, cifs or [], labels, cif_licence)
+    entries, report = _library_entries(env, aflow, amcsd_db or amcsd, cifs or [], labels, cif_licence)
     analysed, failed = _analyse_all(env, entries, workers)
     report.update(failed)
     from spectool.corpus.grouping import build_types
@@ -255,7 +261,8 @@ def _library_entries(env, aflow, amcsd, cif_dirs, labels, cif_licence):
         report["read"]["aflow"] = len(found)
     if amcsd:
         n = 0
-        for row in io.amcsd_rows(io.package_path(*io.AMCSD_DB)):
+        db = amcsd if isinstance(amcsd, Path) else io.package_path(*io.AMCSD_DB)
+        for row in io.amcsd_rows(db):
             n += 1
             try:
                 entries.append(src.amcsd_entry(row))

@@ -115,6 +115,8 @@ def test_same_seed_same_library_any_workers(cifs, library, tmp_path):
 def test_refusals_before_any_work(tmp_path):
     result = run_cli("corpus", "library", "-o", str(tmp_path / "x"))
     assert result.returncode == 2 and b"name at least one source" in result.stderr
+    result = run_cli("corpus", "library", "--amcsd-db", str(tmp_path / "none.db"), "-o", str(tmp_path / "x"))
+    assert result.returncode == 2 and b"none.db is not a file" in result.stderr
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "keep.txt").write_text("mine")
     result = run_cli("corpus", "library", "--cifs", str(tmp_path), "-o", str(tmp_path / "full"))
@@ -143,3 +145,51 @@ def test_amcsd_rows_of_the_installed_package_read():
     (first,) = islice(amcsd_rows(package_path(*AMCSD_DB)), 1)
     row = analyse(amcsd_entry(first))
     assert row.name == "Galena" and row.key == "AB_cF8_225_a_b" and "American Mineralogist" in row.reference
+
+
+def _amcsd_db(path):
+    """A one-structure database in larixite's schema (the tables and columns spectool reads)."""
+    import sqlite3
+    from base64 import b64encode
+
+    import numpy as np
+
+    def enc(values):
+        return b64encode((np.asarray(values) * 4.0e6).round().astype(np.int32).tobytes()).decode()
+
+    ops = ["x,y,z", "-x,-y,z", "-x,y,-z", "x,-y,-z", "z,x,y", "z,-x,-y", "-z,-x,y", "-z,x,-y", "y,z,x", "-y,z,-x",
+           "y,-z,-x", "-y,-z,x", "y,x,-z", "-y,-x,-z", "y,-x,z", "-y,x,z", "x,z,-y", "-x,z,y", "-x,-z,-y", "x,-z,y",
+           "z,y,-x", "z,-y,x", "-z,y,x", "-z,-y,-x", "x+1/2,y+1/2,z", "x+1/2,y,z+1/2", "x,y+1/2,z+1/2"]
+    db = sqlite3.connect(path)
+    db.executescript("""
+        CREATE TABLE minerals (id INTEGER PRIMARY KEY, name TEXT);
+        CREATE TABLE spacegroups (id INTEGER PRIMARY KEY, hm_notation TEXT, symmetry_xyz TEXT);
+        CREATE TABLE publications (id INTEGER PRIMARY KEY, journalname TEXT, volume TEXT, year INTEGER,
+                                   page_first TEXT, page_last TEXT);
+        CREATE TABLE authors (id INTEGER PRIMARY KEY, name TEXT);
+        CREATE TABLE publication_authors (publication_id INTEGER, author_id INTEGER);
+        CREATE TABLE cif (id INTEGER PRIMARY KEY, mineral_id INTEGER, spacegroup_id INTEGER, publication_id INTEGER,
+                          formula TEXT, pub_title TEXT, a TEXT, b TEXT, c TEXT, alpha TEXT, beta TEXT, gamma TEXT,
+                          atoms_sites TEXT, atoms_x TEXT, atoms_y TEXT, atoms_z TEXT, atoms_occupancy TEXT);
+        INSERT INTO minerals VALUES (1, 'Halite');
+        INSERT INTO publications VALUES (1, 'American Mineralogist', '10', 1925, '281', '304');
+        INSERT INTO authors VALUES (1, 'Ramsdell L S');
+        INSERT INTO publication_authors VALUES (1, 1);
+    """)
+    db.execute("INSERT INTO spacegroups VALUES (1, 'F m -3 m', ?)", (json.dumps(ops),))
+    db.execute("INSERT INTO cif VALUES (5, 1, 1, 1, 'Na Cl', 'Halite', '5.64', '5.64', '5.64', '90', '90', '90', "
+               "?, ?, ?, ?, '0')", (json.dumps(["Na", "Cl"]), enc([0, 0.5]), enc([0, 0.5]), enc([0, 0.5])))
+    db.commit()
+    db.close()
+
+
+def test_amcsd_database_file(tmp_path):
+    _amcsd_db(tmp_path / "amcsd.db")
+    out = tmp_path / "lib"
+    result = run_cli("corpus", "library", "--amcsd-db", str(tmp_path / "amcsd.db"), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    (row,) = _table(out / "manifest.csv")
+    assert (row["label"], row["source"], row["origin"]) == ("Halite", "amcsd", "AMCSD 0000005")
+    assert row["reference"] == "Ramsdell L S (1925) American Mineralogist 10, 281-304"
+    assert "free for scientific use" in json.loads((out / "library.json").read_text())["licences"]["amcsd"]
+    assert "_journal_name_full 'American Mineralogist'" in (out / row["path"]).read_text()
