@@ -104,20 +104,57 @@ def expected_composition(units: dict[str, float]) -> dict[str, float]:
     return out
 
 
-def formula_species(counts: tuple[int, ...], formula: str) -> tuple[list[str], dict[str, float]]:
-    """Elements for the label's species letters and the composition to check the build against:
-    from the formula's elements, else (when counts or species do not fit) from its units with
-    bracketed hydrogen-bearing groups as one species."""
+def formula_species(counts: tuple[int, ...], formula: str) -> tuple[list, dict[str, float]]:
+    """What the label's species letters put on their sites, and the composition to check the build
+    against: the formula's elements; else (when counts or species do not fit) its units with
+    bracketed hydrogen-bearing groups as one species; else, where the label has fewer species
+    than the formula has elements, pairs of elements sharing sites in the formula's proportion
+    (sanidine's Al and Si: ``{"Al": 0.25, "Si": 0.75}``), the pairs closest in atomic number."""
     elements = parse_formula(formula)
     try:
         return species_order(counts, elements), elements
     except BuildError as error:
         units = parse_units(formula)
-        if units == elements or not any(len(parse_formula(u)) > 1 for u in units):
-            raise error
-        order = species_order(counts, units)
-        return [u if u in elements and len(parse_formula(u)) == 1 else site_element(u) for u in order], \
-            expected_composition(units)
+        if units != elements and any(len(parse_formula(u)) > 1 for u in units):
+            order = species_order(counts, units)
+            return [u if u in elements and len(parse_formula(u)) == 1 else site_element(u) for u in order], \
+                expected_composition(units)
+        if len(elements) > len(counts):
+            return mixed_species(counts, elements), elements
+        raise error
+
+
+def mixed_species(counts: tuple[int, ...], elements: dict[str, float]) -> list:
+    """Species per letter when pairs of elements share sites (see :func:`formula_species`)."""
+    from pymatgen.core import Element
+
+    merges = len(elements) - len(counts)
+    options = []
+    for pairs in _disjoint_pairs(sorted(elements), merges):
+        units = {e: elements[e] for e in elements if not any(e in p for p in pairs)}
+        units.update({"".join(p): elements[p[0]] + elements[p[1]] for p in pairs})
+        try:
+            order = species_order(counts, units)
+        except BuildError:
+            continue
+        cost = sum(abs(Element(a).Z - Element(b).Z) for a, b in pairs)
+        mix = {"".join(p): {e: elements[e] / units["".join(p)] for e in p} for p in pairs}
+        options.append((cost, [mix.get(u, u) for u in order]))
+    if not options:
+        raise BuildError("no assignment of elements to species matches the formula's counts")
+    return min(options, key=lambda option: option[0])[1]
+
+
+def _disjoint_pairs(items: list[str], n: int):
+    """Every set of ``n`` disjoint pairs from ``items`` (sorted pairs, in a fixed order)."""
+    if n == 0:
+        yield ()
+        return
+    for i, first in enumerate(items):
+        for second in items[i + 1:]:
+            rest = [x for x in items[i + 1:] if x != second]
+            for more in _disjoint_pairs(rest, n - 1):
+                yield ((first, second),) + more
 
 
 def species_order(counts: tuple[int, ...], formula: dict[str, float]) -> list[str]:
@@ -203,8 +240,9 @@ def _checked(structure, composition):
 
 def _spacegroup(structure) -> int:
     from spectool.corpus.generate import spacegroup_number
+    from spectool.corpus.sources import ordered
 
-    return spacegroup_number(structure, symprec=0.01)
+    return spacegroup_number(ordered(structure) if not structure.is_ordered else structure, symprec=0.01)
 
 
 def check(structure, composition) -> None:

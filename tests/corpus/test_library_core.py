@@ -94,6 +94,22 @@ def test_a_hydroxyl_group_with_its_own_letter_is_built_as_oxygen():
     assert built.composition.reduced_formula == "MgO2" and spacegroup_number(built) == 164
 
 
+def test_elements_sharing_sites_are_built_as_a_disordered_species():
+    assert aflow.mixed_species((1, 8, 4), {"Al": 1.0, "K": 1.0, "O": 8.0, "Si": 3.0}) == \
+        ["K", "O", {"Al": 0.25, "Si": 0.75}]  # sanidine's label: Al and Si on the T sites
+    solid_solution = {**HALITE, "prototype": "ClK0.5Na0.5"}
+    from pymatgen.core import Composition
+
+    built = aflow.build(solid_solution)
+    assert {tuple(sorted(site.species.get_el_amt_dict().items())) for site in built} == \
+        {(("Cl", 1.0),), (("K", 0.5), ("Na", 0.5))}
+    assert built.composition.fractional_composition.almost_equals(Composition("ClK0.5Na0.5").fractional_composition)
+    row = analyse(aflow_entry(solid_solution))
+    rewritten = structure_from_cif(row.text)
+    assert row.key == "AB_cF8_225_a_b" and rewritten.composition.fractional_composition.almost_equals(
+        built.composition.fractional_composition)
+
+
 @pytest.mark.parametrize("change, message", [
     ({"prototype": "Ag5-xTe3"}, "not a formula"),
     ({"prototype": "Na2Cl"}, "matches the formula"),
