@@ -142,6 +142,7 @@ def analyse(entry: Entry) -> Analysed:
             structure = structure_from_cif(text, OCCUPANCY_TOLERANCE)
             text = cif_of_structure(structure, entry.id, f"{entry.name} ({entry.origin}, occupancies rescaled to 1)"
                                                          f"\nreference: {entry.reference}")
+    simulable(structure)
     simple = ordered(structure)
     key = type_key(simple)
     return Analysed(id=entry.id, source=entry.source, name=entry.name, strukturbericht=entry.strukturbericht,
@@ -149,6 +150,14 @@ def analyse(entry: Entry) -> Analysed:
                     formula=structure.composition.reduced_formula, compound=simple.composition.reduced_formula,
                     key=key, spacegroup=int(key.split("_")[2]), sites=primitive_sites(key),
                     text=text)
+
+
+def simulable(structure) -> None:
+    """Raise :class:`FormatError` for a structure ``spectool simulate`` would refuse (overlapping
+    atoms that are not split positions of one site, elements without scattering factors)."""
+    from spectool.xrd.structures import crystal_from_structure, validate
+
+    validate(crystal_from_structure(structure))
 
 
 def try_analyse(entry: Entry) -> Analysed | str:

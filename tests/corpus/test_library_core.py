@@ -216,6 +216,12 @@ def test_a_cif_with_overfull_sites_is_rescaled_and_rewritten():
     assert "occupancies rescaled" in row.text.splitlines()[0]
 
 
+def test_a_structure_simulate_would_refuse_is_left_out():
+    overlapping = DISORDERED.replace("X1 O 0.3 0.3 0.3 0.2", "X1 O 0.501 0.5 0.5 1")  # two O 0.004 Å apart
+    with pytest.raises(Exception, match="overlapping atoms"):
+        analyse(cif_entry("x/overlap.cif", overlapping))
+
+
 def test_analyse_gives_compound_key_and_cif():
     row = analyse(aflow_entry(CORUNDUM))
     assert (row.key, row.compound, row.spacegroup, row.sites) == ("A2B3_hR10_167_c_e", "Al2O3", 167, 10)
