@@ -164,3 +164,235 @@ def _publish(staging: Path, target: Path) -> None:
         raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+LIBRARY_TYPE_COLUMNS = ["label", "key", "mineral", "strukturbericht", "aflow_title", "spacegroup", "crystal_system",
+                        "sites", "examples", "compounds", "structures", "train", "test", "sources"]
+LIBRARY_COLUMNS = ["id", "label", "split", "path", "formula", "compound", "source", "name", "reference", "licence",
+                   "origin", "spacegroup", "key"]
+
+
+@command(corpus_app, "library")
+def library(
+    env: Env,
+    output: Annotated[str, typer.Option("-o", "--output", metavar="DIR", help="Corpus folder to create.")],
+    aflow: Annotated[bool, typer.Option("--aflow", help="The AFLOW Encyclopedia of Crystallographic Prototypes, "
+                                                        "parts 1-5 (from the installed kim-tools).")] = False,
+    amcsd: Annotated[bool, typer.Option("--amcsd", help="The trimmed American Mineralogist Crystal Structure "
+                                                        "Database (from the installed larixite).")] = False,
+    amcsd_db: Annotated[Optional[Path], typer.Option(
+        "--amcsd-db", metavar="FILE", help="Another AMCSD SQLite file of larixite's schema (e.g. the full "
+                                           "database) instead of the trimmed one larixite ships; implies "
+                                           "--amcsd.")] = None,
+    cifs: Annotated[Optional[list[Path]], typer.Option(
+        "--cifs", metavar="DIR", help="A folder of CIFs (repeatable), named by --labels, their "
+                                      "_chemical_name_structure_type / _chemical_name_mineral, or a FORMULA-Name "
+                                      "file name; unnamed ones only add compounds to named types.")] = None,
+    labels: Annotated[Optional[Path], typer.Option(
+        "--labels", metavar="CSV", help="Label table for --cifs: a file column (file/path) and a name column "
+                                        "(structure_type/label/mineral/name). A labels.csv inside a folder that "
+                                        "has both is read too.")] = None,
+    cif_licence: Annotated[str, typer.Option("--cif-licence", metavar="TEXT", help="Licence recorded for the "
+                                             "--cifs structures.")] = "as stated in the folder",
+    per_type: Annotated[int, typer.Option("--per-type", min=1, help="Structures kept per type, one per "
+                                                                     "compound first.")] = 20,
+    holdout: Annotated[float, typer.Option(min=0.0, max=0.9, help="Fraction of each type's compounds put in "
+                                                                  "test/ (whole compounds, never the first).")] = 0.2,
+    seed: SeedOpt = 0,
+    workers: WorkersOpt = 1,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing corpus folder.")] = False,
+    json: JsonOpt = False,
+) -> None:
+    """Write a structure-type library from open sources and folders of CIFs.
+
+    Every structure is keyed by its type, AFLOW style: anonymous formula, Pearson symbol, space
+    group and the Wyckoff letters each species occupies (spglib; the ordered, H-free structure).
+    A type is named by its minerals, else its Strukturbericht symbol or AFLOW name. AFLOW
+    prototypes are built from label and parameters and kept only with the prototype's
+    composition and no atoms closer than 0.6 A. Writes DIR/{train,test}/LABEL/ID.cif,
+    DIR/types.csv, DIR/manifest.csv (with each structure's source, reference and licence; usable
+    as simulate's --label table), DIR/names.csv (every mineral or prototype name met → its type)
+    and DIR/library.json (sources, licences, citations, counts). Nothing is
+    downloaded; the folder appears only when complete. Output depends on --seed, never on --workers.
+
+    Example: spectool corpus library --aflow --amcsd --cifs my-cifs/ -o library/ -j 2 && spectool
+    simulate library/train --label parent -o train.h5
+    """
+    from spectool.io.results import write_rows
+
+    if amcsd_db is not None and not amcsd_db.is_file():
+        raise UsageError(f"--amcsd-db: {amcsd_db} is not a file")
+    if not (aflow or amcsd or amcsd_db or cifs):
+        raise UsageError("name at least one source: --aflow, --amcsd or --cifs DIR")
+    target = _check_target(Path(output), force)
+    entries, report = _library_entries(env, aflow, amcsd_db or amcsd, cifs or [], labels, cif_licence)
+    analysed, failed = _analyse_all(env, entries, workers)
+    report.update(failed)
+    from spectool.corpus.grouping import build_types
+
+    types, unnamed = build_types(analysed, per_type, holdout, seed)
+    if not types:
+        raise UsageError("no structure type could be built from the sources given")
+    _write_library(target, types, _metadata(report, analysed, types, unnamed, seed, per_type, holdout,
+                                                  cif_licence))
+    _summarise(env, report, types, unnamed, target)
+    if json:
+        write_rows(env, (t.row() for t in types), LIBRARY_TYPE_COLUMNS, title="structure types")
+    cif_failures = [m for m in report["failed"] + report["failed_analysis"] if m[0] == "cifs"]
+    if cif_failures:
+        from spectool.errors import PartialFailure
+
+        raise PartialFailure(f"{len(cif_failures)} CIF(s) could not be used (named above); the rest were written")
+
+
+def _library_entries(env, aflow, amcsd, cif_dirs, labels, cif_licence):
+    """Entries of the sources asked for, and the start of the report (source → counts, failures)."""
+    from spectool.corpus import sources as src
+    from spectool.errors import SpectoolError
+    from spectool.io import sources as io
+
+    entries, report = [], {"read": {}, "failed": []}
+    if aflow:
+        root = io.package_path(*io.AFLOW_DATA)
+        found = [src.aflow_entry(record, str(path.parent.name)) for path, record in io.aflow_records(root)]
+        entries += found
+        report["read"]["aflow"] = len(found)
+    if amcsd:
+        n = 0
+        db = amcsd if isinstance(amcsd, Path) else io.package_path(*io.AMCSD_DB)
+        for row in io.amcsd_rows(db):
+            n += 1
+            try:
+                entries.append(src.amcsd_entry(row))
+            except SpectoolError as error:
+                report["failed"].append(("amcsd", f"AMCSD {row['id']}", error.message))
+        report["read"]["amcsd"] = n
+    table = io.read_label_table(labels) if labels else {}
+    for folder in cif_dirs:
+        files = io.cif_files(folder)
+        own = _folder_table(folder)
+        for path in files:
+            rel = str(path.relative_to(folder))
+            try:
+                text = path.read_text(encoding="utf-8", errors="replace")
+            except OSError as error:
+                env.error(f"{path}: {error.strerror or error}")
+                report["failed"].append(("cifs", str(path), "unreadable"))
+                continue
+            name = table.get(rel) or table.get(path.name) or own.get(rel) or own.get(path.name, "")
+            entries.append(src.cif_entry(str(path), text, name, cif_licence))
+        report["read"][f"cifs:{folder}"] = len(files)
+    return entries, report
+
+
+def _folder_table(folder: Path) -> dict[str, str]:
+    """A folder's own labels.csv if it names types; {} otherwise (e.g. a table of formulas only)."""
+    from spectool.errors import FormatError
+    from spectool.io.sources import read_label_table
+
+    path = folder / "labels.csv"
+    try:
+        return read_label_table(path) if path.is_file() else {}
+    except FormatError:
+        return {}
+
+
+def _analyse_all(env, entries, workers):
+    """Each entry analysed (in order; a process pool when workers > 1), and the failures."""
+    import os
+
+    from spectool.corpus.sources import try_analyse
+
+    os.environ.setdefault("SPGLIB_WARNING", "OFF")  # spglib's C layer prints its retries to stderr
+
+    analysed, failed = [], []
+    with env.progress("library", len(entries)) as advance:
+        for entry, result in zip(entries, _map(try_analyse, entries, workers)):
+            advance(1)
+            if isinstance(result, str):
+                failed.append((entry.source, entry.origin, result))
+                if entry.source == "cifs":
+                    env.error(f"{entry.origin}: {result}")
+                else:
+                    env.debug(f"{entry.origin}: left out: {result}")
+            else:
+                analysed.append(result)
+    return analysed, {"failed_analysis": failed}
+
+
+def _map(func, items, workers):
+    if workers <= 1 or len(items) < 2:
+        yield from map(func, items)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
+        yield from pool.map(func, items, chunksize=32)
+
+
+def _metadata(report, analysed, types, unnamed, seed, per_type, holdout, cif_licence) -> dict:
+    """library.json: the sources with their licences and citations, counts and the options used."""
+    from collections import Counter
+
+    from spectool import __version__
+    from spectool.corpus.sources import CITATIONS, LICENCES
+
+    used = Counter(e.source for t in types for e in t.entries)
+    return {"format": "spectool-library/1", "spectool": __version__, "seed": seed, "per_type": per_type,
+            "holdout": holdout, "types": len(types), "structures": sum(used.values()),
+            "read": report["read"], "analysed": dict(Counter(e.source for e in analysed)), "used": dict(used),
+            "left_out_unnamed": unnamed, "left_out": len(report["failed"]) + len(report["failed_analysis"]),
+            "licences": {k: v for k, v in {**LICENCES, "cifs": cif_licence}.items() if k in used},
+            "citations": {k: v for k, v in CITATIONS.items() if k in used}}
+
+
+def _write_library(target: Path, types, metadata: dict) -> None:
+    import json as jsonlib
+    import shutil
+    import tempfile
+
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        manifest = []
+        for kind in types:
+            for n, (entry, split) in enumerate(zip(kind.entries, kind.splits)):
+                rel = f"{split}/{kind.label}/{kind.label}-{n:03d}-{entry.id}.cif"
+                path = staging / rel
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(entry.text, encoding="utf-8")
+                manifest.append({**{c: getattr(entry, c) for c in LIBRARY_COLUMNS if hasattr(entry, c)},
+                                 "id": f"{kind.label}-{n:03d}-{entry.id}", "label": kind.label, "split": split,
+                                 "path": rel})
+        _write_table(staging / "types.csv", [t.row() for t in types], LIBRARY_TYPE_COLUMNS)
+        _write_table(staging / "manifest.csv", manifest, LIBRARY_COLUMNS)
+        _write_table(staging / "names.csv", [r for t in types for r in t.name_rows()], ["name", "label", "structures"])
+        (staging / "library.json").write_text(jsonlib.dumps(metadata, indent=1) + "\n", encoding="utf-8")
+        _publish(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _summarise(env, report, types, unnamed, target: Path) -> None:
+    from collections import Counter
+
+    left = Counter(source for source, _, _ in report["failed"] + report["failed_analysis"])
+    used = Counter(e.source for t in types for e in t.entries)
+    read = Counter()
+    for source, n in report["read"].items():
+        read[source.split(":")[0]] += n
+    for kind, n in read.items():
+        env.info(f"{kind}: {n} read, {n - left[kind]} built and keyed, {used[kind]} in the library")
+    reasons = Counter(_reason(m) for _, _, m in report["failed"] + report["failed_analysis"])
+    for reason, n in reasons.most_common(6):
+        env.debug(f"  left out {n}: {reason}")
+    n_test = sum(t.splits.count("test") for t in types)
+    total = sum(len(t.entries) for t in types)
+    env.info(f"library: {total} structure(s) of {len(types)} type(s) ({total - n_test} train, {n_test} test; "
+             f"{unnamed} in unnamed types left out) written to {target}")
+
+
+def _reason(message: str) -> str:
+    import re
+
+    return re.sub(r"[\d.]+", "N", message.split(":")[-1].strip())[:70]

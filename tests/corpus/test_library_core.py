@@ -1,0 +1,263 @@
+"""The structure-type library's pure parts: Wyckoff orbits, AFLOW builds, type keys, AMCSD rows,
+names and grouping. Inline records only; nothing here needs kim-tools or larixite."""
+
+from __future__ import annotations
+
+import json
+from base64 import b64encode
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pymatgen")
+
+from spectool.corpus import aflow, amcsd, wyckoff  # noqa: E402
+from spectool.corpus.generate import spacegroup_number  # noqa: E402
+from spectool.corpus.grouping import build_types, split, unique_labels  # noqa: E402
+from spectool.corpus.sources import (Analysed, aflow_entry, analyse, cif_entry, cif_name, name_from_file,  # noqa: E402
+                                     ordered, structure_from_cif)
+from spectool.corpus.typekey import primitive_sites, type_key  # noqa: E402
+
+# Records as the encyclopedia's info.json gives them (parameters copied from kim-tools 0.4.15).
+HALITE = {"label": "AB_cF8_225_a_b-001", "prototype": "NaCl", "title": "Rock Salt/Halite (NaCl, $B1$) Structure",
+          "strukturbericht": "B1", "parameter_symbols": ["a"], "parameter_values": [5.6393]}
+QUARTZ = {"label": "A2B_hP9_152_c_a-001", "prototype": "O2Si", "title": "$\\alpha$-Quartz (low Quartz) Structure",
+          "strukturbericht": None, "parameter_symbols": ["a", "c/a", "x1", "x2", "y2", "z2"],
+          "parameter_values": [4.914, 1.10012, 0.5301, 0.1462, 0.413, 0.88067]}
+CORUNDUM = {"label": "A2B3_hR10_167_c_e-001", "prototype": "Al2O3", "strukturbericht": "D5_1",
+            "title": "Corundum ($\\alpha$-alumina, Al$_{2}$O$_{3}$, $D5_{1}$) Structure",
+            "parameter_symbols": ["a", "c/a", "x1", "x2"], "parameter_values": [4.76067, 2.72958, 0.64784, 0.9439]}
+LINIO2 = {"label": "ABC2_hR4_166_a_b_c-010", "prototype": "LiNiO2", "title": "LiNiO$_{2}$ Structure",
+          "strukturbericht": None, "parameter_symbols": ["a", "c/a", "z3"], "parameter_values": [2.878, 4.93051, 0.25]}
+
+
+def _nearest(structure) -> float:
+    d = structure.distance_matrix
+    return float(d[np.triu_indices(len(structure), 1)].min())
+
+
+def test_every_wyckoff_orbit_has_its_multiplicity():
+    values = {"x": 0.1123, "y": 0.2711, "z": 0.3917}  # generic: no special position by accident
+    for key, letters in wyckoff.table().items():
+        number, rhombohedral = int(key.rstrip("R")), key.endswith("R")
+        for letter, (multiplicity, _) in letters.items():
+            images = wyckoff.orbit(number, wyckoff.representative(number, letter, values, rhombohedral))
+            assert len(images) == multiplicity * (3 if rhombohedral else 1), (key, letter)
+
+
+def test_affine_positions_and_rhombohedral_axes():
+    matrix, shift = wyckoff.affine("x,2x,-z+1/4")
+    assert np.allclose(matrix @ [0.1, 0.0, 0.2] + shift, [0.1, 0.2, 0.05])
+    # (x,x,x) on rhombohedral axes is (0,0,x) on hexagonal axes
+    assert np.allclose(wyckoff.representative(166, "c", {"x": 0.3}, rhombohedral=True), [0, 0, 0.3])
+    with pytest.raises(wyckoff.WyckoffError, match="needs"):
+        wyckoff.representative(166, "c", {}, rhombohedral=False)
+    with pytest.raises(wyckoff.WyckoffError, match="no Wyckoff position"):
+        wyckoff.representative(225, "z", {})
+
+
+def test_aflow_halite_quartz_and_corundum_are_built_right():
+    halite = aflow.build(HALITE)
+    assert len(halite) == 8 and halite.composition.reduced_formula == "NaCl"
+    assert spacegroup_number(halite) == 225 and _nearest(halite) == pytest.approx(5.6393 / 2)
+    quartz = aflow.build(QUARTZ)
+    assert len(quartz) == 9 and spacegroup_number(quartz) == 152
+    assert _nearest(quartz) == pytest.approx(1.61, abs=0.02)  # Si–O
+    corundum = aflow.build(CORUNDUM)  # hR: parameters on rhombohedral axes
+    assert len(corundum) == 30 and spacegroup_number(corundum) == 167
+    assert _nearest(corundum) == pytest.approx(1.86, abs=0.02)  # Al–O
+
+
+def test_hr_record_with_hexagonal_parameters_is_read_on_hexagonal_axes():
+    structure = aflow.build(LINIO2)
+    assert structure.composition.reduced_formula == "LiNiO2" and spacegroup_number(structure) == 166
+    assert _nearest(structure) > 1.8
+
+
+def test_species_follow_the_counts_not_the_alphabet():
+    assert aflow.species_order((2, 1), {"O": 2.0, "Si": 1.0}) == ["O", "Si"]
+    assert aflow.species_order((1, 2), {"O": 2.0, "Si": 1.0}) == ["Si", "O"]  # a legacy, non-alphabetical label
+    with pytest.raises(aflow.BuildError, match="counts"):
+        aflow.species_order((1, 3), {"O": 2.0, "Si": 1.0})
+
+
+def test_a_hydroxyl_group_with_its_own_letter_is_built_as_oxygen():
+    assert aflow.parse_units("Mg3O5(OH)4Si2") == {"Mg": 3.0, "O": 5.0, "OH": 4.0, "Si": 2.0}
+    elements, composition = aflow.formula_species((3, 5, 4, 2), "Mg3O5(OH)4Si2")  # clinochlore's label
+    assert elements == ["Mg", "O", "O", "Si"] and composition == {"Mg": 3.0, "O": 9.0, "Si": 2.0}
+    assert aflow.formula_species((2, 1), "O2Si") == (["O", "Si"], {"O": 2.0, "Si": 1.0})
+    with pytest.raises(aflow.BuildError, match="not one atom"):
+        aflow.formula_species((1, 1), "K(NO3)")
+    brucite = {"label": "A2B_hP3_164_d_a-001", "prototype": "Mg(OH)2", "parameter_symbols": ["a", "c/a", "z2"],
+               "parameter_values": [3.147, 1.5155, 0.22]}
+    built = aflow.build(brucite)
+    assert built.composition.reduced_formula == "MgO2" and spacegroup_number(built) == 164
+
+
+def test_elements_sharing_sites_are_built_as_a_disordered_species():
+    assert aflow.mixed_species((1, 8, 4), {"Al": 1.0, "K": 1.0, "O": 8.0, "Si": 3.0}) == \
+        ["K", "O", {"Al": 0.25, "Si": 0.75}]  # sanidine's label: Al and Si on the T sites
+    solid_solution = {**HALITE, "prototype": "ClK0.5Na0.5"}
+    from pymatgen.core import Composition
+
+    built = aflow.build(solid_solution)
+    assert {tuple(sorted(site.species.get_el_amt_dict().items())) for site in built} == \
+        {(("Cl", 1.0),), (("K", 0.5), ("Na", 0.5))}
+    assert built.composition.fractional_composition.almost_equals(Composition("ClK0.5Na0.5").fractional_composition)
+    row = analyse(aflow_entry(solid_solution))
+    rewritten = structure_from_cif(row.text)
+    assert row.key == "AB_cF8_225_a_b" and rewritten.composition.fractional_composition.almost_equals(
+        built.composition.fractional_composition)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"prototype": "Ag5-xTe3"}, "not a formula"),
+    ({"prototype": "Na2Cl"}, "matches the formula"),
+    ({"parameter_values": [0.8]}, "apart"),
+    ({"label": "AB_cF8_225_a_z-001"}, "no Wyckoff position"),
+    ({"label": "AB_cF8"}, "not an AFLOW prototype label"),
+])
+def test_bad_records_are_refused_with_a_reason(change, message):
+    with pytest.raises(aflow.BuildError, match=message):
+        aflow.build({**HALITE, **change})
+
+
+def test_names_without_tex():
+    assert aflow.names(QUARTZ) == {"strukturbericht": "", "name": "alpha-Quartz (low Quartz)"}
+    assert aflow.names(CORUNDUM)["name"] == "Corundum (alpha-alumina, Al2O3, D51)"
+
+
+def test_type_key_ignores_elements_cell_and_origin():
+    from pymatgen.core import Lattice, Structure
+
+    rock = aflow.build(HALITE)
+    swapped = Structure(Lattice.cubic(6.6), ["K" if s.specie.symbol == "Na" else "Br" for s in rock],
+                        (rock.frac_coords + 0.5) % 1.0)  # other elements, cation on 4b instead of 4a
+    key = type_key(rock)
+    assert key == type_key(swapped) == type_key(rock.get_primitive_structure()) == type_key(rock * (2, 1, 1))
+    assert key == "AB_cF8_225_a_b" and primitive_sites(key) == 2
+    assert type_key(aflow.build(CORUNDUM)) == "A2B3_hR10_167_c_e"
+    assert type_key(aflow.build(QUARTZ)) != type_key(aflow.build(CORUNDUM))
+
+
+def _encode(values) -> str:
+    return b64encode((np.asarray(values) * 4.0e6).round().astype(np.int32).tobytes()).decode()
+
+
+AMCSD_ROW = {"id": 42, "mineral": "Halite", "hm": "F m -3 m", "formula": "Na Cl", "title": "Halite at 1 atm",
+             "symops": json.dumps(["x,y,z", "-x,-y,z", "-x,y,-z", "x,-y,-z", "z,x,y", "z,-x,-y", "-z,-x,y",
+                                   "-z,x,-y", "y,z,x", "-y,z,-x", "y,-z,-x", "-y,-z,x", "y,x,-z", "-y,-x,-z",
+                                   "y,-x,z", "-y,x,z", "x,z,-y", "-x,z,y", "-x,-z,-y", "x,-z,y", "z,y,-x",
+                                   "z,-y,x", "-z,y,x", "-z,-y,-x", "x+1/2,y+1/2,z", "x+1/2,y,z+1/2",
+                                   "x,y+1/2,z+1/2"]),
+             "a": "5.64", "b": "5.64", "c": "5.64", "alpha": "90", "beta": "90", "gamma": "90",
+             "sites": json.dumps(["Na", "Cl"]), "x": _encode([0, 0.5]), "y": _encode([0, 0.5]),
+             "z": _encode([0, 0.5]), "occupancy": "0", "journal": "American Mineralogist", "volume": "10",
+             "year": 1925, "page_first": "281", "page_last": "304", "authors": "Ramsdell L S; Other A"}
+
+
+def test_amcsd_row_becomes_a_cif_that_keeps_its_reference():
+    text = amcsd.cif_text(AMCSD_ROW)
+    structure = structure_from_cif(text)
+    assert structure.composition.reduced_formula == "NaCl" and spacegroup_number(structure) == 225
+    assert "_journal_name_full 'American Mineralogist'" in text and "'Other A'" in text
+    assert amcsd.reference(AMCSD_ROW) == "Ramsdell L S; Other A (1925) American Mineralogist 10, 281-304"
+    assert np.isnan(amcsd.decode(_encode([0.25, 2.0])))[1]  # 2 is the database's '?'
+    mixed = {**AMCSD_ROW, "sites": json.dumps(["Na", "K", "Cl"]), "x": _encode([0, 0, 0.5]), "y": _encode([0, 0, 0.5]),
+             "z": _encode([0, 0, 0.5])}  # Na and K share a site, no occupancies given
+    assert structure_from_cif(amcsd.cif_text(mixed))[0].species.as_dict() == {"Na": 0.5, "K": 0.5}
+    assert np.allclose(amcsd.shared_site_occupancies(np.zeros((2, 3)), np.array([0.8, 0.202])), [0.8 / 1.002,
+                                                                                               0.202 / 1.002])
+    with pytest.raises(Exception, match="no usable atom positions"):
+        amcsd.cif_text({**AMCSD_ROW, "x": _encode([0.0, 2.0])})
+
+
+DISORDERED = """data_x
+_cell_length_a 4.2
+_cell_length_b 4.2
+_cell_length_c 4.2
+_cell_angle_alpha 90
+_cell_angle_beta 90
+_cell_angle_gamma 90
+_symmetry_space_group_name_H-M 'P 1'
+_chemical_name_mineral 'Periclase'
+loop_
+_atom_site_label
+_atom_site_type_symbol
+_atom_site_fract_x
+_atom_site_fract_y
+_atom_site_fract_z
+_atom_site_occupancy
+Mg1 Mg 0 0 0 0.7
+Fe1 Fe 0 0 0 0.3
+O1 O 0.5 0.5 0.5 1
+H1 H 0.1 0.1 0.1 1
+X1 O 0.3 0.3 0.3 0.2
+"""
+
+
+def test_ordered_keeps_majority_species_and_drops_hydrogen_and_partial_sites():
+    simple = ordered(structure_from_cif(DISORDERED))
+    assert sorted(s.specie.symbol for s in simple) == ["Mg", "O"]
+    assert cif_name(DISORDERED) == "Periclase"
+    assert name_from_file("Al2Si2O9H4-Kaolinite") == "Kaolinite" and name_from_file("mp-1234") == ""
+    assert cif_entry("x/MgO.cif", DISORDERED, "periclase-table").name == "periclase-table"
+
+
+def test_a_cif_with_overfull_sites_is_rescaled_and_rewritten():
+    overfull = DISORDERED.replace("Fe1 Fe 0 0 0 0.3", "Fe1 Fe 0 0 0 0.5")  # Mg 0.7 + Fe 0.5 on one site
+    with pytest.raises(Exception, match="unreadable CIF"):
+        structure_from_cif(overfull)
+    row = analyse(cif_entry("x/overfull.cif", overfull))
+    rewritten = structure_from_cif(row.text)  # readable with the usual tolerance
+    lenient = structure_from_cif(overfull, occupancy_tolerance=2.0)
+    assert rewritten.composition.fractional_composition.almost_equals(lenient.composition.fractional_composition)
+    assert row.name == "Periclase" and row.compound == "MgO"
+    assert "occupancies rescaled" in row.text.splitlines()[0]
+
+
+def test_a_structure_simulate_would_refuse_is_left_out():
+    overlapping = DISORDERED.replace("X1 O 0.3 0.3 0.3 0.2", "X1 O 0.501 0.5 0.5 1")  # two O 0.004 Å apart
+    with pytest.raises(Exception, match="overlapping atoms"):
+        analyse(cif_entry("x/overlap.cif", overlapping))
+
+
+def test_analyse_gives_compound_key_and_cif():
+    row = analyse(aflow_entry(CORUNDUM))
+    assert (row.key, row.compound, row.spacegroup, row.sites) == ("A2B3_hR10_167_c_e", "Al2O3", 167, 10)
+    assert row.strukturbericht == "D5_1" and structure_from_cif(row.text).composition.reduced_formula == "Al2O3"
+
+
+def _row(id, source, name, compound, key="AB_cF8_225_a_b"):
+    return Analysed(id=id, source=source, name=name, strukturbericht="", reference="", licence="", origin=id,
+                    formula=compound, compound=compound, key=key, spacegroup=225, sites=2, text="")
+
+
+def test_types_are_named_capped_and_split_by_whole_compound():
+    rows = [_row("amcsd-1", "amcsd", "Halite", "NaCl"), _row("amcsd-2", "amcsd", "halite", "NaCl"),
+            _row("amcsd-3", "amcsd", "Sylvite", "KCl"), _row("cif-1", "cifs", "", "KBr"),
+            _row("cif-2", "cifs", "", "LiF"), _row("cif-3", "cifs", "", "AgCl"),
+            _row("cif-9", "cifs", "", "CsCl", key="AB_cP2_221_a_b")]
+    types, unnamed = build_types(rows, per_type=4, holdout=0.5, seed=0)
+    assert unnamed == 1 and len(types) == 1  # the CsCl-type entry has no name: it cannot found a type
+    (halite,) = types
+    assert halite.label == "Halite" and halite.names[:2] == ["Halite", "Sylvite"]
+    assert len(halite.entries) == 4 and len({e.compound for e in halite.entries}) == 4  # one per compound first
+    by_compound = {}
+    for entry, where in zip(halite.entries, halite.splits):
+        by_compound.setdefault(entry.compound, set()).add(where)
+    assert all(len(s) == 1 for s in by_compound.values())
+    assert halite.splits[0] == "train" and halite.splits.count("test") == 2
+    again, _ = build_types(list(reversed(rows)), per_type=4, holdout=0.5, seed=0)
+    assert [e.id for e in again[0].entries] == [e.id for e in halite.entries] and again[0].splits == halite.splits
+    seeds = {tuple(split(halite.entries, 0.5, seed, halite.key)) for seed in range(8)}
+    assert len(seeds) > 1 and all(s[0] == "train" for s in seeds)  # the seed picks the test compounds
+
+
+def test_labels_are_unique_the_largest_type_keeps_the_bare_name():
+    from spectool.corpus.grouping import LibraryType
+
+    big = LibraryType("A2B_hP9_152_c_a", "", ["Quartz"], "", "", [_row("a", "amcsd", "Quartz", "SiO2")] * 3)
+    small = LibraryType("A2B_hP9_180_c_j", "", ["Quartz"], "", "", [_row("b", "amcsd", "Quartz", "SiO2")])
+    other = LibraryType("AB_cF8_225_a_b", "", [], "B1", "Rock Salt", [_row("c", "aflow", "", "NaCl")])
+    assert unique_labels([small, big, other]) == ["Quartz-180", "Quartz", "B1"]
