@@ -51,6 +51,7 @@ def _terminate(pool) -> None:
         pool.terminate_workers()
         return
     processes = list((pool._processes or {}).values())  # shutdown() forgets them
+    results = getattr(pool, "_result_queue", None)  # and this
     pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         process.terminate()
@@ -58,3 +59,17 @@ def _terminate(pool) -> None:
         process.join(1)
         if process.is_alive():
             process.kill()
+    _close_result_pipe(results)
+
+
+def _close_result_pipe(results) -> None:
+    """Close this process's end of the pipe the workers wrote results into.
+
+    A worker terminated halfway through sending a large result leaves half a message in the pipe; the
+    pool's manager thread then waits for the rest, and the interpreter waits for that thread at exit
+    (for ever: this process holds a write end, so the pipe never reports end of file). With it closed
+    the read fails at once, the thread ends and the process exits.
+    """
+    writer = getattr(results, "_writer", None)
+    if writer is not None:
+        writer.close()
