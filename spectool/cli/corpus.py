@@ -321,14 +321,9 @@ def _analyse_all(env, entries, workers):
 
 
 def _map(func, items, workers):
-    if workers <= 1 or len(items) < 2:
-        yield from map(func, items)
-        return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
-        yield from pool.map(func, items, chunksize=32)
+    """``map(func, items)`` in order, in the shared pool (Ctrl-C stops its workers at once) when it pays."""
+    with worker_pool(workers if len(items) >= 2 else 1) as pool:
+        yield from pool_map(pool, func, items, chunksize=32)
 
 
 def _metadata(report, analysed, types, unnamed, seed, per_type, holdout, cif_licence) -> dict:
