@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Iterator, Optional
 
 import typer
 
@@ -100,11 +101,7 @@ def _check_target(target: Path, force: bool) -> Path:
 
 
 def _build(env, chosen, target: Path, per_type, seed, holdout, strain, volume, workers) -> None:
-    import shutil
-    import tempfile
-
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    try:
+    with _staged(target) as staging:
         manifest, rows, dropped = [], [], 0
         jobs = [(t.label, per_type, seed, holdout, strain, volume) for t in chosen]
         with worker_pool(workers if len(jobs) >= 2 else 1) as pool, env.progress("corpus", len(jobs)) as advance:
@@ -120,9 +117,6 @@ def _build(env, chosen, target: Path, per_type, seed, holdout, strain, volume, w
                 env.debug(f"{kind.label}: {type_row['compounds']} compound(s), {n_dropped} draw(s) dropped")
         _write_table(staging / "types.csv", rows, TYPE_COLUMNS + ["compounds", "train", "test"])
         _write_table(staging / "manifest.csv", manifest, MANIFEST_COLUMNS)
-        _publish(staging, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     n_test = sum(r["split"] == "test" for r in manifest)
     env.info(f"corpus: {len(manifest)} compound(s) of {len(rows)} type(s) ({len(manifest) - n_test} train, "
              f"{n_test} test) written to {target}")
@@ -145,6 +139,21 @@ def _write_table(path: Path, rows: list[dict], columns: list[str]) -> None:
         writer = csv.DictWriter(f, columns, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
+
+
+@contextmanager
+def _staged(target: Path) -> Iterator[Path]:
+    """A temporary folder beside ``target``, published onto it (:func:`_publish`) when the block succeeds
+    and removed in any case: a corpus folder appears only when complete."""
+    import shutil
+    import tempfile
+
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        yield staging
+        _publish(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _publish(staging: Path, target: Path) -> None:
@@ -344,11 +353,8 @@ def _metadata(report, analysed, types, unnamed, seed, per_type, holdout, cif_lic
 
 def _write_library(target: Path, types, metadata: dict) -> None:
     import json as jsonlib
-    import shutil
-    import tempfile
 
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    try:
+    with _staged(target) as staging:
         manifest = []
         for kind in types:
             for n, (entry, split) in enumerate(zip(kind.entries, kind.splits)):
@@ -363,9 +369,6 @@ def _write_library(target: Path, types, metadata: dict) -> None:
         _write_table(staging / "manifest.csv", manifest, LIBRARY_COLUMNS)
         _write_table(staging / "names.csv", [r for t in types for r in t.name_rows()], ["name", "label", "structures"])
         (staging / "library.json").write_text(jsonlib.dumps(metadata, indent=1) + "\n", encoding="utf-8")
-        _publish(staging, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _summarise(env, report, types, unnamed, target: Path) -> None:
