@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import find_peaks  # imported here, not inside the timed naive loop
 
-from spectool.io.model import Axis, Ragged
+from spectool.spectra import Axis, Ragged
 from spectool.signal.augment import augment_chunk, default_ops
 from spectool.signal.physics import d_spacing
 from spectool.signal.render import RenderSettings, normalize_max, render_rows

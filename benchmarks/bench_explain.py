@@ -91,7 +91,7 @@ def _cli(*args: str, check: bool = False) -> subprocess.CompletedProcess:
 def synthetic_sets(folder: Path, classes: int, per_class: int, seed: int) -> tuple[Path, Path]:
     """Train and validation sets of K classes of random peak patterns, ViT-paper style augmentation."""
     from spectool.env import Env
-    from spectool.io.model import Axis, Chunk, SetMeta
+    from spectool.spectra import Axis, Chunk, SetMeta
     from spectool.io.sets import write_set
 
     rng = np.random.default_rng(seed)

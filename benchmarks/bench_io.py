@@ -52,7 +52,7 @@ def peak_rss_mb() -> float:
 
 def part_spectool_write(path: str, n: int, length: int, compression: str | None) -> dict:
     from spectool.env import Env
-    from spectool.io.model import Axis, Chunk, SetMeta
+    from spectool.spectra import Axis, Chunk, SetMeta
     from spectool.io.sets import create_set
 
     meta = SetMeta(axis=Axis(np.linspace(5, 90, length)))

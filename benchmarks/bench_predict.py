@@ -33,7 +33,7 @@ def paper_vit(path: Path, classes: int = 100) -> Path:
     import torch
 
     from spectool.io.checkpoint import save_checkpoint
-    from spectool.io.model import Axis, SetMeta
+    from spectool.spectra import Axis, SetMeta
     from spectool.models.registry import create_model
 
     torch.manual_seed(0)

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from spectool.env import Env
-from spectool.io.model import Axis, Chunk, SetMeta
+from spectool.spectra import Axis, Chunk, SetMeta
 from spectool.io.sets import create_set, open_set
 from spectool.learn.data import BatchSource
 from spectool.learn.train import TrainConfig, Trainer

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from spectool.env import Env
-from spectool.io.model import Axis, Chunk, Ragged, SetMeta
+from spectool.spectra import Axis, Chunk, Ragged, SetMeta
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"

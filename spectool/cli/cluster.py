@@ -142,7 +142,7 @@ def _group(env: Env, data: dict, n_groups: int, path: str, seed: int) -> list[li
 
 def _write(env: Env, spec: str, output: str, data: dict, result: dict, params: dict, seed: int) -> None:
     from spectool.io.groups import ExtraGroup
-    from spectool.io.model import Chunk
+    from spectool.spectra import Chunk
     from spectool.io.sets import create_set, history_record
 
     meta = data["meta"]

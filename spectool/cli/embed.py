@@ -112,7 +112,7 @@ def _features(ckpt, X, layer, reduce, batch_size):
 def _write(env: Env, output: str, rows: list, parts: list, description: dict, extra: dict, inputs, seed) -> None:
     from spectool.io.groups import ExtraGroup
     from spectool.io.lazy import LazySetWriter
-    from spectool.io.model import Axis
+    from spectool.spectra import Axis
     from spectool.io.sets import history_record
 
     dims = parts[0].shape[1]

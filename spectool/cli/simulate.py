@@ -121,7 +121,7 @@ def _shard(paths: list, shard: str | None) -> list:
 
 
 def _run(env, paths, settings, label, table, output, workers, fmt, shard) -> None:
-    from spectool.io.model import Axis, SetMeta
+    from spectool.spectra import Axis, SetMeta
     from spectool.io.sets import create_set, history_record
     from spectool.xrd.batch import label_of, rows_to_chunk
 

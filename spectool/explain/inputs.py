@@ -6,7 +6,7 @@ job, shared by predict, explain and embed.
 
 from __future__ import annotations
 
-from spectool.io.model import Axis
+from spectool.spectra import Axis
 
 
 def describe(axis: Axis) -> str:

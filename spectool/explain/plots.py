@@ -99,7 +99,7 @@ def draw_samples(folder: str | Path, first_row: int, names: list[str], X: np.nda
                  classes: list[str], truth: list[str] | None = None, spans: np.ndarray | None = None) -> list[Path]:
     """One PNG per row of X (B, L) with its main map; plus ``*_heads.png`` when ``maps`` has attention.
 
-    ``axis``: a :class:`~spectool.io.model.Axis`; ``maps``: from :func:`spectool.explain.maps.explain_batch`.
+    ``axis``: a :class:`~spectool.spectra.Axis`; ``maps``: from :func:`spectool.explain.maps.explain_batch`.
     Returns the paths written.
     """
     from spectool.explain.maps import main_map

@@ -93,8 +93,8 @@ class Checkpoint:
 
     @property
     def axis(self):
-        """The training axis as a :class:`spectool.io.model.Axis`."""
-        from spectool.io.model import Axis
+        """The training axis as a :class:`spectool.spectra.Axis`."""
+        from spectool.spectra import Axis
 
         return Axis(self.tensors["axis"].numpy(), self.input.get("quantity", "index"),
                     self.input.get("units", ""))
@@ -199,8 +199,8 @@ def save_checkpoint(path: str | os.PathLike, model, *, labels: list[str], input,
                     extra_tensors: dict | None = None, label_info: dict | None = None) -> Path:
     """Write ``model`` and its metadata to ``path`` atomically (mode 0644 & ~umask); returns it.
 
-    ``input``: a :class:`~spectool.io.model.SetMeta`, or a dict with ``axis`` (an
-    :class:`~spectool.io.model.Axis` or (L,) values) plus ``kind``, ``quantity``, ``units``,
+    ``input``: a :class:`~spectool.spectra.SetMeta`, or a dict with ``axis`` (an
+    :class:`~spectool.spectra.Axis` or (L,) values) plus ``kind``, ``quantity``, ``units``,
     ``wavelength``… ``extra_tensors``: name → array, stored as ``spectool.<name>``.
     ``label_info``: label → {field: value} shown beside predictions (e.g. a structure type's
     Strukturbericht and Pearson symbols).
@@ -226,7 +226,7 @@ def _input_meta(input) -> tuple[dict, Any]:
     """(JSON-able input description, axis values (L,) float64)."""
     import numpy as np
 
-    from spectool.io.model import Axis, SetMeta
+    from spectool.spectra import Axis, SetMeta
 
     if isinstance(input, SetMeta):
         input = {"axis": input.axis, "kind": input.kind, "wavelength": input.wavelength,

@@ -22,7 +22,7 @@ import numpy as np
 
 from spectool.errors import FormatError
 from spectool.io.chunkwriter import GZIP_LEVEL, ChunkWriter
-from spectool.io.model import FORMAT_VERSION, Axis, Chunk, Ragged, SetMeta
+from spectool.spectra import FORMAT_VERSION, Axis, Chunk, Ragged, SetMeta
 
 ROWS_PER_CHUNK = 16
 READ_CACHE_BYTES = 64 * 2**20

@@ -13,7 +13,7 @@ import numpy as np
 
 from spectool.env import Env
 from spectool.errors import FormatError
-from spectool.io.model import Axis, Chunk, SetMeta
+from spectool.spectra import Axis, Chunk, SetMeta
 
 
 class LazySetWriter:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from spectool.env import Env
 from spectool.errors import FormatError
-from spectool.io.model import Axis
+from spectool.spectra import Axis
 
 
 def axis_like(spec: str, env: Env) -> Axis:

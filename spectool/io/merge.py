@@ -8,7 +8,7 @@ import numpy as np
 
 from spectool.env import Env
 from spectool.errors import FormatError, UsageError
-from spectool.io.model import Chunk, SetMeta
+from spectool.spectra import Chunk, SetMeta
 from spectool.io.sets import create_set, history_record, open_set
 
 ROWS = 4096

@@ -21,7 +21,7 @@ from typing import IO, Iterator
 import numpy as np
 
 from spectool.errors import FormatError
-from spectool.io.model import FORMAT_VERSION, Axis, Chunk, Ragged, SetMeta
+from spectool.spectra import FORMAT_VERSION, Axis, Chunk, Ragged, SetMeta
 
 HEADER_BYTES = 128  # fixed so the final shape can be written over the first guess
 

@@ -19,7 +19,7 @@ from spectool.env import Env
 from spectool.errors import FormatError, UsageError
 from spectool.io import stdio
 from spectool.io.hdf5set import HDF5Reader, HDF5Writer
-from spectool.io.model import Chunk, SetMeta
+from spectool.spectra import Chunk, SetMeta
 from spectool.io.npyset import NpyFileWriter, NpyStreamWriter, open_npy, read_npz, sidecar_path
 
 SET_SUFFIXES = {".h5": "hdf5", ".hdf5": "hdf5", ".hdf": "hdf5", ".nxs": "hdf5", ".npy": "npy"}

@@ -15,7 +15,7 @@ import numpy as np
 
 from spectool.env import Env
 from spectool.errors import FormatError, SpectoolError
-from spectool.io.model import Axis
+from spectool.spectra import Axis
 
 SET_ROWS = 1024
 

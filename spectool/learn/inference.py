@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from spectool.errors import FormatError
-from spectool.io.model import Axis
+from spectool.spectra import Axis
 
 ALPHA = 0.7
 OOD_THRESHOLD = 0.6

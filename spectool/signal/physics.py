@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from spectool.errors import UsageError
-from spectool.io.model import Ragged
+from spectool.spectra import Ragged
 from spectool.signal.ops import Op, flag, number, register, span
 
 DIRECTIONS = np.array([[0, 0, 1], [0, 1, 0], [1, 0, 0], [0, 1, 1], [1, 0, 1], [1, 1, 0], [1, 1, 1]])

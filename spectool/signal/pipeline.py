@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from spectool.errors import UsageError
-from spectool.io.model import Axis
+from spectool.spectra import Axis
 from spectool.signal.recipe import Recipe
 
 

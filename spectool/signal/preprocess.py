@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from spectool.io.model import Axis
+from spectool.spectra import Axis
 from spectool.signal import axes as conv
 from spectool.signal.ops import (AxisConversionError, Context, Op, floats, number, odd, one_of,
                                  register)

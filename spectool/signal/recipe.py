@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from spectool.errors import UsageError
-from spectool.io.model import Axis
+from spectool.spectra import Axis
 from spectool.signal.ops import Context, Op, op_from_json, parse_step
 
 RECIPE_FORMAT = "spectool-recipe/1"

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from spectool.io.model import Axis, Chunk
+from spectool.spectra import Axis, Chunk
 
 
 @dataclass

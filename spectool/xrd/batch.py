@@ -14,7 +14,7 @@ import numpy as np
 
 from spectool.errors import SpectoolError, UsageError
 from spectool.io.labels import label_from_table
-from spectool.io.model import Chunk, Ragged
+from spectool.spectra import Chunk, Ragged
 
 LABEL_RULES = ("stem", "parent", "formula", "reduced-formula", "spacegroup", "crystal-system",
                "structure-type")

@@ -12,7 +12,7 @@ import torch
 from spectool.cli.main import run
 from spectool.env import Env
 from spectool.io.groups import read_group
-from spectool.io.model import Axis, Chunk, SetMeta
+from spectool.spectra import Axis, Chunk, SetMeta
 from spectool.io.sets import write_set
 from tests.cli.test_explain import save_tiny, write_tiny_set
 from tests.conftest import run_cli

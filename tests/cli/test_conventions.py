@@ -160,7 +160,7 @@ def test_info_on_a_checkpoint(tmp_path):
     import numpy as np
 
     from spectool.io.checkpoint import save_checkpoint
-    from spectool.io.model import Axis, SetMeta
+    from spectool.spectra import Axis, SetMeta
     from spectool.models.registry import create_model, tiny_kwargs
 
     model = create_model("cnn1d", **tiny_kwargs("cnn1d"))

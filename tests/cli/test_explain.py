@@ -11,7 +11,7 @@ from spectool.cli.main import run
 from spectool.env import Env
 from spectool.io.checkpoint import save_checkpoint
 from spectool.io.groups import read_group
-from spectool.io.model import Axis, Chunk, SetMeta
+from spectool.spectra import Axis, Chunk, SetMeta
 from spectool.io.sets import write_set
 from spectool.models.registry import create_model, tiny_kwargs
 from spectool.signal.recipe import Recipe

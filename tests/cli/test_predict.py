@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from spectool.io.checkpoint import load_checkpoint
-from spectool.io.model import Axis, SetMeta
+from spectool.spectra import Axis, SetMeta
 from tests.conftest import run_cli
 
 GRID = (10.0, 70.0, 0.1)

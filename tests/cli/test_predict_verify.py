@@ -38,7 +38,7 @@ def model(tmp_path_factory):
 
     from spectool.fit.reference import conventional, reference_from_crystal
     from spectool.io.checkpoint import add_references, save_checkpoint
-    from spectool.io.model import Axis, SetMeta
+    from spectool.spectra import Axis, SetMeta
     from spectool.models.classical import KNN
 
     structures = _structures()

@@ -68,7 +68,7 @@ def test_mo_scan_onto_a_cu_grid_through_bragg(scans, tmp_path):
 
 def test_a_set_keeps_its_radiation_unless_bragg_moves_it(tmp_path):
     from spectool.env import Env
-    from spectool.io.model import Axis, Chunk, SetMeta
+    from spectool.spectra import Axis, Chunk, SetMeta
     from spectool.io.sets import create_set, open_set
 
     source = tmp_path / "mo.h5"

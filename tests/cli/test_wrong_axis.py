@@ -7,7 +7,7 @@ import pytest
 
 from spectool.cli.main import run
 from spectool.env import Env
-from spectool.io.model import Axis, Chunk, SetMeta
+from spectool.spectra import Axis, Chunk, SetMeta
 from spectool.io.sets import write_set
 from tests.cli.test_explain import AXIS, save_tiny, write_tiny_set
 

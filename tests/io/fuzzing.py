@@ -254,7 +254,7 @@ def _checkpoint_files() -> dict[str, bytes]:
     import torch
 
     from spectool.io.checkpoint import save_checkpoint
-    from spectool.io.model import Axis
+    from spectool.spectra import Axis
     from spectool.models.registry import create_model, tiny_kwargs
 
     out = {}

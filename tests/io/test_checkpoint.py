@@ -16,7 +16,7 @@ from safetensors.torch import save_file
 from spectool.errors import FormatError, UsageError
 from spectool.io.checkpoint import (CHECKPOINT_FORMAT, load_checkpoint, read_header,
                                     save_checkpoint)
-from spectool.io.model import Axis, SetMeta
+from spectool.spectra import Axis, SetMeta
 from spectool.models import create_model, list_models
 from spectool.models.registry import tiny_kwargs
 

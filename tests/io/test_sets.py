@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from spectool.errors import FormatError, UsageError
-from spectool.io.model import Chunk
+from spectool.spectra import Chunk
 from spectool.io.sets import create_set, history_record, open_set, output_format
 from tests.conftest import make_chunk, make_meta
 
@@ -215,7 +215,7 @@ def test_killed_writer_never_leaves_half_a_file(tmp_path, env):
 
 
 def test_axis_same_as():
-    from spectool.io.model import Axis
+    from spectool.spectra import Axis
 
     a = Axis(np.linspace(5, 90, 11))
     assert a.same_as(Axis(a.values + 1e-9)) and a.same_as(Axis(a.values, "index", ""))

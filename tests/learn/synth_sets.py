@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from spectool.env import Env
-from spectool.io.model import Axis, Chunk, SetMeta
+from spectool.spectra import Axis, Chunk, SetMeta
 from spectool.io.sets import create_set
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from spectool.io.model import Chunk
+from spectool.spectra import Chunk
 from spectool.io.sets import create_set, open_set
 from spectool.learn.data import BatchSource, grouped_split, read_labels, stratified_split
 from tests.conftest import make_meta

@@ -96,7 +96,7 @@ def test_smear_makes_segments_tolerate_small_shifts():
 def test_train_sets_a_one_degree_smear_for_vit_only():
     import numpy as np
 
-    from spectool.io.model import Axis
+    from spectool.spectra import Axis
     from spectool.learn.job import train_model_args
 
     grid = Axis(np.arange(5, 90.0001, 0.02))

@@ -6,7 +6,7 @@ import itertools
 
 import numpy as np
 
-from spectool.io.model import Axis, Ragged
+from spectool.spectra import Axis, Ragged
 from spectool.signal.physics import d_spacing
 from spectool.signal.render import RenderSettings, normalize_max, render_rows
 

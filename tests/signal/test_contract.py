@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from spectool.errors import UsageError
-from spectool.io.model import Axis
+from spectool.spectra import Axis
 from spectool.signal.augment import augment_chunk
 from spectool.signal.ops import OPS, Context, load_all, make_op, op_from_json
 

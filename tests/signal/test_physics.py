@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from spectool.errors import UsageError
-from spectool.io.model import Axis, Ragged
+from spectool.spectra import Axis, Ragged
 from spectool.signal.augment import augment_chunk
 from spectool.signal.ops import row_rngs
 from spectool.signal.physics import Impurity, Size, Sticks, Strain, Texture, d_spacing

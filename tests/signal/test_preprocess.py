@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from spectool.io.model import Axis
+from spectool.spectra import Axis
 from spectool.io.readers.base import Scan
 from spectool.signal.axes import convert_two_theta
 from spectool.signal.ops import AxisConversionError, Context, make_op
