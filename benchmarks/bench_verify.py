@@ -183,7 +183,7 @@ def synthetic(predictor, verifier, refs, build: Path) -> None:
     """Mixtures of corpus prototypes rendered by simulate (Cu Kα1+2), prepared like a scan."""
     from spectool.fit.reference import conventional
     from spectool.spectra import Axis
-    from spectool.io.spectra import Spectra
+    from spectool.spectra import Spectra
     from spectool.xrd.radiation import parse_radiation
     from spectool.xrd.simulate import ProfileOptions, simulate_pattern
     from spectool.xrd.structures import load_structures

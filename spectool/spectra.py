@@ -2,11 +2,13 @@
 
 A set is N spectra of length L on one shared axis, with per-row labels and sample
 columns, optional ragged stick lists (``peaks``) and a history of the steps that made it.
+:class:`Spectra` is rows from any one source (a scan or a set chunk) with what the source says.
+The data model that io/ reads and writes and the core computes on; it imports neither.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -126,8 +128,6 @@ class SetMeta:
 
     def evolve(self, **changes) -> "SetMeta":
         """A copy with some fields replaced (history copied, not shared)."""
-        from dataclasses import replace
-
         changes.setdefault("history", list(self.history))
         return replace(self, **changes)
 
@@ -147,3 +147,32 @@ class SpectraSet:
 
     def as_chunk(self) -> Chunk:
         return Chunk(self.X, self.y, self.samples, self.peaks)
+
+
+@dataclass
+class Spectra:
+    """Rows from one source on one axis: ``X`` (B, L) float32, with what the source says."""
+
+    name: str
+    X: np.ndarray
+    axis: Axis
+    kind: str = "xrd"
+    wavelength: float | None = None  # Å
+    laser_nm: float | None = None
+    samples: dict[str, np.ndarray] = field(default_factory=dict)
+    labels: list[str] | None = None  # class names per row, when the source is labelled
+    is_scan: bool = True
+    radiation: str | None = None  # e.g. "CuKa", when the source names it
+
+    def __len__(self) -> int:
+        return len(self.X)
+
+    def at_wavelength(self, wavelength: float | None) -> "Spectra":
+        """These spectra as a ``bragg`` step left them: at ``wavelength`` (Å), set-wide and per sample,
+        and no longer of the named radiation. Themselves when the wavelength is unchanged."""
+        if wavelength == self.wavelength:
+            return self
+        samples = dict(self.samples)
+        if "wavelength" in samples:
+            samples["wavelength"] = np.full(len(self), np.nan if wavelength is None else wavelength)
+        return replace(self, wavelength=wavelength, radiation=None, samples=samples)

@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     from spectool.fit.verify import VerifyOptions
     from spectool.io.checkpoint import add_references, load_checkpoint, read_references
     from spectool.io.sets import open_set
-    from spectool.io.spectra import Spectra
+    from spectool.spectra import Spectra
     from spectool.learn.inference import Predictor
     from spectool.learn.verification import Verifier
 

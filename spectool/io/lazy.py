@@ -39,7 +39,7 @@ class LazySetWriter:
         return self.stack.__exit__(*exc)
 
     def append(self, item, X: np.ndarray, axis: Axis, labels: list[str] | None) -> None:
-        """Rows ``X`` (B, L) of ``item`` (a :class:`spectool.io.spectra.Spectra`) on ``axis``."""
+        """Rows ``X`` (B, L) of ``item`` (a :class:`spectool.spectra.Spectra`) on ``axis``."""
         if self.builder is None:
             self._open(item, axis)
         elif not self.axis.same_as(axis):

@@ -7,7 +7,6 @@ A bad input comes back as its error, so the batch goes on.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator
 
@@ -15,38 +14,9 @@ import numpy as np
 
 from spectool.env import Env
 from spectool.errors import FormatError, SpectoolError
-from spectool.spectra import Axis
+from spectool.spectra import Axis, Spectra
 
 SET_ROWS = 1024
-
-
-@dataclass
-class Spectra:
-    """Rows from one source on one axis: ``X`` (B, L) float32, with what the source says."""
-
-    name: str
-    X: np.ndarray
-    axis: Axis
-    kind: str = "xrd"
-    wavelength: float | None = None  # Å
-    laser_nm: float | None = None
-    samples: dict[str, np.ndarray] = field(default_factory=dict)
-    labels: list[str] | None = None  # class names per row, when the source is labelled
-    is_scan: bool = True
-    radiation: str | None = None  # e.g. "CuKa", when the source names it
-
-    def __len__(self) -> int:
-        return len(self.X)
-
-    def at_wavelength(self, wavelength: float | None) -> "Spectra":
-        """These spectra as a ``bragg`` step left them: at ``wavelength`` (Å), set-wide and per sample,
-        and no longer of the named radiation. Themselves when the wavelength is unchanged."""
-        if wavelength == self.wavelength:
-            return self
-        samples = dict(self.samples)
-        if "wavelength" in samples:
-            samples["wavelength"] = np.full(len(self), np.nan if wavelength is None else wavelength)
-        return replace(self, wavelength=wavelength, radiation=None, samples=samples)
 
 
 def input_suffixes() -> set[str]:

@@ -64,7 +64,7 @@ class Predictor:
         self.threshold = threshold if threshold is not None else calibrated if calibrated is not None else OOD_THRESHOLD
 
     def prepare(self, item) -> np.ndarray:
-        """Rows of a :class:`~spectool.io.spectra.Spectra` on the training axis, (B, L) float32.
+        """Rows of a :class:`~spectool.spectra.Spectra` on the training axis, (B, L) float32.
 
         Order: Bragg conversion to the training wavelength (unless the recipe has its own),
         the checkpoint's recipe (raw scans, or sets on another axis), then resampling onto
