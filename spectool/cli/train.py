@@ -202,12 +202,13 @@ def _from_structures(env: Env, o: dict, world, stack) -> dict:
 def _train_set(env: Env, o: dict, world, device) -> None:
     from contextlib import ExitStack
 
+    from spectool.io.checkpoint import load_checkpoint
     from spectool.io.sets import open_set
     from spectool.learn.data import read_column, read_labels
     from spectool.learn.runner import Inputs, Options
     from spectool.errors import UsageError
     from spectool.io.stdio import check_output_folder
-    from spectool.learn.state import default_state_path, read_state
+    from spectool.io.trainstate import default_state_path, read_state
 
     saved = read_state(o["resume"]) if o["resume"] else None
     o = _resumed(env, o, saved) if saved is not None else o
@@ -226,7 +227,7 @@ def _train_set(env: Env, o: dict, world, device) -> None:
             inputs.val_y = read_labels(inputs.val_reader).astype("int64")
         reporter = _Reporter(env, world, o["log"], o["state"] or o["resume"] or default_state_path(o["output"]),
                              keep=bool(o["state"] or o["resume"]), run=_run_paths(o))
-        opts = Options(seed, device, world, saved)
+        opts = Options(seed, device, world, saved, load_checkpoint=load_checkpoint)
         recipe = _scan_recipe(reader.meta.history, o["scan_step"], o["input"])  # checked before any training
         outcome = reporter.guard(lambda: _dispatch(job, inputs, opts, reporter, o))
         if world.main:
@@ -306,7 +307,7 @@ def _dispatch(job, inputs, opts, reporter, o: dict):
 def _union(job, inputs, data, opts, reporter, o: dict):
     from spectool.errors import UsageError
     from spectool.learn import runner
-    from spectool.learn.union import read_groups
+    from spectool.io.classgroups import read_groups
 
     if not o["groups"]:
         raise UsageError("--model union needs --groups GROUPS.json (or --add-to UNION to extend one)")
@@ -433,7 +434,7 @@ class _Reporter:
             self.save_state(trainer, self.job)
 
     def save_state(self, trainer, job) -> None:
-        from spectool.learn.state import save_state
+        from spectool.io.trainstate import save_state
 
         self.job = job
         if self.world.main and self.member is None:

@@ -48,6 +48,7 @@ from typing import Any
 
 from spectool import __version__
 from spectool.errors import FormatError, OutputError, UsageError
+from spectool.io.stdio import atomic_path
 
 CHECKPOINT_FORMAT = "spectool-checkpoint/1"
 FORMAT_NAME, FORMAT_VERSION = CHECKPOINT_FORMAT.split("/")[0], 1
@@ -218,7 +219,8 @@ def save_checkpoint(path: str | os.PathLike, model, *, labels: list[str], input,
                     ("model", {"name": model.model_name, "kwargs": model.config}),
                     ("labels", labels), ("input", input_meta), ("preprocess", preprocess),
                     ("train", train), ("explain", _explain_meta(model)), ("label_info", label_info or {}))}}
-    _write_atomic(Path(path), save(tensors, metadata=metadata))
+    with atomic_path(Path(path), mode=0o644) as tmp:  # safetensors alone would leave 0600
+        tmp.write_bytes(save(tensors, metadata=metadata))
     return Path(path)
 
 
@@ -271,14 +273,6 @@ def _explain_meta(model) -> dict:
     return {"cam_layer": names.get(id(cam)) if cam is not None else None,
             "cam_exact": bool(getattr(model, "cam_exact", False)),
             "attention": bool(getattr(model, "attention_modules", None))}
-
-
-def _write_atomic(target: Path, data: bytes) -> None:
-    """Through :func:`spectool.io.stdio.atomic_path`, mode 0644 & ~umask (safetensors would leave 0600)."""
-    from spectool.io.stdio import atomic_path
-
-    with atomic_path(target, mode=0o644) as tmp:
-        tmp.write_bytes(data)
 
 
 def load_checkpoint(path: str | os.PathLike, device: str = "cpu") -> Checkpoint:
@@ -411,5 +405,6 @@ def add_references(path: str | os.PathLike, entries: list, source: str = "",
     metadata["references"] = json.dumps(meta)
     metadata = dict(sorted(metadata.items()))  # safe_open hands them back in no fixed order
     target = Path(output or path)
-    _write_atomic(target, save(tensors, metadata=metadata))
+    with atomic_path(target, mode=0o644) as tmp:
+        tmp.write_bytes(save(tensors, metadata=metadata))
     return target

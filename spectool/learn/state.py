@@ -1,4 +1,4 @@
-"""Resumable training state in one ``.safetensors`` file (no pickle, no ``torch.load``).
+"""Training state as tensors and metadata, and back into a trainer (:mod:`spectool.io.trainstate` stores it).
 
 Tensors: ``model.<key>`` (weights at the end of the last finished epoch), ``best.<key>`` (the best
 epoch's weights), ``opt.<param index>.<name>`` (AdamW's ``step``, ``exp_avg``, ``exp_avg_sq``).
@@ -11,11 +11,7 @@ training settings, data description: what the command line decided, replayed by 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
-from pathlib import Path
-
-from spectool.errors import FormatError
 
 STATE_FORMAT = "spectool-train-state/1"
 
@@ -32,12 +28,8 @@ class SavedState:
     opt_tensors: dict
 
 
-def save_state(path: str | os.PathLike, trainer, job: dict) -> None:
-    """Write the trainer's model, best weights, optimizer and loop state to ``path`` atomically."""
-    from safetensors.torch import save
-
-    from spectool.io.checkpoint import _write_atomic
-
+def state_tensors(trainer, job: dict) -> tuple[dict, dict]:
+    """(tensors name → CPU tensor, string metadata) of the trainer's model, best weights, optimizer and loop state."""
     state = trainer.sync_state()
     tensors = {f"model.{k}": v for k, v in trainer.model.state_dict().items()}
     tensors.update({f"best.{k}": v for k, v in (state.best or {}).items()})
@@ -47,55 +39,13 @@ def save_state(path: str | os.PathLike, trainer, job: dict) -> None:
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
     meta = {"spectool.format": STATE_FORMAT, "format": "pt", "job": json.dumps(job),
             "state": json.dumps(state.to_json()), "optimizer": json.dumps({"param_groups": opt["param_groups"]})}
-    _write_atomic(Path(path), save(tensors, metadata=meta))
+    return tensors, meta
 
 
 def _tensor(value):
     import torch
 
     return value if isinstance(value, torch.Tensor) else torch.tensor(value)
-
-
-def read_state(path: str | os.PathLike) -> SavedState:
-    """Load a state file; :class:`FormatError` if it is not one of ours."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    meta = _metadata(path)
-    try:
-        tensors = load_file(str(path), device="cpu")
-    except (SafetensorError, OSError) as exc:
-        raise FormatError(f"cannot read the tensors: {exc}", path) from None
-    groups: dict[str, dict] = {"model": {}, "best": {}, "opt": {}}
-    for key, value in tensors.items():
-        group, _, rest = key.partition(".")
-        if group in groups:
-            groups[group][rest] = value
-    return SavedState(meta["job"], meta["state"], meta["optimizer"], groups["model"], groups["best"], groups["opt"])
-
-
-def _metadata(path) -> dict:
-    """The decoded JSON metadata; only the standard library needed (safetensors header)."""
-    import struct
-
-    try:
-        with open(path, "rb") as f:
-            head = f.read(8)
-            n = struct.unpack("<Q", head)[0] if len(head) == 8 else -1
-            raw = f.read(n) if 0 < n < 100 * 2**20 else b""
-        header = json.loads(raw)
-        meta = header.get("__metadata__") or {}
-    except FileNotFoundError:
-        raise FormatError("no such file", path) from None
-    except (OSError, ValueError, AttributeError):
-        raise FormatError("not a spectool training state (not a safetensors file)", path) from None
-    if meta.get("spectool.format") != STATE_FORMAT:
-        what = "a model checkpoint, not a training state" if "spectool.format" in meta else "not a spectool training state"
-        raise FormatError(f"{what} (expected {STATE_FORMAT}; states are written next to -o as *.state.safetensors)", path)
-    try:
-        return {k: json.loads(meta[k]) for k in ("job", "state", "optimizer")}
-    except (KeyError, ValueError):
-        raise FormatError("corrupt training state metadata", path) from None
 
 
 def restore(trainer, saved: SavedState) -> None:
@@ -117,10 +67,3 @@ def _optimizer_dict(saved: SavedState) -> dict:
     return {"state": state, "param_groups": saved.optimizer["param_groups"]}
 
 
-def default_state_path(output: str) -> str:
-    """``model.safetensors`` → ``model.state.safetensors`` (beside the output)."""
-    if output == "-":
-        return "spectool-train.state.safetensors"
-    p = Path(output)
-    stem = p.name[: -len(".safetensors")] if p.name.endswith(".safetensors") else p.name
-    return str(p.with_name(stem + ".state.safetensors"))

@@ -14,7 +14,8 @@ from spectool.io.sets import open_set
 from spectool.learn.data import BatchSource, read_labels
 from spectool.learn.job import Job, build_model, prepare_data
 from spectool.learn.metrics import Running, confusion_matrix, topk_hits
-from spectool.learn.state import read_state, restore, save_state
+from spectool.io.trainstate import read_state, save_state
+from spectool.learn.state import restore
 from spectool.learn.train import (Callback, EarlyStopping, Schedule, TrainConfig, Trainer, fit_warnings,
                                    set_train_mode)
 from tests.learn.synth_sets import peak_set
