@@ -351,7 +351,8 @@ class _Run:
             self.ranked += [indices[i] for i in labelled]
 
     def evaluation(self, prefix: str) -> None:
-        from spectool.learn.evaluate import evaluate_ranked, write_confusion
+        from spectool.io.confusion import write_confusion
+        from spectool.learn.evaluate import evaluate_ranked
 
         if not self.truth:
             raise UsageError("--eval needs labelled sets among the inputs")
