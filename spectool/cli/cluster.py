@@ -122,20 +122,15 @@ def _scores(F, y, labels: dict, seed: int) -> list[dict]:
 
 
 def _group(env: Env, data: dict, n_groups: int, path: str, seed: int) -> list[list[str]]:
-    import json as jsonlib
-    from pathlib import Path
-
     from spectool.analysis.cluster import group_classes
-    from spectool.io.stdio import atomic_path
+    from spectool.io.classgroups import write_groups
 
     names = data["meta"].label_names
     if not names or not (data["y"] >= 0).any():
         raise UsageError("--group-classes needs a labelled set")
     indices, how = group_classes(data["X"], data["y"], n_groups, seed)
     groups = [[names[i] for i in g] for g in indices]
-    with atomic_path(Path(path)) as tmp:
-        body = ",\n  ".join(jsonlib.dumps(g, ensure_ascii=False) for g in groups)
-        tmp.write_text(f'{{"groups": [\n  {body}\n]}}\n')  # exactly the agreed {"groups": [[label, …], …]}
+    write_groups(path, groups)
     env.info(f"cluster: {len(names)} labels in {len(groups)} groups ({how}) written to {path}")
     return groups
 

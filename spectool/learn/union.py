@@ -8,28 +8,9 @@ reliability R = αS + (1 − α)C).
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 
-from spectool.errors import FormatError, UsageError
-
-
-def read_groups(path: str) -> list[list[str]]:
-    """Groups of label names from a JSON file (dict name → labels, or list of lists)."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except FileNotFoundError:
-        raise FormatError("no such file", path) from None
-    except (OSError, ValueError) as exc:
-        raise FormatError(f"not a JSON groups file: {exc}", path) from None
-    if isinstance(data, dict) and isinstance(data.get("groups"), list):
-        data = data["groups"]  # what `spectool cluster --group-classes` writes
-    groups = list(data.values()) if isinstance(data, dict) else data
-    if not (isinstance(groups, list) and all(isinstance(g, list) for g in groups)):
-        raise FormatError("groups must map a group name to a list of labels", path)
-    return [[str(x) for x in g] for g in groups]
+from spectool.errors import UsageError
 
 
 def order_classes(groups: list[list[str]], present: list[str]) -> tuple[list[list[str]], list[str], list[str]]:
