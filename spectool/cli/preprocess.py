@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -40,14 +39,15 @@ def preprocess(
     differ. The recipe goes into the set's history, and predict replays it on raw scans.
     """
     from spectool.io.like import axis_like
-    from spectool.io.stdio import atomic_path, refuse_binary_to_terminal
+    from spectool.io.recipes import read_recipe, write_recipe
+    from spectool.io.stdio import refuse_binary_to_terminal
     from spectool.signal.pipeline import build_recipe
 
     refuse_binary_to_terminal(output, env)
-    plan = build_recipe(step or [], recipe, grid, axis_like(like, env) if like else None)
+    like_axis = axis_like(like, env) if like else None
+    plan = build_recipe(step or [], read_recipe(recipe) if recipe else None, grid, like_axis)
     if save_recipe:
-        with atomic_path(Path(save_recipe)) as tmp:
-            tmp.write_text(plan.dumps() + "\n")
+        write_recipe(save_recipe, plan)
     _run(env, inputs, plan, output, label, from_wavelength, fmt)
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from spectool.errors import UsageError
 from spectool.spectra import Axis
 from spectool.signal.recipe import Recipe
@@ -20,20 +18,14 @@ def parse_grid(text: str) -> tuple[float, float, float]:
     return start, stop, step
 
 
-def build_recipe(steps: list[str], recipe_file: str | None, grid: str | None, like: Axis | None) -> Recipe:
-    """Steps from a recipe file, then ``--step``s, then a final resample from ``--grid``/``--like``."""
+def build_recipe(steps: list[str], base: Recipe | None, grid: str | None, like: Axis | None) -> Recipe:
+    """Steps of ``base`` (a recipe file's), then ``--step``s, then a final resample from ``--grid``/``--like``."""
     from spectool.signal.ops import make_op
     from spectool.signal.preprocess import Resample
 
     if grid and like is not None:
         raise UsageError("give --grid or --like, not both")
-    recipe = Recipe(())
-    if recipe_file:
-        try:
-            recipe = Recipe.from_json(Path(recipe_file).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise UsageError(f"cannot read recipe {recipe_file}: {exc.strerror}") from None
-    ops = list(recipe.steps) + list(Recipe.parse(steps).steps)
+    ops = list(base.steps if base else ()) + list(Recipe.parse(steps).steps)
     if grid:
         start, stop, step = parse_grid(grid)
         ops.append(make_op("resample", start=start, stop=stop, step=step))
