@@ -123,8 +123,9 @@ def _shard(paths: list, shard: str | None) -> list:
 def _run(env, paths, settings, label, table, output, workers, fmt, shard) -> None:
     from spectool.spectra import Axis, SetMeta
     from spectool.io.sets import create_set, history_record
-    from spectool.xrd.batch import label_of, rows_to_chunk
+    from spectool.xrd.batch import rows_to_chunk
 
+    labels = _labeler(label, table)
     radiation = settings.parsed_radiation()
     meta = SetMeta(axis=Axis(settings.grid(), "two_theta", "deg"), kind="xrd", wavelength=radiation.wavelength,
                    radiation=settings.radiation)
@@ -145,14 +146,24 @@ def _run(env, paths, settings, label, table, output, workers, fmt, shard) -> Non
                         env.debug(f"{path}: {message}")
                     pending.append(item)
             if len(pending) >= ROWS_PER_WRITE:
-                out.append(rows_to_chunk(pending), [label_of(r, label, table) for r in pending])
+                out.append(rows_to_chunk(pending), [labels(r) for r in pending])
                 pending = []
         if pending:
-            out.append(rows_to_chunk(pending), [label_of(r, label, table) for r in pending])
+            out.append(rows_to_chunk(pending), [labels(r) for r in pending])
         if not batch.ok:
             batch.finish()  # nothing usable: raises before the output is published
     env.info(f"simulate: {batch.ok} pattern(s) written to {output}")
     batch.finish()
+
+
+def _labeler(rule: str, table: dict[str, str] | None):
+    """row → class label: by the CSV ``table`` when there is one, else by ``rule``."""
+    from spectool.io.labels import label_from_table
+    from spectool.xrd.batch import label_of
+
+    if table is not None:
+        return lambda row: label_from_table(table, row.path, row.id)
+    return lambda row: label_of(row, rule)
 
 
 def _simulate_all(paths, settings, pool, workers: int) -> Iterator[tuple[str, list]]:

@@ -183,12 +183,11 @@ def build_model(name: str, args: dict, num_classes: int, input_length: int, seed
             raise UsageError(f"cannot build {name}: {exc}") from None
 
 
-def transfer(model, path: str, freeze: bool, labels: list[str]) -> dict:
-    """``--init``: load a checkpoint's backbone (and head if the classes are the same); ``--freeze``."""
-    from spectool.io.checkpoint import load_checkpoint
+def transfer(model, source, path: str, freeze: bool, labels: list[str]) -> dict:
+    """``--init``: load the backbone of checkpoint ``source`` (read from ``path``; the head too if the
+    classes are the same); ``--freeze``."""
     from spectool.models.transfer import init_from
 
-    source = load_checkpoint(path)
     if source.meta["model"]["name"] != model.model_name:
         raise UsageError(f"--init {path}: a {source.meta['model']['name']} checkpoint cannot initialise "
                          f"a {model.model_name}")

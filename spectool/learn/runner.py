@@ -44,6 +44,7 @@ class Options:
     device: object = None  # torch.device
     world: World = field(default_factory=World)
     resume: object = None  # SavedState
+    load_checkpoint: object = None  # path -> Checkpoint: io's reader, passed in (the core opens no files)
     block_rows: int = 512
 
 
@@ -122,7 +123,7 @@ def run_network(job: Job, inputs: Inputs, data: Data, opts: Options, hooks) -> O
     L = len(inputs.reader.meta.axis)
     job.model_args = train_model_args(job.model, job.model_args, inputs.reader.meta.axis)
     model = build_model(job.model, job.model_args, len(data.labels), L, opts.seed)
-    init = transfer(model, job.init, job.freeze, data.labels) if job.init else None
+    init = transfer(model, opts.load_checkpoint(job.init), job.init, job.freeze, data.labels) if job.init else None
     if job.freeze and not job.init:
         raise UsageError("--freeze needs --init (a trained backbone to freeze)")
     if init:
@@ -228,11 +229,10 @@ def run_add_member(job: Job, inputs: Inputs, data: Data, opts: Options, hooks, u
     """``--add-to``: train one more RCNet on this set's classes and append it; the others untouched."""
     import torch
 
-    from spectool.io.checkpoint import load_checkpoint
     from spectool.learn.union import check_addition, member_kwargs
 
     check_split(data)
-    ckpt = load_checkpoint(union_path)
+    ckpt = opts.load_checkpoint(union_path)
     check_addition(ckpt, data.labels, len(inputs.reader.meta.axis), union_path)
     union = ckpt.model
     gids = list(range(len(data.labels)))

@@ -13,7 +13,6 @@ from typing import Sequence
 import numpy as np
 
 from spectool.errors import SpectoolError, UsageError
-from spectool.io.labels import label_from_table
 from spectool.spectra import Chunk, Ragged
 
 LABEL_RULES = ("stem", "parent", "formula", "reduced-formula", "spacegroup", "crystal-system",
@@ -153,10 +152,8 @@ def rows_to_chunk(rows: Sequence[SampleRow]) -> Chunk:
                  peaks=Ragged.from_rows([r.sticks for r in rows]))
 
 
-def label_of(row: SampleRow, rule: str, table: dict[str, str] | None = None) -> str:
-    """The class label of a row under ``rule`` (one of LABEL_RULES) or a CSV ``table``."""
-    if table is not None:
-        return label_from_table(table, row.path, row.id)
+def label_of(row: SampleRow, rule: str) -> str:
+    """The class label of a row under ``rule`` (one of LABEL_RULES)."""
     values = {"stem": Path(row.path).stem, "parent": Path(row.path).parent.name,
               "formula": row.labels.get("cell_formula", ""), "reduced-formula": row.labels.get("formula", ""),
               "spacegroup": row.labels.get("spacegroup_symbol", ""),
