@@ -256,9 +256,9 @@ def main() -> None:
     if args.short:
         args.n, args.steps, args.epochs, args.tta_per_class, args.no_compile = 1024, 6, 4, 30, True
     torch.set_num_threads(args.threads)
-    from spectool.learn.train import resolve_device
+    from spectool.learn.device import torch_device
 
-    device = resolve_device(args.device)
+    device = torch_device(args.device)
     with tempfile.TemporaryDirectory() as tmp:
         X, y = make_set(Path(tmp) / "s.h5", args.n, args.length, args.classes)
         with open_set(str(Path(tmp) / "s.h5"), Env()) as reader:

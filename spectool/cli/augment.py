@@ -10,6 +10,7 @@ from spectool.cli.app import app
 from spectool.cli.common import DeviceOpt, OutputOpt, SeedOpt, WorkersOpt, command
 from spectool.cli.workers import pool_map, worker_pool
 from spectool.env import Env
+from spectool.learn.device import DEFAULT_DEVICE
 
 OP_HELP = ("An operation NAME[:key=value,…] (repeatable; ranges as lo:hi), replacing the preset's op of that "
            "name: peak_scale, peak_drop, shift, window, noise, background (pattern level); strain, size, texture, "
@@ -33,7 +34,7 @@ def augment(
     keep_original: Annotated[bool, typer.Option(help="Also write each pattern unchanged.")] = False,
     seed: SeedOpt = 0,
     workers: WorkersOpt = 1,
-    device: DeviceOpt = "cpu",
+    device: DeviceOpt = DEFAULT_DEVICE,
     fmt: Annotated[Optional[str], typer.Option("--format", help="hdf5 or npy [default: from the suffix].")] = None,
 ) -> None:
     """Make augmented copies of every pattern of a set.
@@ -82,13 +83,10 @@ def _run(env: Env, spec: str, output: str, ops, copies, balance, keep_original, 
 
 def _device(device: str) -> str | None:
     """None (numpy) on the CPU; the torch device when a GPU is asked for or auto finds one."""
-    if device == "cpu":
-        return None
-    import torch
+    from spectool.learn.device import resolve_device
 
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else None
-    return device
+    resolved = resolve_device(device)
+    return None if resolved == "cpu" else resolved
 
 
 def _blocks(reader, spec: str, plan, pool):

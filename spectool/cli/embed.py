@@ -9,6 +9,7 @@ import typer
 from spectool.cli.app import app
 from spectool.cli.common import Batch, DeviceOpt, InputsArg, OutputOpt, command
 from spectool.env import Env
+from spectool.learn.device import DEFAULT_DEVICE
 from spectool.errors import SpectoolError, UsageError
 
 
@@ -31,7 +32,7 @@ def embed(
     from_wavelength: Annotated[Optional[float], typer.Option(
         help="Wavelength in Å of scans that do not state one (for the recipe's bragg step).")] = None,
     seed: Annotated[int, typer.Option(help="Seed for the PCA solver.")] = 0,
-    device: DeviceOpt = "cpu",
+    device: DeviceOpt = DEFAULT_DEVICE,
 ) -> None:
     """Turn spectra into feature vectors: the [CLS] output of a ViT, the penultimate layer of a CNN, a named layer,
     or (--raw) principal components of the patterns.
@@ -68,12 +69,9 @@ def embed(
 
 def _load(model: str, device: str):
     from spectool.io.checkpoint import load_checkpoint
+    from spectool.learn.device import resolve_device
 
-    if device == "auto":
-        import torch
-
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    return load_checkpoint(model, device)
+    return load_checkpoint(model, resolve_device(device))
 
 
 def _collect(env: Env, inputs: list[str], ckpt, from_wavelength) -> tuple[list, Batch]:

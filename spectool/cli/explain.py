@@ -9,6 +9,7 @@ import typer
 from spectool.cli.app import app
 from spectool.cli.common import Batch, DeviceOpt, InputsArg, OutputOpt, command
 from spectool.env import Env
+from spectool.learn.device import DEFAULT_DEVICE, resolve_device
 from spectool.errors import SpectoolError, UsageError
 
 METHOD_HELP = ("arm (ViT: last layer's [CLS] attention, mean over heads), rollout (ViT: Abnar & Zuidema with the "
@@ -36,7 +37,7 @@ def explain(
     batch_size: Annotated[int, typer.Option(min=1, help="Spectra per forward pass.")] = 64,
     from_wavelength: Annotated[Optional[float], typer.Option(
         help="Wavelength in Å of scans that do not state one (for the recipe's bragg step).")] = None,
-    device: DeviceOpt = "cpu",
+    device: DeviceOpt = DEFAULT_DEVICE,
 ) -> None:
     """Explain a model's decisions: which parts of each spectrum drive its class.
 
@@ -50,17 +51,9 @@ def explain(
     refuse_binary_to_terminal(output, env)
     if output.lower().endswith(".npy"):
         raise UsageError("explain writes an HDF5 set (.h5): the maps need /entry/explain", output)
-    ckpt = load_checkpoint(model, _device(device))
+    ckpt = load_checkpoint(model, resolve_device(device))
     plan = _plan(ckpt, method or [], klass, window, stride, baseline, batch_size)
     _run(env, inputs, model, ckpt, plan, output, png, from_wavelength)
-
-
-def _device(device: str) -> str:
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def _plan(ckpt, methods: list[str], klass, window, stride, baseline, batch_size) -> dict:

@@ -11,6 +11,7 @@ import typer
 from spectool.cli.app import app
 from spectool.cli.common import Batch, DeviceOpt, InputsArg, JsonOpt, command
 from spectool.env import Env
+from spectool.learn.device import DEFAULT_DEVICE
 from spectool.errors import SpectoolError, ThresholdNotMet, UsageError
 
 INFO_KEPT = ("mineral", "prototype_formula")  # label details a narrow table keeps longest, most wanted first
@@ -52,7 +53,7 @@ def predict(
     threshold: Annotated[Optional[float], typer.Option(help=(
         "Reliability below this flags out-of-distribution [default: the checkpoint's, calibrated on held-out "
         "data by train --test, else 0.6]."))] = None,
-    device: DeviceOpt = "auto",
+    device: DeviceOpt = DEFAULT_DEVICE,
     refine: Annotated[Optional[bool], typer.Option("--refine/--no-refine", show_default=False, help=(
         "Verify the network's candidates by whole-pattern fitting and search for further phases "
         "(when the model or --references has structures to fit); --no-refine: the network alone "
@@ -76,12 +77,12 @@ def predict(
     A table on a terminal, TSV when piped, JSON Lines with --json.
     """
     from spectool.io.checkpoint import load_checkpoint
-    from spectool.learn.device import pick_device
+    from spectool.learn.device import resolve_device
     from spectool.learn.inference import Predictor
 
     if evaluate:
         _require_labelled_set(inputs, env)
-    torch_device = pick_device(device)
+    torch_device = resolve_device(device)
     ckpt = load_checkpoint(_model_path(model), device=torch_device)
     predictor = Predictor(ckpt, torch_device, min_coverage, threshold)
     run = _Run(env, predictor, top, output_dir, skip_existing, inputs)

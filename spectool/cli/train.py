@@ -9,6 +9,7 @@ import typer
 from spectool.cli.app import app
 from spectool.cli.common import DeviceOpt, SeedOpt, command
 from spectool.env import Env
+from spectool.learn.device import DEFAULT_DEVICE
 from spectool.errors import UsageError
 
 Opt = typer.Option
@@ -94,7 +95,7 @@ def train(
                                            "(validation: a quarter as many, another seed).")] = 50,
     threads: Annotated[int, Opt(min=0, help="CPU threads for torch (0: torch's default; per process).")] = 0,
     seed: SeedOpt = 0,
-    device: DeviceOpt = "auto",
+    device: DeviceOpt = DEFAULT_DEVICE,
 ) -> None:
     """Train a classifier on a labelled set and write the best epoch as one checkpoint.
 
@@ -150,11 +151,11 @@ def _resumed(env: Env, o: dict, saved) -> dict:
 
 def _run(env: Env, o: dict) -> None:
     from spectool.learn import distributed
-    from spectool.learn.train import resolve_device
+    from spectool.learn.device import torch_device
 
     world = distributed.detect()
     _threads(o["threads"], world)
-    device = resolve_device(o["device"], world)
+    device = torch_device(o["device"], world)
     distributed.init(world, device)
     try:
         _train(env, o, world, device)

@@ -1,21 +1,41 @@
-"""``--device auto|cpu|cuda[:N]`` → a torch device string."""
+"""``--device auto|cpu|cuda[:N]`` → a torch device string: the one place every command resolves it."""
 
 from __future__ import annotations
 
 from spectool.errors import UsageError
 
+DEFAULT_DEVICE = "auto"  # every command's --device default
 
-def pick_device(spec: str = "auto") -> str:
-    """``auto`` is CUDA when available, else CPU; an unavailable CUDA is a usage error."""
+
+def resolve_device(spec: str | None = DEFAULT_DEVICE, local_rank: int | None = None) -> str:
+    """``auto`` (or None) is CUDA when available, else ``cpu``; ``cuda`` is ``cuda:<local_rank or 0>``
+    (this rank's GPU under torchrun); ``cuda:N`` is kept. An unavailable CUDA or any other name is a
+    :class:`UsageError`."""
     import torch
 
-    spec = (spec or "auto").lower()
+    spec = (spec or DEFAULT_DEVICE).lower()
     if spec == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if spec == "cpu":
+        spec = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(spec)
+    except RuntimeError:
+        raise UsageError(f"--device must be auto, cpu or cuda[:N], not {spec!r}") from None
+    if device.type == "cpu":
         return "cpu"
-    if spec.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise UsageError(f"--device {spec}: no CUDA device here (use --device cpu or auto)")
-        return spec
-    raise UsageError(f"--device must be auto, cpu or cuda[:N], not {spec!r}")
+    if device.type != "cuda":
+        raise UsageError(f"--device must be auto, cpu or cuda[:N], not {spec!r}")
+    if not torch.cuda.is_available():
+        raise UsageError(f"--device {spec}: no CUDA device here (use --device cpu or auto)")
+    return f"cuda:{device.index if device.index is not None else (local_rank or 0)}"
+
+
+def torch_device(spec: str | None, world=None):
+    """:func:`resolve_device` as a ``torch.device`` for training, made current on CUDA; under torchrun
+    (``world.distributed``) a bare ``cuda`` is this rank's local GPU."""
+    import torch
+
+    rank = world.local_rank if world is not None and world.distributed else None
+    device = torch.device(resolve_device(spec, rank))
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    return device

@@ -413,26 +413,6 @@ def _amp_dtype(device: torch.device) -> torch.dtype | None:
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
-def resolve_device(spec: str, world: World = World()) -> torch.device:
-    """``auto`` → CUDA if present (this rank's local GPU under torchrun), else CPU; ``cuda[:N]`` checked."""
-    from spectool.errors import UsageError
-
-    if spec == "auto":
-        spec = "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        device = torch.device(spec)
-    except RuntimeError:
-        raise UsageError(f"--device must be auto, cpu or cuda[:N], not {spec!r}") from None
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise UsageError("--device cuda: no CUDA device is available")
-        device = torch.device("cuda", world.local_rank if device.index is None and world.distributed else (device.index or 0))
-        torch.cuda.set_device(device)
-    elif device.type != "cpu":
-        raise UsageError(f"--device must be auto, cpu or cuda[:N], not {spec!r}")
-    return device
-
-
 def count_parameters(model: nn.Module, trainable: bool = False) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable)
 

@@ -15,6 +15,8 @@ import math
 
 import numpy as np
 
+from spectool.learn.device import resolve_device
+
 _M32 = 0xFFFFFFFF
 
 
@@ -22,14 +24,6 @@ def _torch():
     import torch
 
     return torch
-
-
-def resolve_device(device: str | None) -> str:
-    """``auto`` → ``cuda`` when available else ``cpu``; others pass through."""
-    if device in (None, "auto"):
-        torch = _torch()
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
 
 
 def hash_uniform(key, n: int, salt: int):
