@@ -90,7 +90,7 @@ def train(
         "Which columns of --label-info to keep [default: all]."))] = None,
     like: Annotated[Optional[str], Opt("--like", metavar="SCAN", help=(
         "From structures: simulate on this scan's 2θ range, step and wavelength [default: 5–90° step 0.02°, "
-        "Cu Kα 1.5406 Å]."))] = None,
+        "Cu Kα1 1.54056 Å]."))] = None,
     copies: Annotated[int, Opt(min=1, help="From structures: augmented training copies per structure "
                                            "(validation: a quarter as many, another seed).")] = 50,
     threads: Annotated[int, Opt(min=0, help="CPU threads for torch (0: torch's default; per process).")] = 0,

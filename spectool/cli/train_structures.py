@@ -18,9 +18,10 @@ import numpy as np
 
 from spectool.env import Env
 from spectool.errors import FormatError, UsageError
+from spectool.xrd.radiation import CU_KALPHA1
 
 RECIPE = ["-s", "baseline:method=snip", "-s", "normalize:method=max"]  # as `make model` (the shipped model)
-GRID = ("5:90", 0.02, 1.5406)  # 2θ range, step (deg), wavelength (Å) without --like
+GRID = ("5:90", 0.02, CU_KALPHA1)  # 2θ range, step (deg), wavelength (Å) without --like
 REFERENCES_FORMAT = "spectool-references/1"
 
 

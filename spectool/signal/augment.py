@@ -389,8 +389,9 @@ def augment_chunk(X, axis, ops, seed: int, copies, start: int = 0, peaks=None, c
 def _physics(stick_ops, peaks, cell, src, streams, axis, settings, ctx):
     from spectool.signal.physics import Impurity, Sticks, render_sticks
     from spectool.signal.render import RenderSettings
+    from spectool.xrd.radiation import CU_KALPHA1
 
-    settings = settings or RenderSettings(wavelengths=(ctx.wavelength or 1.54056,))
+    settings = settings or RenderSettings(wavelengths=(ctx.wavelength or CU_KALPHA1,))
     sticks = Sticks.expand(peaks, src, settings.wavelengths[0], cell)
     for i, op in stick_ops:
         if isinstance(op, Impurity):

@@ -17,6 +17,7 @@ from spectool.signal import axes as conv
 from spectool.signal.ops import (AxisConversionError, Context, Op, floats, number, odd, one_of,
                                  register)
 from spectool.errors import UsageError
+from spectool.xrd.radiation import CU_KALPHA1
 
 F32 = np.float32
 
@@ -312,7 +313,7 @@ class Bragg(Op):
     checks = {"to_wavelength": number(0, 10, lo_open=True),
               "from_wavelength": number(0, 10, lo_open=True, optional=True)}
     changes_axis = True
-    to_wavelength: float = 1.54056
+    to_wavelength: float = CU_KALPHA1
     from_wavelength: float | None = None
 
     def apply(self, X, axis, ctx=None):

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from spectool.xrd.radiation import CU_KALPHA1
 from spectool.xrd.simulate import ProfileOptions
 
 _WORK = 1 << 18  # entries of the (peaks × window) work array held at once
@@ -31,7 +32,7 @@ class RenderSettings(ProfileOptions):
     (a Kα1/Kα2 doublet renders both).
     """
 
-    wavelengths: tuple[float, ...] = (1.54056,)
+    wavelengths: tuple[float, ...] = (CU_KALPHA1,)
     weights: tuple[float, ...] = (1.0,)
 
     @classmethod

@@ -18,10 +18,16 @@ WAVELENGTHS: dict[str, float] = {
     "AgKa": 0.560885, "AgKa2": 0.563813, "AgKa1": 0.559421, "AgKb1": 0.497082,
 }  # fmt: skip
 
+#: Cu Kα1 (Å): the wavelength assumed wherever an X-ray one must be and none is given.
+CU_KALPHA1 = WAVELENGTHS["CuKa1"]
+
 #: Intensity of Kα2 relative to Kα1 in a ``XKa12`` doublet.
 KA2_RATIO = 0.5
 
 ANODES = ("Cu", "Mo", "Cr", "Fe", "Co", "Ag")
+
+#: Kα1 (Å) of anodes that scan files may name but pymatgen's table (and so simulate) does not offer.
+OTHER_KALPHA1: dict[str, float] = {"Ni": 1.657910, "W": 0.208990}
 
 
 @dataclass(frozen=True)
@@ -74,3 +80,12 @@ def _named(name: str) -> Radiation:
         return Radiation(k, (WAVELENGTHS[k],), (1.0,))
     names = ", ".join(list(WAVELENGTHS) + [a + "Ka12" for a in ANODES])
     raise ValueError(f"unknown radiation {name!r}; known: {names}, or a wavelength in Å")
+
+
+def anode_wavelength(anode: str | None) -> float | None:
+    """Kα1 (Å) of an anode name such as ``"Cu"`` or ``"CU"`` (what a scan file says when it gives no
+    number): ``WAVELENGTHS``' ``XKa1``, else :data:`OTHER_KALPHA1`; None if unknown."""
+    if not anode:
+        return None
+    name = anode.strip()[:2].capitalize()
+    return WAVELENGTHS.get(f"{name}Ka1", OTHER_KALPHA1.get(name))

@@ -16,9 +16,6 @@ import numpy as np
 
 from spectool.errors import FormatError
 
-#: Kα1 wavelengths (Å) of common anodes, used only when a file names the anode but no number.
-ANODE_KALPHA1 = {"Cu": 1.540598, "Co": 1.788965, "Mo": 0.709319, "Fe": 1.936042,
-                 "Cr": 2.289760, "Ag": 0.559421, "Ni": 1.657910, "W": 0.208990}
 #: Largest member a zip may unpack to (bytes): protects against zip bombs.
 MAX_MEMBER = 512 * 1024 * 1024
 _FLOAT = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
@@ -127,13 +124,6 @@ def unpack(fmt: str, data: bytes, offset: int, name: str) -> tuple:
 def cstring(data: bytes, offset: int, length: int) -> str:
     """A NUL-padded ASCII field at ``offset``, stripped."""
     return data[offset:offset + length].split(b"\x00", 1)[0].decode("latin-1").strip()
-
-
-def anode_wavelength(anode: str | None) -> float | None:
-    """Kα1 (Å) of an anode name such as ``"Cu"`` or ``"CU"``; None if unknown."""
-    if not anode:
-        return None
-    return ANODE_KALPHA1.get(anode.strip()[:2].capitalize())
 
 
 def positive(value: float | None) -> float | None:

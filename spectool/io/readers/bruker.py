@@ -13,10 +13,11 @@ import re
 import numpy as np
 
 from spectool.errors import FormatError
-from spectool.io.readers._common import (anode_wavelength, cstring, find_all, find_value,
+from spectool.io.readers._common import (cstring, find_all, find_value,
                                          first_float, open_zip, parse_xml, positive, unpack,
                                          zip_member)
 from spectool.io.readers.base import Scan, finalize, register_reader
+from spectool.xrd.radiation import anode_wavelength
 
 MAX_RANGES = 4096
 RAW_MAGIC = (b"RAW1.01", b"RAW4.00", b"RAW2", b"RAW ")

@@ -13,9 +13,10 @@ import re
 import numpy as np
 
 from spectool.errors import FormatError
-from spectool.io.readers._common import (anode_wavelength, find_value, first_float, open_zip,
+from spectool.io.readers._common import (find_value, first_float, open_zip,
                                          parse_xml, positive, zip_member)
 from spectool.io.readers.base import Scan, finalize, register_reader
+from spectool.xrd.radiation import anode_wavelength
 
 _KEY = re.compile(r'^\*(\w+)\s*(?:"(.*)"|(.*))$')
 

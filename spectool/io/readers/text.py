@@ -14,8 +14,9 @@ import re
 import numpy as np
 
 from spectool.errors import FormatError
-from spectool.io.readers._common import ANODE_KALPHA1, decode_text, first_float
+from spectool.io.readers._common import decode_text, first_float
 from spectool.io.readers.base import Scan, finalize, register_reader
+from spectool.xrd.radiation import anode_wavelength
 
 SUFFIXES = (".xy", ".xye", ".dat", ".txt", ".csv", ".chi", ".asc", ".dpt", ".prn")
 COMMENT = ("#", "!", ";", "%", "//")
@@ -183,7 +184,7 @@ def _wavelength(header: list[str], keys: dict[str, str], kind: str, meta: dict):
         m = re.search(r"\b(Cu|Co|Mo|Fe|Cr|Ag)[\s-]*K", line)
         if m and kind == "xrd":
             meta["wavelength_from"] = "anode"
-            return ANODE_KALPHA1[m.group(1)], f"{m.group(1)}Ka1"
+            return anode_wavelength(m.group(1)), f"{m.group(1)}Ka1"
     return None, None
 
 

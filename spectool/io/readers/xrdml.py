@@ -11,9 +11,10 @@ from __future__ import annotations
 import numpy as np
 
 from spectool.errors import FormatError
-from spectool.io.readers._common import (anode_wavelength, child, children, find_all,
+from spectool.io.readers._common import (child, children, find_all,
                                          find_value, first_float, local, parse_xml, positive)
 from spectool.io.readers.base import Scan, finalize, register_reader
+from spectool.xrd.radiation import anode_wavelength
 
 
 def _numbers(el, what: str, name: str) -> np.ndarray:

@@ -193,3 +193,14 @@ def test_a_plain_file_goes_through_the_c_parser(monkeypatch):
     body = "\n".join(f"{10 + i * 0.01:.2f} {i % 7}" for i in range(500))
     scan = read_text(f"# 2theta counts\n# wavelength 1.5406\n{body}\n".encode(), "s.xy")[0]
     assert len(scan) == 500 and scan.wavelength == 1.5406 and scan.y[8] == 1
+
+
+@pytest.mark.parametrize("anode", ["Cu", "Mo", "Cr", "Fe", "Co", "Ag"])
+def test_an_anode_without_a_number_gets_simulates_kalpha1(anode):
+    """One Kα1 table (xrd/radiation.py): a scan naming only its tube is at exactly the wavelength
+    `simulate --radiation XKa1` uses, so predict sees no wavelength difference to tolerate."""
+    from spectool.xrd.radiation import parse_radiation
+
+    scan = read_scans(f"# {anode} K-alpha tube\n# 2theta counts\n10 1\n10.02 2\n10.04 3\n".encode(), "s.xy")[0]
+    assert scan.wavelength == parse_radiation(f"{anode}Ka1").wavelength
+    assert scan.radiation == f"{anode}Ka1"
