@@ -1,10 +1,12 @@
-"""Top-k accuracy and the confusion matrix of ranked predictions against true labels."""
+"""An evaluation of ranked predictions against true labels (the metrics themselves: :mod:`spectool.learn.metrics`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+
+from spectool.learn.metrics import confusion_matrix, topk_accuracy
 
 
 @dataclass
@@ -25,13 +27,6 @@ class Evaluation:
         return f"eval: {self.n} spectra: " + ", ".join(parts) + extra
 
 
-def topk_accuracy(true_index: np.ndarray, ranked: np.ndarray, ks=(1, 3, 5)) -> dict[int, float]:
-    """Fraction of rows whose true index (−1 = unknown) is among the first k of ``ranked`` (N, K)."""
-    ranked = np.asarray(ranked)
-    hits = ranked == np.asarray(true_index)[:, None]
-    return {k: float(hits[:, :k].any(axis=1).mean()) for k in ks if k <= ranked.shape[1] or k == 1}
-
-
 def evaluate_ranked(truth: list[str], ranked: list, labels: list[str]) -> Evaluation:
     """Accuracy and confusion for true label names vs ranked class indices into ``labels``."""
     index = {name: i for i, name in enumerate(labels)}
@@ -39,8 +34,7 @@ def evaluate_ranked(truth: list[str], ranked: list, labels: list[str]) -> Evalua
     ranked = np.asarray(ranked)
     true_names = sorted(set(truth))
     rows = {name: i for i, name in enumerate(true_names)}
-    confusion = np.zeros((len(true_names), len(labels)), np.int64)
-    np.add.at(confusion, (np.array([rows[t] for t in truth]), ranked[:, 0]), 1)
+    confusion = confusion_matrix([rows[t] for t in truth], ranked[:, 0], len(labels), len(true_names))
     return Evaluation(topk_accuracy(true_index, ranked), confusion, true_names, list(labels), len(truth),
                       int((true_index < 0).sum()))
 

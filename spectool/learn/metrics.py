@@ -1,4 +1,5 @@
-"""Classification metrics: top-k hits, running epoch averages, confusion matrix.
+"""Classification metrics, the one home of top-k and the confusion matrix: top-k hits of logits (training)
+or of ranked class indices (evaluation), running epoch averages, confusion matrix.
 
 Counts are kept as sums (not means) so that ranks of a distributed run can add them up
 before dividing (see :func:`spectool.learn.distributed.all_sum`).
@@ -20,9 +21,27 @@ def topk_hits(logits, target, ks: tuple[int, ...] = TOPK):
     import torch
 
     kmax = min(max(ks), logits.shape[1])
-    top = torch.topk(logits.detach(), kmax, dim=1).indices  # (B, kmax)
+    return ranked_hits(torch.topk(logits.detach(), kmax, dim=1).indices, target, ks)
+
+
+def ranked_hits(top, target, ks: tuple[int, ...] = TOPK):
+    """Rows whose target is among the first k of ``top`` (B, K) class indices, best first, per k:
+    a (len(ks),) float64 tensor; k larger than K counts as K. ``target`` (B,) long tensor."""
+    import torch
+
     hit = (top == target[:, None]).cumsum(dim=1).clamp_max(1)  # hit[:, j]: within the top j + 1
-    return hit[:, [min(k, kmax) - 1 for k in ks]].sum(dim=0).to(torch.float64)
+    return hit[:, [min(k, top.shape[1]) - 1 for k in ks]].sum(dim=0).to(torch.float64)
+
+
+def topk_accuracy(true_index: np.ndarray, ranked: np.ndarray, ks=TOPK) -> dict[int, float]:
+    """k → fraction of rows whose true index (−1 = unknown) is among the first k of ``ranked`` (N, K);
+    a k beyond K is left out, except k = 1."""
+    import torch
+
+    ranked = np.asarray(ranked)
+    ks = tuple(k for k in ks if k <= ranked.shape[1] or k == 1)
+    hits = ranked_hits(torch.as_tensor(ranked), torch.as_tensor(np.asarray(true_index, np.int64)), ks).tolist()
+    return {k: h / len(ranked) if len(ranked) else float("nan") for k, h in zip(ks, hits)}
 
 
 class Running:
@@ -54,12 +73,15 @@ class Running:
         return out
 
 
-def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
-    """(C, C) int64 counts: row = true class, column = predicted class; labels outside [0, C) ignored."""
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int,
+                     num_true: int | None = None) -> np.ndarray:
+    """(T, C) int64 counts, T = ``num_true`` (default C): row = true class, column = predicted class;
+    labels outside [0, T) and [0, C) ignored."""
+    rows = num_classes if num_true is None else num_true
     y_true, y_pred = np.asarray(y_true, np.int64), np.asarray(y_pred, np.int64)
-    ok = (y_true >= 0) & (y_true < num_classes) & (y_pred >= 0) & (y_pred < num_classes)
+    ok = (y_true >= 0) & (y_true < rows) & (y_pred >= 0) & (y_pred < num_classes)
     flat = y_true[ok] * num_classes + y_pred[ok]
-    return np.bincount(flat, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+    return np.bincount(flat, minlength=rows * num_classes).reshape(rows, num_classes)
 
 
 def topk_accuracy_np(scores: np.ndarray, y: np.ndarray, ks: tuple[int, ...] = TOPK) -> dict[str, float]:
