@@ -88,7 +88,7 @@ def test_the_graph_is_read():
 
 
 @pytest.mark.parametrize("importer, target", [
-    ("spectool.learn.state", "spectool.io.checkpoint"), ("spectool.xrd.batch", "spectool.io"),
+    ("spectool.learn.state", "spectool.io.checkpoint"), ("spectool.xrd.simulate", "spectool.io"),
     ("spectool.io.sets", "spectool.cli.common"), ("spectool.spectra", "spectool.signal.ops"),
 ])
 def test_a_wrong_direction_is_caught(importer, target):

@@ -55,7 +55,7 @@ def simulate(
     """
     from spectool.io.stdio import refuse_binary_to_terminal
     from spectool.io.labels import read_label_table
-    from spectool.xrd.batch import LABEL_RULES
+    from spectool.xrd.simulate import LABEL_RULES
 
     refuse_binary_to_terminal(output, env)
     settings = _settings(radiation, wavelength, two_theta, step, profile, eta, fwhm, uvw, crystallite_size,
@@ -67,7 +67,7 @@ def simulate(
 
 def _settings(radiation, wavelength, two_theta, step, profile, eta, fwhm, uvw, size, b_iso, mono, absolute,
               symprec, structure_type):
-    from spectool.xrd.batch import SimulationSettings
+    from spectool.xrd.simulate import SimulationSettings
 
     start, stop = parse_range(two_theta, "--range")
     if not 0 <= start < stop <= 180:
@@ -123,7 +123,7 @@ def _shard(paths: list, shard: str | None) -> list:
 def _run(env, paths, settings, label, table, output, workers, fmt, shard) -> None:
     from spectool.spectra import Axis, SetMeta
     from spectool.io.sets import create_set, history_record
-    from spectool.xrd.batch import rows_to_chunk
+    from spectool.xrd.simulate import rows_to_chunk
 
     labels = _labeler(label, table)
     radiation = settings.parsed_radiation()
@@ -159,7 +159,7 @@ def _run(env, paths, settings, label, table, output, workers, fmt, shard) -> Non
 def _labeler(rule: str, table: dict[str, str] | None):
     """row → class label: by the CSV ``table`` when there is one, else by ``rule``."""
     from spectool.io.labels import label_from_table
-    from spectool.xrd.batch import label_of
+    from spectool.xrd.simulate import label_of
 
     if table is not None:
         return lambda row: label_from_table(table, row.path, row.id)
@@ -171,7 +171,7 @@ def _simulate_all(paths, settings, pool, workers: int) -> Iterator[tuple[str, li
     from functools import partial
 
     from spectool.errors import FormatError
-    from spectool.xrd.batch import simulate_file
+    from spectool.xrd.simulate import simulate_file
 
     good = [p for p, problem in paths if problem is None]
     problems = {p: problem for p, problem in paths if problem is not None}
