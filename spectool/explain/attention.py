@@ -1,6 +1,6 @@
 """Attention of a ViT-1D: every layer and head, the attention rollout map (ARM), full rollout.
 
-Capture goes through the model's own hook points (``attention_modules``, via
+Capture goes through the hook points the model declares (``explain_hooks().attention``, via
 :func:`spectool.models.vit1d.capture_attention`): forward hooks outside the model, which never
 changes. Token 0 is [CLS]; token i + 1 covers the input points ``patch_spans()[i]``.
 
@@ -20,8 +20,7 @@ def capture(model, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Run ``model`` on x (B, L) → (logits (B, C), attention (depth, B, H, T, T)), no gradients."""
     from spectool.models.vit1d import capture_attention
 
-    modules = getattr(model, "attention_modules", None)
-    if not modules:
+    if not model.explain_hooks().attention:
         raise TypeError(f"{type(model).__name__} has no attention hook points")
     with torch.no_grad(), capture_attention(model) as maps:
         logits = model(x)

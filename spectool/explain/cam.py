@@ -1,9 +1,9 @@
 """Class activation maps, Grad-CAM and occlusion for spectrum models; maps on the input points.
 
-- CAM (Zhou et al., CVPR 2016), exact for a GAP → linear head (``model.cam_exact``): with the
-  maps A (B, K, L') of ``model.cam_layer`` and the weights w (C, K) of ``model.classifier``,
+- CAM (Zhou et al., CVPR 2016), exact for a GAP → linear head (``cam_exact`` of the model's
+  ``explain_hooks()``): with the maps A (B, K, L') of its ``cam_layer`` and the weights w (C, K) of ``model.classifier``,
   ``CAM_c(l) = Σ_k w_ck A_k(l)``; its mean over l is the logit minus the bias.
-- Grad-CAM (Selvaraju et al., ICCV 2017) for any model with a ``cam_layer``:
+- Grad-CAM (Selvaraju et al., ICCV 2017) for any model that declares a ``cam_layer``:
   α_k = mean_l ∂y_c/∂A_k(l), map = ReLU(Σ_k α_k A_k(l)), y_c the class logit. For a GAP head
   it equals ReLU(CAM_c) / L'.
 - Occlusion (the CrySTINet masking test), for any model: windows of ``window`` points, every
@@ -68,7 +68,7 @@ def _keep_output(module) -> Iterator[list[torch.Tensor]]:
 
 
 def _cam_layer(model):
-    layer = getattr(model, "cam_layer", None)
+    layer = model.explain_hooks().cam_layer
     if layer is None:
         raise TypeError(f"{type(model).__name__} has no convolutional cam_layer")
     return layer
@@ -79,7 +79,7 @@ def cam(model, x: torch.Tensor, target: torch.Tensor | int | None = None) -> dic
 
     Only for models whose head is GAP → linear (``cam_exact``); use :func:`grad_cam` otherwise.
     """
-    if not getattr(model, "cam_exact", False):
+    if not model.explain_hooks().cam_exact:
         raise TypeError(f"CAM is exact only for a GAP → linear head; {type(model).__name__} needs Grad-CAM")
     with torch.no_grad(), _keep_output(_cam_layer(model)) as store:
         logits = model(x)

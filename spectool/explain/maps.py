@@ -1,7 +1,7 @@
 """One entry point for ``explain``: the methods a model supports, run on a batch, as numpy maps.
 
 Methods: ``arm`` and ``rollout`` (ViT attention), ``cam`` (GAP → linear heads), ``gradcam`` (any
-model with a ``cam_layer``), ``occlusion`` (any model). Every map comes back on the input's L
+model that declares a CAM layer in its ``explain_hooks()``), ``occlusion`` (any model). Every map comes back on the input's L
 points; ``attention`` (B, depth, heads, N) holds the [CLS] → patch rows of every layer and head.
 """
 
@@ -27,11 +27,11 @@ class OcclusionSettings:
 
 def supported(model) -> list[str]:
     """The methods ``model`` supports, in :data:`METHODS` order."""
-    out = []
-    if getattr(model, "attention_modules", None):
+    hooks, out = model.explain_hooks(), []
+    if hooks.attention:
         out += ["arm", "rollout"]
-    if getattr(model, "cam_layer", None) is not None:
-        out += (["cam"] if getattr(model, "cam_exact", False) else []) + ["gradcam"]
+    if hooks.cam_layer is not None:
+        out += (["cam"] if hooks.cam_exact else []) + ["gradcam"]
     return out + ["occlusion"]
 
 

@@ -268,11 +268,10 @@ def _extras(extra_tensors: dict | None, axis) -> dict:
 
 def _explain_meta(model) -> dict:
     """Where ``explain`` may hook: the CAM layer's module name, whether CAM is exact, attention."""
-    cam = getattr(model, "cam_layer", None)
+    hooks = model.explain_hooks()
     names = {id(m): n for n, m in model.named_modules()}
-    return {"cam_layer": names.get(id(cam)) if cam is not None else None,
-            "cam_exact": bool(getattr(model, "cam_exact", False)),
-            "attention": bool(getattr(model, "attention_modules", None))}
+    return {"cam_layer": names.get(id(hooks.cam_layer)) if hooks.cam_layer is not None else None,
+            "cam_exact": bool(hooks.cam_exact), "attention": bool(hooks.attention)}
 
 
 def load_checkpoint(path: str | os.PathLike, device: str = "cpu") -> Checkpoint:

@@ -1,4 +1,5 @@
-"""The face every network shares (timm): features, head, head swap, backbone for ``--freeze``.
+"""The face every network shares (timm): features, head, head swap, backbone for ``--freeze``, and the
+hook points ``explain`` may use (:class:`ExplainHooks`; explainability never edits the model).
 
 Input convention: ``x`` is (B, L) float32 with L == ``input_length``; models add the channel
 dimension themselves. Outputs of ``forward`` are logits (B, num_classes) unless the class says
@@ -7,12 +8,27 @@ otherwise in ``output_kind``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterator
 
 import torch
 from torch import nn
 
 from spectool.errors import UsageError
+
+
+@dataclass(frozen=True)
+class ExplainHooks:
+    """Where ``explain`` may hook into a model, as the model declares it (timm's feature-info).
+
+    ``cam_layer``: the module whose output (B, K, L') CAM and Grad-CAM weight; ``cam_exact``: the head
+    is GAP → linear (``classifier``), so CAM is exact; ``attention``: the modules whose outputs are
+    attention weights (B, heads, T, T), in depth order.
+    """
+
+    cam_layer: nn.Module | None = None
+    cam_exact: bool = False
+    attention: tuple[nn.Module, ...] = ()
 
 
 class SpectrumModel(nn.Module):
@@ -64,3 +80,7 @@ class SpectrumModel(nn.Module):
     def adapt_weight(self, name: str, tensor: torch.Tensor, shape: torch.Size) -> torch.Tensor | None:
         """A checkpoint tensor reshaped for this model (transfer learning), or None if it cannot be."""
         return None
+
+    def explain_hooks(self) -> ExplainHooks:
+        """The hook points of this model for ``explain``: none unless the family declares them."""
+        return ExplainHooks()

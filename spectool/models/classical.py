@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from spectool.errors import UsageError
+from spectool.models.base import ExplainHooks
 from spectool.models.registry import register_model
 
 _METRIC_P = {"euclidean": 2.0, "l2": 2.0, "manhattan": 1.0, "l1": 1.0, "cityblock": 1.0,
@@ -27,6 +28,10 @@ class ClassicalModel(nn.Module):
     """Common part: class bookkeeping, ``predict_proba`` / ``forward``, conversion helpers."""
 
     output_kind = "logits"  # log-probabilities
+
+    def explain_hooks(self) -> ExplainHooks:
+        """None: explain falls back on occlusion."""
+        return ExplainHooks()
 
     def _setup(self, num_classes: int, input_length: int, fitted_classes: list | None) -> int:
         self.num_classes, self.input_length = num_classes, input_length

@@ -23,7 +23,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from spectool.models.base import SpectrumModel
+from spectool.models.base import ExplainHooks, SpectrumModel
 from spectool.models.layers import Dropout
 from spectool.models.registry import register_model
 
@@ -91,6 +91,9 @@ class CNN1D(SpectrumModel):
     @property
     def cam_exact(self) -> bool:
         return self.head_type == "gap"
+
+    def explain_hooks(self) -> ExplainHooks:
+        return ExplainHooks(cam_layer=self.cam_layer, cam_exact=self.cam_exact)
 
     def forward_maps(self, x: torch.Tensor) -> torch.Tensor:
         """(B, L) → last block's maps (B, K, map_length)."""

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from spectool.models.base import ExplainHooks
 from spectool.models.registry import register_model
 from spectool.models.resnet1d import ResNet1D
 
@@ -51,6 +52,10 @@ class RCNetUnion(nn.Module):
     """Members ``members[i] = {"classes": [global class ids], "kwargs": {ResNet1D kwargs}}``."""
 
     output_kind = "reliability"
+
+    def explain_hooks(self) -> ExplainHooks:
+        """None: explain falls back on occlusion."""
+        return ExplainHooks()
 
     def __init__(self, *, num_classes: int, input_length: int, members: list, alpha: float = 0.7,
                  threshold: float = 0.6):

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from spectool.models.base import SpectrumModel
+from spectool.models.base import ExplainHooks, SpectrumModel
 from spectool.models.layers import Dropout
 from spectool.models.registry import register_model
 
@@ -78,6 +78,9 @@ class ResNet1D(SpectrumModel):
         return self.fc
 
     cam_exact = True
+
+    def explain_hooks(self) -> ExplainHooks:
+        return ExplainHooks(cam_layer=self.cam_layer, cam_exact=True)
 
     def forward_maps(self, x: torch.Tensor) -> torch.Tensor:
         """(B, L) → last block's maps (B, D, L')."""

@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from spectool.models.base import SpectrumModel
+from spectool.models.base import ExplainHooks, SpectrumModel
 from spectool.models.layers import Dropout, dropout, keep_mask
 from spectool.models.registry import register_model
 
@@ -163,6 +163,9 @@ class ViT1D(SpectrumModel):
         """The explain hook points, one per block (their outputs: (B, heads, N + 1, N + 1))."""
         return [block.attn.attend for block in self.blocks]
 
+    def explain_hooks(self) -> ExplainHooks:
+        return ExplainHooks(attention=tuple(self.attention_modules))
+
     def patch_spans(self) -> torch.Tensor:
         """(N, 2) long: token i + 1 covers input points [start, stop) (stop clipped to L)."""
         start = torch.arange(self.num_patches) * self.patch
@@ -187,7 +190,7 @@ def capture_attention(model: ViT1D) -> Iterator[list[torch.Tensor]]:
     """
     maps: list[torch.Tensor] = []
     handles = [m.register_forward_hook(lambda _m, _i, out: maps.append(out.detach()))
-               for m in model.attention_modules]
+               for m in model.explain_hooks().attention]
     try:
         yield maps
     finally:

@@ -9,6 +9,7 @@ import torch
 
 from spectool.errors import UsageError
 from spectool.models import create_model, list_models
+from spectool.models.base import ExplainHooks
 from tests.models.conftest import tiny_input, tiny_model
 
 NETWORKS = list_models("network")
@@ -101,10 +102,17 @@ def test_wrong_length_is_refused(name):
         model(torch.rand(2, model.input_length + 1))
 
 
-@pytest.mark.parametrize("name", NETWORKS)
-def test_explain_hook_point_declared(name):
+@pytest.mark.parametrize("name", ALL)
+def test_explain_hooks_are_declared_submodules(name):
+    """Every model declares its explain hooks (networks at least one); they are its own modules."""
     model = tiny_model(name)
-    assert getattr(model, "attention_modules", None) or getattr(model, "cam_layer", None) is not None
+    hooks = model.explain_hooks()
+    assert isinstance(hooks, ExplainHooks)
+    own = {id(m) for m in model.modules()}
+    declared = list(hooks.attention) + ([hooks.cam_layer] if hooks.cam_layer is not None else [])
+    assert all(id(m) in own for m in declared)
+    assert bool(declared) == (name in NETWORKS)
+    assert not hooks.cam_exact or hooks.cam_layer is not None
 
 
 @pytest.mark.parametrize("name", NETWORKS)
