@@ -37,7 +37,7 @@ def reduce_output(out, model, how: str = "auto"):
     if out.ndim == 2 or how == "flatten":
         return out.flatten(1)
     if how == "auto":
-        how = "cls" if (out.ndim == 3 and getattr(model, "attention_modules", None)) else "mean"
+        how = "cls" if (out.ndim == 3 and model.explain_hooks().attention) else "mean"  # tokens, [CLS] first
     if how == "cls":
         return out[:, 0].flatten(1)
     return out.mean(dim=-1).flatten(1)
