@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from dataclasses import replace
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -11,6 +12,9 @@ from spectool.cli.common import DeviceOpt, SeedOpt, command
 from spectool.env import Env
 from spectool.learn.device import DEFAULT_DEVICE
 from spectool.errors import UsageError
+
+if TYPE_CHECKING:
+    from spectool.learn.settings import TrainSettings
 
 Opt = typer.Option
 MODEL_HELP = ("vit (ViT-1D), cnn, resnet (RCNet: ResNet-1D + confidence), union (RCNets over --groups), knn, "
@@ -112,10 +116,11 @@ def train(
     (SNIP baseline, maximum 1: the recipe predict replays) → train; each class's simulated sticks, cell and
     CIF text are stored in the checkpoint as references.
     """
-    settings = dict(locals())
-    settings.pop("env")
-    settings["given"] = _given(settings)
-    _run(env, settings)
+    options = dict(locals())
+    options.pop("env")
+    from spectool.learn.settings import TrainSettings
+
+    _run(env, TrainSettings(**options, given=frozenset(_given(options))))
 
 
 def _given(names) -> set[str]:
@@ -135,27 +140,27 @@ def ignored_on_resume(given) -> list[str]:
     return ["--" + name.replace("_", "-") for name in JOB_OPTIONS if name in given]
 
 
-def _resumed(env: Env, o: dict, saved) -> dict:
+def _resumed(env: Env, o: TrainSettings, saved) -> TrainSettings:
     """A resumed run's options: SET, --val and -o the interrupted run's unless given; ignored ones named."""
     from spectool.errors import UsageError
 
     run = saved.job.get("run") or {}
-    o = {**o, **{k: o[k] or run.get(k) for k in ("input", "val", "output")}}
-    if o["input"] is None:
-        raise UsageError("this state does not name its set (written by an older spectool): give SET", o["resume"])
-    ignored = ignored_on_resume(o.get("given", ()))
+    o = replace(o, **{k: getattr(o, k) or run.get(k) for k in ("input", "val", "output")})
+    if o.input is None:
+        raise UsageError("this state does not name its set (written by an older spectool): give SET", o.resume)
+    ignored = ignored_on_resume(o.given)
     if ignored:
         env.warn(f"--resume continues with the interrupted run's settings; ignored: {', '.join(ignored)}")
     return o
 
 
-def _run(env: Env, o: dict) -> None:
+def _run(env: Env, o: TrainSettings) -> None:
     from spectool.learn import distributed
     from spectool.learn.device import torch_device
 
     world = distributed.detect()
-    _threads(o["threads"], world)
-    device = torch_device(o["device"], world)
+    _threads(o.threads, world)
+    device = torch_device(o.device, world)
     distributed.init(world, device)
     try:
         _train(env, o, world, device)
@@ -175,7 +180,7 @@ def _threads(n: int, world) -> None:
         torch.set_num_threads(n)
 
 
-def _train(env: Env, o: dict, world, device) -> None:
+def _train(env: Env, o: TrainSettings, world, device) -> None:
     from contextlib import ExitStack
 
     with ExitStack() as stack:
@@ -183,12 +188,12 @@ def _train(env: Env, o: dict, world, device) -> None:
         _train_set(env, o, world, device)
 
 
-def _from_structures(env: Env, o: dict, world, stack) -> dict:
+def _from_structures(env: Env, o: TrainSettings, world, stack) -> TrainSettings:
     """The options with ``input`` (and ``val``) set: the set given, or the sets built from structures."""
     from spectool.cli import train_structures as ts
 
-    if not o["inputs"] or not ts.is_structures(o["inputs"]):
-        return {**o, "input": o["inputs"][0] if o["inputs"] else None, "references": None}
+    if not o.inputs or not ts.is_structures(o.inputs):
+        return replace(o, input=o.inputs[0] if o.inputs else None, references=None)
     import tempfile
     from pathlib import Path
 
@@ -196,11 +201,11 @@ def _from_structures(env: Env, o: dict, world, stack) -> dict:
     if world.distributed:
         raise UsageError("training from structures runs in one process; build the sets first for torchrun")
     work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="spectool-train-")))
-    paths = ts.build_sets(env, o["inputs"], work, o["like"], o["copies"], o["seed"])
-    return {**o, "input": paths["train"], "val": o["val"] or paths["val"], "references": paths["sim"]}
+    paths = ts.build_sets(env, o.inputs, work, o.like, o.copies, o.seed)
+    return replace(o, input=paths["train"], val=o.val or paths["val"], references=paths["sim"])
 
 
-def _train_set(env: Env, o: dict, world, device) -> None:
+def _train_set(env: Env, o: TrainSettings, world, device) -> None:
     from contextlib import ExitStack
 
     from spectool.io.checkpoint import load_checkpoint
@@ -211,39 +216,40 @@ def _train_set(env: Env, o: dict, world, device) -> None:
     from spectool.io.stdio import check_output_folder
     from spectool.io.trainstate import default_state_path, read_state
 
-    saved = read_state(o["resume"]) if o["resume"] else None
+    saved = read_state(o.resume) if o.resume else None
     o = _resumed(env, o, saved) if saved is not None else o
-    if o["input"] is None:
+    if o.input is None:
         raise UsageError("give SET, a labelled spectra set (or --resume STATE)")
-    o["output"] = o["output"] or "model.safetensors"
+    o = replace(o, output=o.output or "model.safetensors")
     if world.main:
-        check_output_folder(o["output"])  # before the epochs, not after them
+        check_output_folder(o.output)  # before the epochs, not after them
     job = _job(o, saved)
     seed = job.config["seed"]
     with ExitStack() as stack:
-        reader = stack.enter_context(open_set(o["input"], env))
-        inputs = Inputs(reader, read_labels(reader).astype("int64"), o["input"], parents=read_column(reader, "parent"))
-        if o["val"]:
-            inputs.val_reader = stack.enter_context(open_set(o["val"], env))
+        reader = stack.enter_context(open_set(o.input, env))
+        inputs = Inputs(reader, read_labels(reader).astype("int64"), o.input, parents=read_column(reader, "parent"))
+        if o.val:
+            inputs.val_reader = stack.enter_context(open_set(o.val, env))
             inputs.val_y = read_labels(inputs.val_reader).astype("int64")
-        reporter = _Reporter(env, world, o["log"], o["state"] or o["resume"] or default_state_path(o["output"]),
-                             keep=bool(o["state"] or o["resume"]), run=_run_paths(o))
+        reporter = _Reporter(env, world, o.log, o.state or o.resume or default_state_path(o.output),
+                             keep=bool(o.state or o.resume), run=_run_paths(o))
         opts = Options(seed, device, world, saved, load_checkpoint=load_checkpoint)
-        recipe = _scan_recipe(reader.meta.history, o["scan_step"], o["input"])  # checked before any training
+        recipe = _scan_recipe(reader.meta.history, o.scan_step, o.input)  # checked before any training
         outcome = reporter.guard(lambda: _dispatch(job, inputs, opts, reporter, o))
         if world.main:
             _save(env, o, outcome, reader.meta, recipe)
             reporter.finish()
 
 
-def _run_paths(o: dict) -> dict:
+def _run_paths(o: TrainSettings) -> dict:
     """SET, --val and -o as absolute paths (``-`` kept): what the state keeps so --resume alone continues."""
     import os
 
-    return {k: o[k] if o[k] in (None, "-") else os.path.abspath(o[k]) for k in ("input", "val", "output")}
+    paths = {k: getattr(o, k) for k in ("input", "val", "output")}
+    return {k: p if p in (None, "-") else os.path.abspath(p) for k, p in paths.items()}
 
 
-def _job(o: dict, saved):
+def _job(o: TrainSettings, saved):
     """The Job from the options, or from the resume state (whose settings win)."""
     from spectool.errors import UsageError
     from spectool.learn.job import Job, canonical_model
@@ -251,22 +257,23 @@ def _job(o: dict, saved):
 
     if saved is not None:
         return Job.from_json(saved.job)
-    name = canonical_model(o["model"])
-    if (o["groups"] or o["add_to"]) and name not in ("rcnet_union", "resnet1d"):
+    name = canonical_model(o.model)
+    if (o.groups or o.add_to) and name not in ("rcnet_union", "resnet1d"):
         raise UsageError("--groups and --add-to train RCNets: use --model union")
-    config = {k: o[k] for k in TrainConfig.__dataclass_fields__ if k in o}
-    config["seed"] = o["seed"]
-    return Job(name, _model_args(o), config, o["val_fraction"], _augment_ops(o), o["init"], o["freeze"],
-               split=o["split"])
+    config = {k: getattr(o, k) for k in TrainConfig.__dataclass_fields__ if hasattr(o, k)}
+    config["seed"] = o.seed
+    return Job(name, _model_args(o), config, o.val_fraction, _augment_ops(o), o.init, o.freeze,
+               split=o.split)
 
 
-def _model_args(o: dict) -> dict:
+def _model_args(o: TrainSettings) -> dict:
     import json
 
     from spectool.errors import UsageError
 
-    args = {k: o[k] for k in ("patch", "dim", "depth", "heads", "width", "dropout") if o[k] is not None}
-    for item in o["arg"] or []:
+    args = {k: getattr(o, k) for k in ("patch", "dim", "depth", "heads", "width", "dropout")
+            if getattr(o, k) is not None}
+    for item in o.arg or []:
         key, eq, value = item.partition("=")
         if not eq or not key:
             raise UsageError(f"--arg must be KEY=VALUE, not {item!r}")
@@ -277,27 +284,24 @@ def _model_args(o: dict) -> dict:
     return args
 
 
-def _augment_ops(o: dict) -> list:
-    if o["augment"] == "none" and not o["aug_op"]:
+def _augment_ops(o: TrainSettings) -> list:
+    if o.augment == "none" and not o.aug_op:
         return []
-    from spectool.errors import UsageError
     from spectool.signal.stream import build_ops
 
-    if o["augment"] not in ("none", "pattern"):
-        raise UsageError(f"--augment must be none or pattern, not {o['augment']!r}")
-    return [op.to_json() for op in build_ops(o["augment"], o["aug_op"] or [], [])]
+    return [op.to_json() for op in build_ops(o.augment, o.aug_op or [], [])]
 
 
-def _dispatch(job, inputs, opts, reporter, o: dict):
+def _dispatch(job, inputs, opts, reporter, o: TrainSettings):
     from spectool.learn import runner
     from spectool.learn.job import prepare_data
     from spectool.models.registry import model_kind
 
     val = None if inputs.val_reader is None else (inputs.val_reader.meta.label_names, inputs.val_y)
-    data = prepare_data(inputs.reader.meta.label_names, inputs.y, job, opts.seed, o["input"], val, inputs.parents)
+    data = prepare_data(inputs.reader.meta.label_names, inputs.y, job, opts.seed, o.input, val, inputs.parents)
     job.labels = data.labels
-    if o["add_to"]:
-        return runner.run_add_member(job, inputs, data, opts, reporter, o["add_to"])
+    if o.add_to:
+        return runner.run_add_member(job, inputs, data, opts, reporter, o.add_to)
     if job.model == "rcnet_union":
         return _union(job, inputs, data, opts, reporter, o)
     if model_kind(job.model) == "classical":
@@ -305,19 +309,19 @@ def _dispatch(job, inputs, opts, reporter, o: dict):
     return runner.run_network(job, inputs, data, opts, reporter)
 
 
-def _union(job, inputs, data, opts, reporter, o: dict):
+def _union(job, inputs, data, opts, reporter, o: TrainSettings):
     from spectool.errors import UsageError
     from spectool.learn import runner
     from spectool.io.classgroups import read_groups
 
-    if not o["groups"]:
+    if not o.groups:
         raise UsageError("--model union needs --groups GROUPS.json (or --add-to UNION to extend one)")
     if opts.resume is not None:
         raise UsageError("--resume continues single networks; retrain the union (or add members with --add-to)")
-    return runner.run_union(job, inputs, data, opts, reporter, read_groups(o["groups"]))
+    return runner.run_union(job, inputs, data, opts, reporter, read_groups(o.groups))
 
 
-def _save(env: Env, o: dict, outcome, meta, recipe: dict) -> None:
+def _save(env: Env, o: TrainSettings, outcome, meta, recipe: dict) -> None:
     import sys
     from pathlib import Path
 
@@ -325,24 +329,24 @@ def _save(env: Env, o: dict, outcome, meta, recipe: dict) -> None:
     from spectool.io.sets import sha256_file
 
     data = [{"role": role, "path": p, "sha256": sha256_file(p) if p != "-" and Path(p).is_file() else None}
-            for role, p in (("train", o["input"]), ("val", o["val"])) if p]
-    train = {**outcome.train, "data": data, "argv": ["spectool", *sys.argv[1:]], "resumed_from": o["resume"]}
+            for role, p in (("train", o.input), ("val", o.val)) if p]
+    train = {**outcome.train, "data": data, "argv": ["spectool", *sys.argv[1:]], "resumed_from": o.resume}
     extra = dict(outcome.extra_tensors)
-    if o.get("references"):
+    if o.references:
         from spectool.cli.train_structures import references
 
-        tensors, train["references"] = references(env, o["references"], outcome.labels)
+        tensors, train["references"] = references(env, o.references, outcome.labels)
         extra.update(tensors)
-    if o["test"]:
-        train["test"] = _test_metrics(env, o["test"], outcome)
+    if o.test:
+        train["test"] = _test_metrics(env, o.test, outcome)
         if train["test"]["ood_threshold"] is not None:  # predict flags what falls below 95 % of these
             train["ood_threshold"] = train["test"]["ood_threshold"]
-    save_checkpoint(o["output"], outcome.model, labels=outcome.labels, input=meta,
+    save_checkpoint(o.output, outcome.model, labels=outcome.labels, input=meta,
                     preprocess=recipe, train=train,
                     extra_tensors=extra,
-                    label_info=_label_info(o["label_info"], outcome.labels, o["label_columns"]))
+                    label_info=_label_info(o.label_info, outcome.labels, o.label_columns))
     val = train.get("val") or {}
-    env.info(f"train: {o['output']}: {len(outcome.labels)} classes, best epoch {train.get('best_epoch')}, val "
+    env.info(f"train: {o.output}: {len(outcome.labels)} classes, best epoch {train.get('best_epoch')}, val "
              + " ".join(f"top{k} {val[f'top{k}']:.3f}" for k in (1, 3, 5) if f"top{k}" in val))
 
 

@@ -123,10 +123,10 @@ def _read_text(path: str) -> str | None:
         return None
 
 
-def check(o: dict) -> None:
+def check(o) -> None:
     """Options that make no sense with structures: usage errors before any work."""
-    if o["resume"]:
+    if o.resume:
         raise UsageError("--resume continues a run on a set; from structures, train again (it is seeded)")
-    if o["copies"] < 2:
+    if o.copies < 2:
         raise UsageError("--copies must be at least 2")
 

@@ -1,0 +1,82 @@
+"""What ``spectool train`` is asked to do: one frozen dataclass whose fields are the command's options and
+whose ``checks`` are declared like an ``Op``'s (:mod:`spectool.signal.ops`), run when it is made, so a bad
+option is a :class:`UsageError` (exit 2) before any file is opened or any epoch run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import ClassVar
+
+from spectool.errors import UsageError
+from spectool.learn.job import SPLITS
+from spectool.signal.ops import Check, one_of
+
+SCHEDULES = ("cosine", "plateau", "constant")
+AUGMENT_PRESETS = ("none", "pattern")
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """The options of ``spectool train`` (names as the flags, ``-`` → ``_``; their defaults are the
+    command's); ``input`` and ``references`` are filled in once the sets are known (the one given, or
+    those built from structures)."""
+
+    inputs: list[str] | None
+    output: str | None
+    model: str
+    val: str | None
+    val_fraction: float
+    split: str
+    epochs: int
+    batch_size: int | None
+    lr: float
+    weight_decay: float
+    warmup: float
+    schedule: str
+    label_smoothing: float
+    patience: int | None
+    grad_clip: float
+    compile: bool
+    amp: bool
+    patch: int | None
+    dim: int | None
+    depth: int | None
+    heads: int | None
+    width: int | None
+    dropout: float | None
+    arg: list[str] | None
+    augment: str
+    aug_op: list[str] | None
+    init: str | None
+    freeze: bool
+    groups: str | None
+    add_to: str | None
+    resume: str | None
+    state: str | None
+    log: str | None
+    test: str | None
+    scan_step: list[str] | None
+    label_info: str | None
+    label_columns: str | None
+    like: str | None
+    copies: int
+    threads: int
+    seed: int
+    device: str
+    given: frozenset[str] = field(default_factory=frozenset)  # options set on the command line or environment
+    input: str | None = None
+    references: str | None = None
+
+    checks: ClassVar[dict[str, Check]] = {
+        "schedule": one_of(*SCHEDULES), "split": one_of(*SPLITS), "augment": one_of(*AUGMENT_PRESETS),
+    }
+
+    def __post_init__(self) -> None:
+        for key, check in self.checks.items():
+            if (msg := check(getattr(self, key))) is not None:
+                raise UsageError(f"--{key.replace('_', '-')} {msg}")
+
+    @classmethod
+    def option_names(cls) -> list[str]:
+        """The fields that are command-line options (not filled in later)."""
+        return [f.name for f in fields(cls) if f.name not in ("given", "input", "references")]
