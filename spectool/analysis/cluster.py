@@ -21,12 +21,38 @@ Labels: int64 (N,), −1 = DBSCAN noise.
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 
 from spectool.errors import UsageError
 
 METHODS = ("dbscan", "affinity", "ward", "kmeans")
+SPACES = ("features", "projection")
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    """How ``spectool cluster`` projects, clusters and reports (its options), checked when made:
+    an unknown method or space is a :class:`UsageError` before any work."""
+
+    methods: tuple[str, ...]
+    project: str
+    dims: int
+    space: str
+    clusters: int | None  # for ward and kmeans; None: the number of labels, else 8
+    eps: float | None  # DBSCAN radius; None: the k-distance knee
+    min_samples: int
+    neighbors: int  # k of the kNN isolation distance
+    top: int  # isolated rows and dense clusters reported
+    seed: int
+
+    def __post_init__(self) -> None:
+        unknown = [m for m in self.methods if m not in METHODS]
+        if unknown:
+            raise UsageError(f"unknown method {unknown[0]!r}")
+        if self.space not in SPACES:
+            raise UsageError("--space must be features or projection")
 
 
 def kdistances(F: np.ndarray, k: int) -> np.ndarray:
@@ -171,3 +197,43 @@ def adjusted_rand(truth: np.ndarray, labels: np.ndarray) -> float | None:
 
     keep = truth >= 0
     return float(adjusted_rand_score(truth[keep], labels[keep])) if keep.sum() >= 2 else None
+
+
+def analyse(X: np.ndarray, y: np.ndarray, s: ClusterSettings) -> dict:
+    """What ``spectool cluster`` reports for rows X (N, D) with labels y (N,) (−1 = none): ``labels``
+    (method → (N,) int64), ``extra`` (projection, isolation, isolated rows, DBSCAN eps, densest clusters,
+    Ward linkage), ``k`` (clusters asked of ward and kmeans) and ``scores`` (one row per labelling)."""
+    from spectool.analysis.project import project as run_projection
+
+    P = run_projection(X, s.project, s.dims, s.seed)
+    F = P if s.space == "projection" else X
+    k = s.clusters or (len(np.unique(y[y >= 0])) if (y >= 0).any() else 8)
+    labels, extra = {}, {"projection": P}
+    for name in s.methods:
+        if name == "dbscan":
+            labels[name], extra["dbscan_eps"] = dbscan(F, s.eps, s.min_samples)
+        elif name == "affinity":
+            labels[name] = affinity(F, s.seed)
+        elif name == "ward":
+            labels[name], extra["ward_linkage"] = ward(F, k)
+        else:
+            labels[name] = kmeans(F, k, s.seed)
+    iso = isolation(F, s.neighbors)
+    extra.update(isolation=iso, isolated=np.argsort(-iso, kind="stable")[:s.top])
+    if "dbscan" in labels:
+        extra["densest"] = densest_clusters(F, labels["dbscan"], s.neighbors)[:s.top]
+    return {"labels": labels, "extra": extra, "k": k, "scores": score_labels(F, y, labels, s.seed)}
+
+
+def score_labels(F: np.ndarray, y: np.ndarray, labels: dict, seed: int) -> list[dict]:
+    """One row per labelling (the set's own labels first, when it has any): clusters, noise, silhouette
+    on F (N, D) and the adjusted Rand index against y."""
+    rows = []
+    if (y >= 0).any():
+        rows.append({"method": "labels", "clusters": int(len(set(y[y >= 0].tolist()))), "noise": int((y < 0).sum()),
+                     "silhouette": silhouette(F, y, seed), "ari": 1.0})
+    for name, lab in labels.items():
+        rows.append({"method": name, "clusters": int(len(set(lab[lab >= 0].tolist()))), "noise": int((lab < 0).sum()),
+                     "silhouette": silhouette(F, lab, seed),
+                     "ari": adjusted_rand(y, lab) if (y >= 0).any() else None})
+    return rows

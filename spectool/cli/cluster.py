@@ -45,14 +45,12 @@ def cluster(
     the kNN isolation distance, the densest DBSCAN clusters, the Ward linkage, and silhouette / adjusted Rand index
     against the labels when there are labels. A summary table goes to stdout (stderr when -o -).
     """
-    from spectool.analysis.cluster import METHODS
+    from spectool.analysis.cluster import ClusterSettings, analyse
 
     methods = method or ["dbscan", "ward", "kmeans"]
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown or space not in ("features", "projection"):
-        raise UsageError(f"unknown method {unknown[0]!r}" if unknown else "--space must be features or projection")
+    settings = ClusterSettings(tuple(methods), project, dims, space, clusters, eps, min_samples, neighbors, top, seed)
     data = _read(input, env)
-    result = _analyse(data, methods, project, dims, space, clusters, eps, min_samples, neighbors, top, seed)
+    result = analyse(data["X"], data["y"], settings)
     if group_classes is not None:
         result["groups"] = _group(env, data, group_classes, groups, seed)
     params = _params(project, dims, methods, space, eps, min_samples, neighbors, group_classes)
@@ -78,47 +76,6 @@ def _read(spec: str, env: Env) -> dict:
     columns = {k: np.concatenate([c.samples[k] for c in chunks]) for k in chunks[0].samples}
     return {"meta": meta, "X": np.concatenate([c.X for c in chunks]).astype(np.float64),
             "y": np.concatenate([c.y for c in chunks]).astype(np.int64), "samples": columns}
-
-
-def _analyse(data, methods, project, dims, space, clusters, eps, min_samples, neighbors, top, seed) -> dict:
-    import numpy as np
-
-    from spectool.analysis import cluster as C
-    from spectool.analysis.project import project as run_projection
-
-    X, y = data["X"], data["y"]
-    P = run_projection(X, project, dims, seed)
-    F = P if space == "projection" else X
-    k = clusters or (len(np.unique(y[y >= 0])) if (y >= 0).any() else 8)
-    labels, extra = {}, {"projection": P}
-    for name in methods:
-        if name == "dbscan":
-            labels[name], extra["dbscan_eps"] = C.dbscan(F, eps, min_samples)
-        elif name == "affinity":
-            labels[name] = C.affinity(F, seed)
-        elif name == "ward":
-            labels[name], extra["ward_linkage"] = C.ward(F, k)
-        else:
-            labels[name] = C.kmeans(F, k, seed)
-    iso = C.isolation(F, neighbors)
-    extra.update(isolation=iso, isolated=np.argsort(-iso, kind="stable")[:top])
-    if "dbscan" in labels:
-        extra["densest"] = C.densest_clusters(F, labels["dbscan"], neighbors)[:top]
-    return {"labels": labels, "extra": extra, "k": k, "scores": _scores(F, y, labels, seed)}
-
-
-def _scores(F, y, labels: dict, seed: int) -> list[dict]:
-    from spectool.analysis import cluster as C
-
-    rows = []
-    if (y >= 0).any():
-        rows.append({"method": "labels", "clusters": int(len(set(y[y >= 0].tolist()))), "noise": int((y < 0).sum()),
-                     "silhouette": C.silhouette(F, y, seed), "ari": 1.0})
-    for name, lab in labels.items():
-        rows.append({"method": name, "clusters": int(len(set(lab[lab >= 0].tolist()))), "noise": int((lab < 0).sum()),
-                     "silhouette": C.silhouette(F, lab, seed),
-                     "ari": C.adjusted_rand(y, lab) if (y >= 0).any() else None})
-    return rows
 
 
 def _group(env: Env, data: dict, n_groups: int, path: str, seed: int) -> list[list[str]]:

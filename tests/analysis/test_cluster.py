@@ -99,3 +99,15 @@ def test_scores(blobs):
     noisy = y.copy()
     noisy[:5] = -1
     assert C.silhouette(F, noisy) is not None
+
+
+def test_analyse_scores_every_labelling_and_settings_are_checked_when_made(blobs):
+    F, y = blobs
+    settings = C.ClusterSettings(("ward", "kmeans"), "pca", 2, "features", None, None, 5, 5, 3, 0)
+    result = C.analyse(F, y, settings)
+    assert result["k"] == K and [r["method"] for r in result["scores"]] == ["labels", "ward", "kmeans"]
+    assert all(r["ari"] > 0.9 for r in result["scores"]) and len(result["extra"]["isolated"]) == 3
+    with pytest.raises(UsageError, match="unknown method 'spectral'"):
+        C.ClusterSettings(("spectral",), "pca", 2, "features", None, None, 5, 5, 3, 0)
+    with pytest.raises(UsageError, match="--space"):
+        C.ClusterSettings(("ward",), "pca", 2, "pixels", None, None, 5, 5, 3, 0)
