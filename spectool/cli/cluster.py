@@ -46,15 +46,16 @@ def cluster(
     against the labels when there are labels. A summary table goes to stdout (stderr when -o -).
     """
     from spectool.analysis.cluster import ClusterSettings, analyse
+    from spectool.io.clusters import read_rows, write_clusters
 
     methods = method or ["dbscan", "ward", "kmeans"]
     settings = ClusterSettings(tuple(methods), project, dims, space, clusters, eps, min_samples, neighbors, top, seed)
-    data = _read(input, env)
+    data = read_rows(input, env)
     result = analyse(data["X"], data["y"], settings)
     if group_classes is not None:
         result["groups"] = _group(env, data, group_classes, groups, seed)
     params = _params(project, dims, methods, space, eps, min_samples, neighbors, group_classes)
-    _write(env, input, output, data, result, params, seed)
+    write_clusters(env, input, output, data, result, params, seed)
     if png:
         _pictures(png, data, result)
     _report(env, output, result)
@@ -63,19 +64,6 @@ def cluster(
 def _params(project, dims, methods, space, eps, min_samples, neighbors, group_classes) -> dict:
     return {"project": project, "dims": dims, "methods": methods, "space": space, "eps": eps,
             "min_samples": min_samples, "neighbors": neighbors, "group_classes": group_classes}
-
-
-def _read(spec: str, env: Env) -> dict:
-    import numpy as np
-
-    from spectool.io.sets import open_set
-
-    with open_set(spec, env) as reader:
-        chunks = list(reader.iter_chunks(65536, peaks=False))
-        meta = reader.meta
-    columns = {k: np.concatenate([c.samples[k] for c in chunks]) for k in chunks[0].samples}
-    return {"meta": meta, "X": np.concatenate([c.X for c in chunks]).astype(np.float64),
-            "y": np.concatenate([c.y for c in chunks]).astype(np.int64), "samples": columns}
 
 
 def _group(env: Env, data: dict, n_groups: int, path: str, seed: int) -> list[list[str]]:
@@ -90,45 +78,6 @@ def _group(env: Env, data: dict, n_groups: int, path: str, seed: int) -> list[li
     write_groups(path, groups)
     env.info(f"cluster: {len(names)} labels in {len(groups)} groups ({how}) written to {path}")
     return groups
-
-
-def _write(env: Env, spec: str, output: str, data: dict, result: dict, params: dict, seed: int) -> None:
-    from spectool.io.groups import ExtraGroup
-    from spectool.spectra import Chunk
-    from spectool.io.sets import create_set, history_record
-
-    meta = data["meta"]
-    record = history_record("cluster", params, [spec], seed)
-    out_meta = meta.evolve(has_peaks=False, columns=list(data["samples"]))
-    with create_set(output, out_meta, env, record) as builder:
-        builder.append(Chunk(data["X"].astype("float32"), data["y"].astype("int32"), data["samples"]))
-        group = ExtraGroup(builder, "clusters", NX_class="NXcollection", methods=list(result["labels"]),
-                           clusters=result["k"], scores=result["scores"], **_attrs(params))
-        for name, labels in result["labels"].items():
-            group.put(name, labels)
-        _put_extra(group, result)
-
-
-def _attrs(params: dict) -> dict:
-    return {k: v for k, v in params.items() if v is not None and k != "methods"}
-
-
-def _put_extra(group, result: dict) -> None:
-    import numpy as np
-
-    extra = result["extra"]
-    for name in ("projection", "isolation", "isolated", "ward_linkage"):
-        if name in extra:
-            group.put(name, extra[name])
-    if "dbscan_eps" in extra:
-        group.set_attrs(dbscan_eps=extra["dbscan_eps"])
-    if "densest" in extra:
-        rows = extra["densest"]
-        group.put("densest_cluster", np.array([r["cluster"] for r in rows], np.int64))
-        group.put("densest_size", np.array([r["size"] for r in rows], np.int64))
-        group.put("densest_median_kdistance", np.array([r["median_kdistance"] for r in rows]))
-    if "groups" in result:
-        group.set_attrs(groups={"groups": result["groups"]})
 
 
 def _pictures(png: str, data: dict, result: dict) -> None:

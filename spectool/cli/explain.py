@@ -149,39 +149,12 @@ class _ExplainWriter:
             self.row += len(part)
 
     def _append(self, builder, maps: dict) -> None:
-        import numpy as np
-
         from spectool.explain.maps import main_map
+        from spectool.io.explainmaps import append_maps, open_explain_group
 
         if self.group is None:
-            self.group = self._open(builder, main_map(maps))
-        names = np.array([self.ckpt.labels[t] for t in maps["target"]], dtype=object)
-        self.group.append("target", maps["target"].astype(np.int64))
-        self.group.append("target_name", names)
-        self.group.append("predicted", maps["predicted"].astype(np.int64))
-        self.group.append("score", maps["score"].astype(np.float32))
-        for name in [*self.plan["methods"], "attention"]:
-            if name in maps:
-                self.group.append(name, maps[name].astype(np.float32))
-
-    def _open(self, builder, signal: str):
-        from spectool.io.groups import ExtraGroup
-
-        model = self.ckpt.model
-        occ = self.plan["occlusion"]
-        group = ExtraGroup(builder, "explain", NX_class="NXdata", signal=signal, axes=[".", "axis"],
-                           model=self.ckpt.meta["model"]["name"], methods=list(self.plan["methods"]),
-                           score=_score_meaning(model))
-        group.link("axis", "/entry/data/axis")
-        group.put("classes", list(self.ckpt.labels))
-        if "occlusion" in self.plan["methods"]:
-            group.set_attrs(occlusion_window_points=occ.window, occlusion_stride_points=occ.stride,
-                            occlusion_baseline=occ.baseline, occlusion_window=occ.window * self.plan["step"])
-        if "arm" in self.plan["methods"] or "rollout" in self.plan["methods"]:
-            spans = model.patch_spans().numpy()
-            group.put("patch_start", spans[:, 0])
-            group.put("patch_stop", spans[:, 1])
-        return group
+            self.group = open_explain_group(builder, self.ckpt, self.plan, main_map(maps))
+        append_maps(self.group, maps, self.ckpt.labels, self.plan["methods"])
 
     def _pictures(self, item, X, maps: dict) -> None:
         from spectool.explain.plots import draw_samples
@@ -190,12 +163,6 @@ class _ExplainWriter:
         names = [str(i) for i in ids] if ids is not None else [f"{item.name}#{k}" for k in range(len(X))]
         spans = self.ckpt.model.patch_spans().numpy() if "attention" in maps else None
         draw_samples(self.png, self.row, names, X, self.ckpt.axis, maps, self.ckpt.labels, item.labels, spans)
-
-
-def _score_meaning(model) -> str:
-    if getattr(model, "output_kind", "logits") == "logits":
-        return "softmax probability of the target class"
-    return f"the model's {model.output_kind} for the target class (0 where it was not proposed)"
 
 
 def _slice(item, lo: int, hi: int):
