@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Iterator, Optional
+from typing import Annotated, Optional
 
 import typer
 
@@ -13,6 +12,8 @@ from spectool.cli.common import JsonOpt, SeedOpt, WorkersOpt, command
 from spectool.cli.workers import pool_map, worker_pool
 from spectool.env import Env
 from spectool.errors import UsageError
+from spectool.io.stdio import atomic_folder
+from spectool.io.tables import write_csv
 
 corpus_app = typer.Typer(name="corpus", help="Build corpora of crystal structures to simulate and train on.",
                          no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None,
@@ -101,7 +102,7 @@ def _check_target(target: Path, force: bool) -> Path:
 
 
 def _build(env, chosen, target: Path, per_type, seed, holdout, strain, volume, workers) -> None:
-    with _staged(target) as staging:
+    with atomic_folder(target) as staging:
         manifest, rows, dropped = [], [], 0
         jobs = [(t.label, per_type, seed, holdout, strain, volume) for t in chosen]
         with worker_pool(workers if len(jobs) >= 2 else 1) as pool, env.progress("corpus", len(jobs)) as advance:
@@ -115,8 +116,8 @@ def _build(env, chosen, target: Path, per_type, seed, holdout, strain, volume, w
                 rows.append(type_row)
                 dropped += n_dropped
                 env.debug(f"{kind.label}: {type_row['compounds']} compound(s), {n_dropped} draw(s) dropped")
-        _write_table(staging / "types.csv", rows, TYPE_COLUMNS + ["compounds", "train", "test"])
-        _write_table(staging / "manifest.csv", manifest, MANIFEST_COLUMNS)
+        write_csv(staging / "types.csv", rows, TYPE_COLUMNS + ["compounds", "train", "test"])
+        write_csv(staging / "manifest.csv", manifest, MANIFEST_COLUMNS)
     n_test = sum(r["split"] == "test" for r in manifest)
     env.info(f"corpus: {len(manifest)} compound(s) of {len(rows)} type(s) ({len(manifest) - n_test} train, "
              f"{n_test} test) written to {target}")
@@ -127,52 +128,6 @@ def _run_jobs(jobs: list[tuple], pool):
     from spectool.corpus.generate import build_type as type_job
 
     return pool_map(pool, type_job, *zip(*jobs))
-
-
-def _write_table(path: Path, rows: list[dict], columns: list[str]) -> None:
-    """A CSV with a header, through a temporary file renamed into place."""
-    import csv
-
-    from spectool.io.stdio import atomic_path
-
-    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, columns, extrasaction="ignore", lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-
-
-@contextmanager
-def _staged(target: Path) -> Iterator[Path]:
-    """A temporary folder beside ``target``, published onto it (:func:`_publish`) when the block succeeds
-    and removed in any case: a corpus folder appears only when complete."""
-    import shutil
-    import tempfile
-
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    try:
-        yield staging
-        _publish(staging, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
-def _publish(staging: Path, target: Path) -> None:
-    """Rename the finished corpus onto ``target``; an old corpus there is moved aside, then removed."""
-    import os
-    import shutil
-
-    old = None
-    if target.is_dir() and any(target.iterdir()):
-        old = target.with_name(f"{staging.name}.old")
-        os.replace(target, old)
-    try:
-        os.replace(staging, target)
-    except OSError:
-        if old is not None:
-            os.replace(old, target)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 LIBRARY_TYPE_COLUMNS = ["label", "key", "mineral", "strukturbericht", "aflow_title", "spacegroup", "crystal_system",
@@ -354,7 +309,7 @@ def _metadata(report, analysed, types, unnamed, seed, per_type, holdout, cif_lic
 def _write_library(target: Path, types, metadata: dict) -> None:
     import json as jsonlib
 
-    with _staged(target) as staging:
+    with atomic_folder(target) as staging:
         manifest = []
         for kind in types:
             for n, (entry, split) in enumerate(zip(kind.entries, kind.splits)):
@@ -365,9 +320,9 @@ def _write_library(target: Path, types, metadata: dict) -> None:
                 manifest.append({**{c: getattr(entry, c) for c in LIBRARY_COLUMNS if hasattr(entry, c)},
                                  "id": f"{kind.label}-{n:03d}-{entry.id}", "label": kind.label, "split": split,
                                  "path": rel})
-        _write_table(staging / "types.csv", [t.row() for t in types], LIBRARY_TYPE_COLUMNS)
-        _write_table(staging / "manifest.csv", manifest, LIBRARY_COLUMNS)
-        _write_table(staging / "names.csv", [r for t in types for r in t.name_rows()], ["name", "label", "structures"])
+        write_csv(staging / "types.csv", [t.row() for t in types], LIBRARY_TYPE_COLUMNS)
+        write_csv(staging / "manifest.csv", manifest, LIBRARY_COLUMNS)
+        write_csv(staging / "names.csv", [r for t in types for r in t.name_rows()], ["name", "label", "structures"])
         (staging / "library.json").write_text(jsonlib.dumps(metadata, indent=1) + "\n", encoding="utf-8")
 
 

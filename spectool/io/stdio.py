@@ -168,6 +168,35 @@ def atomic_path(target: Path, suffix: str = "", mode: int = 0o666) -> Iterator[P
         tmp.unlink(missing_ok=True)
 
 
+@contextmanager
+def atomic_folder(target: Path) -> Iterator[Path]:
+    """A temporary folder beside ``target``, published onto it (:func:`_publish`) when the block succeeds
+    and removed in any case: a folder output (a corpus) appears only when complete; the folder
+    counterpart of :func:`atomic_path`."""
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        yield staging
+        _publish(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _publish(staging: Path, target: Path) -> None:
+    """Rename the finished folder onto ``target``; an old one there is moved aside, then removed."""
+    old = None
+    if target.is_dir() and any(target.iterdir()):
+        old = target.with_name(f"{staging.name}.old")
+        os.replace(target, old)
+    try:
+        os.replace(staging, target)
+    except OSError:
+        if old is not None:
+            os.replace(old, target)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def _followed(target: Path) -> Path:
     """Where writing ``target`` lands: a symlink's final target (which may not exist yet)."""
     return Path(os.path.realpath(target)) if target.is_symlink() else target

@@ -81,7 +81,7 @@ def test_a_failure_leaves_no_corpus(tmp_path, env, monkeypatch):
     def broken(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(cli, "_write_table", broken)
+    monkeypatch.setattr(cli, "write_csv", broken)
     target = tmp_path / "c"
     with pytest.raises(OSError):
         cli._build(env, select_types(load_library(), ["B1"]), target, 2, 0, 0.0, 0.02, 0.02, 1)
