@@ -62,6 +62,13 @@ class Axis:
         return cls(np.asarray(data["values"], dtype=np.float64), data.get("quantity", "index"),
                    data.get("units", ""))
 
+    def describe(self) -> str:
+        """For messages: ``4251 points 5–90 deg (two_theta)``."""
+        if not len(self):
+            return "an empty axis"
+        return (f"{len(self)} points {self.values[0]:g}–{self.values[-1]:g} {self.units}".rstrip()
+                + f" ({self.quantity})")
+
     @classmethod
     def index(cls, length: int) -> "Axis":
         """0, 1, … L-1 for data that came without an axis."""

@@ -76,7 +76,6 @@ def _load(model: str, device: str):
 
 def _collect(env: Env, inputs: list[str], ckpt, from_wavelength) -> tuple[list, Batch]:
     """[(Spectra, rows on the model's axis (or the first input's))] for every usable input, and the batch."""
-    from spectool.explain.inputs import describe
     from spectool.io.spectra import iter_spectra
     from spectool.learn.inference import Predictor
 
@@ -91,7 +90,7 @@ def _collect(env: Env, inputs: list[str], ckpt, from_wavelength) -> tuple[list, 
             else:
                 first = first or item.axis
                 if not item.axis.same_as(first):
-                    raise UsageError(f"is on {describe(item.axis)}, not the first input's {describe(first)}: "
+                    raise UsageError(f"is on {item.axis.describe()}, not the first input's {first.describe()}: "
                                      "preprocess onto one axis first, or give --model")
                 X = item.X
             rows.append((item, X))

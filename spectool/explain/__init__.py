@@ -4,7 +4,6 @@
   map (ARM, Chen et al. 2024) and full rollout (Abnar & Zuidema 2020), patches → input points.
 - :mod:`~spectool.explain.cam`: exact CAM, Grad-CAM, occlusion (CrySTINet's masking test).
 - :mod:`~spectool.explain.maps`: which methods a model supports; one batch → numpy maps.
-- :mod:`~spectool.explain.inputs`: raw scans onto a checkpoint's axis through its recipe.
 - :mod:`~spectool.explain.plots`: pictures (matplotlib, Agg), imported only when asked.
 
 Core code: tensors in, tensors out; it never prints and never edits the model (hooks from outside).

@@ -159,11 +159,6 @@ class Resample(Op):
         return _f32(fn(X, x, grid, self.fill)), Axis(grid, axis.quantity, axis.units)
 
 
-def coverage(axis: Axis, grid: np.ndarray) -> float:
-    """Fraction of ``grid`` inside the data's range (for a warning at the CLI)."""
-    return float(np.mean((grid >= axis.values[0]) & (grid <= axis.values[-1])))
-
-
 @register
 @dataclass(frozen=True)
 class Savgol(Op):
@@ -305,7 +300,7 @@ class Bragg(Op):
     """2θ at one wavelength → 2θ at another for the same d (Bragg's law), e.g. Mo Kα → Cu Kα.
 
     ``from_wavelength`` (Å) defaults to the scan's; ``to_wavelength`` (Å) is required. Points
-    that have no angle at the new wavelength are dropped (the CLI warns: compare lengths).
+    that have no angle at the new wavelength are dropped, silently (the axis comes out shorter).
     The new axis is not uniform: follow with ``resample``.
     """
 

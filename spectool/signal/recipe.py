@@ -6,8 +6,11 @@ JSON form (what ``/entry/history`` and a checkpoint's ``preprocess`` metadata ho
      "steps": [{"op": "savgol", "window": 21, "order": 3},
                {"op": "resample", "start": 5.0, "stop": 90.0, "step": 0.02, ...}]}
 
-``predict`` rebuilds it with :meth:`Recipe.from_json` and calls :meth:`Recipe.apply_scan`
-on each raw scan: the same ops, in the same order, give the same array.
+``predict`` (and explain, embed) replay it through :meth:`spectool.learn.inference.Predictor.prepare`:
+:meth:`Recipe.from_json`, then :meth:`Recipe.apply` on a scan's rows (after a Bragg step to the training
+wavelength when the recipe has none of its own; before a resample onto the training axis and max
+normalisation when the recipe does not end there): the same ops, in the same order, give the same array.
+:meth:`Recipe.apply_scan` does the same for one Scan-like object.
 """
 
 from __future__ import annotations
