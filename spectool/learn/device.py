@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Iterator
+
 from spectool.errors import UsageError
 
 
@@ -19,3 +22,19 @@ def pick_device(spec: str = "auto") -> str:
             raise UsageError(f"--device {spec}: no CUDA device here (use --device cpu or auto)")
         return spec
     raise UsageError(f"--device must be auto, cpu or cuda[:N], not {spec!r}")
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run the block with ``n`` intra-op threads on this thread, then restore the previous number.
+
+    torch's OpenMP thread count is per calling thread once set, so another thread's work keeps its own.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
