@@ -11,7 +11,10 @@
    ≥ 4 wt % whose structure type the library has, and the RMS wt % error over all 7 minerals,
    against search–match with iterative subtraction (fractions from its least-squares scales).
 3. Synthetic mixtures (2–3 corpus prototypes, 10–90 wt %, Cu Kα1+2, background, noise).
-4. Time per scan, warm, with and without verification (10 candidates), on --threads threads.
+4. Time per scan, warm, with and without verification (10 candidates), on --threads threads; and
+   `spectool predict` as a user runs it (a fresh process, torch's default threads): one scan (start-up
+   included) and a folder of --folder scans (start-up paid once), --refine against --no-refine (the
+   network alone) and against search–match (in-process, per scan, same library as 1.).
 
 Skips what it cannot find (../shared/data, build/model/corpus from `make references`).
 """
@@ -20,7 +23,10 @@ from __future__ import annotations
 
 import argparse
 import csv
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -86,6 +92,7 @@ def main() -> None:
     ap.add_argument("--build", default=str(ROOT / "build" / "model"))
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--limit", type=int, default=None, help="at most N measured single-phase scans")
+    ap.add_argument("--folder", type=int, default=10, help="scans in the folder that predict is timed on")
     args = ap.parse_args()
     if not ROCKJOCK.exists():
         print(f"skipped: {ROCKJOCK} not found")
@@ -133,7 +140,9 @@ def main() -> None:
         rank = order.index(label) + 1 if label in order else 99
         verified_ranks.append(rank)
         rows.append((mineral, label, order[0] if order else "-", rank))
+    t = time.perf_counter()
     sm = ranks_of(search_match_scores(X, lib, lib_labels, C, x), truth)
+    time_sm = (time.perf_counter() - t) / len(X)
     print(f"measured RockJock single-phase scans of known structure type (n = {len(items)}):")
     print(f"  network alone             : {topk(net)}")
     print(f"  network + verification    : {topk(np.array(verified_ranks))}")
@@ -143,6 +152,7 @@ def main() -> None:
         print(f"    {mineral:13} {label:22} verified top-1 {top:22} rank {rank:3}  search–match rank {s:3}")
     print(f"time per scan (warm, {args.threads} threads, 10 candidates, one phase): network {np.median(times_n):.3f} s, "
           f"with verification {np.median(times_v):.2f} s median ({np.max(times_v):.2f} s max); target ≤ 1.5 s")
+    cli_times(args.model, [item.name for _, _, item in items][:args.folder], time_sm)
 
     # 2. measured mixtures
     weights_csv = ROCKJOCK / "rockjock_mixtures" / "weights_wt_percent.csv"
@@ -177,6 +187,28 @@ def main() -> None:
     print(f"  phases found (≥ 4 wt %, type in the library): verified {found_v}/{want}, search–match {found_s}/{want}")
     print(f"  RMS wt % error over all 7 minerals: verified {rms(errs_v):.1f}, search–match {rms(errs_s):.1f}")
     synthetic(predictor, verifier, refs, Path(args.build))
+
+
+def cli_times(model: str, scans: list[str], search_match_s: float) -> None:
+    """Wall time of `spectool predict` on one scan and on a folder of them, --refine and --no-refine."""
+    def wall(*args: str) -> float:
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "spectool", "predict", "-q", "-m", model, "--wavelength", "1.5406",
+                        *args], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+        return time.perf_counter() - t
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for scan in scans:
+            shutil.copy(scan, tmp)
+        one = {mode: wall(mode, scans[0]) for mode in ("--refine", "--no-refine")}
+        folder = {mode: wall(mode, tmp) / len(scans) for mode in ("--refine", "--no-refine")}
+    print("spectool predict in a fresh process (torch's default threads), wall time per scan:")
+    print(f"  one scan (start-up included): --refine {one['--refine']:.2f} s, network alone {one['--no-refine']:.2f} s"
+          f" (ratio {one['--refine'] / one['--no-refine']:.2f})")
+    print(f"  folder of {len(scans)} scans: --refine {folder['--refine']:.2f} s/scan, network alone "
+          f"{folder['--no-refine']:.2f} s/scan (ratio {folder['--refine'] / folder['--no-refine']:.2f}); "
+          f"search–match (in-process, warm) {search_match_s:.3f} s/scan "
+          f"(ratio {folder['--refine'] / max(search_match_s, 1e-9):.1f}); target ≤ 1.5 s/scan")
 
 
 def synthetic(predictor, verifier, refs, build: Path) -> None:
