@@ -94,7 +94,9 @@ def predict(
         raise UsageError("--png draws the fit: drop --no-refine")
     run.verifier = _verifier(env, ckpt, predictor, refine, refine_top, references, phases, torch_device,
                              _elements(elements, "--elements"), _elements(require, "--require"))
-    if png and run.verifier is not None:
+    if png:
+        if run.verifier is None:
+            raise UsageError("--png draws the fit, and the model has no structures to fit (see --references)")
         from spectool.io.predictions import ResultNames
 
         run.pictures = ResultNames(Path(png), inputs, suffix=".png")
@@ -353,7 +355,7 @@ class _Run:
         fig = rietveld_figure(self.verifier.x[span], row[span], verdict.phases, verdict.labels,
                               f"{os.path.basename(name)}: {state}",
                               f"2θ (°, at λ = {wavelength:g} Å)" if wavelength else "2θ (°)",
-                              "intensity (prepared: background removed, max 1)").figure
+                              "intensity (as prepared for the model)").figure
         target = self._target(item, name, names=self.pictures)
         target.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(target, ".png") as tmp:

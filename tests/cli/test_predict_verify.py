@@ -184,3 +184,20 @@ def test_a_structure_the_model_lacks_is_unknown_and_a_known_one_is_not(model, tm
     assert records["calcite.xy"]["unknown"] and records["calcite.xy"]["label"] == "unknown"
     assert records["calcite.xy"]["top"]  # the best candidates still listed
     assert not records["r.xy"]["unknown"] and records["r.xy"]["label"] == "rutile"
+
+
+def test_png_without_structures_to_fit_is_a_usage_error(tmp_path):
+    """A model with no references cannot draw a fit: said at once, not a silent run without pictures."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from spectool.io.checkpoint import save_checkpoint
+    from spectool.io.model import Axis, SetMeta
+    from spectool.models.classical import KNN
+
+    knn = KNN.from_sklearn(KNeighborsClassifier(n_neighbors=1).fit(np.eye(3, X.size, dtype=np.float32), np.arange(3)))
+    bare = tmp_path / "bare.safetensors"
+    save_checkpoint(bare, knn, labels=LABELS, input=SetMeta(axis=Axis(X), kind="xrd", wavelength=1.5406),
+                    preprocess={"format": "spectool-recipe/1", "steps": [
+                        {"op": "resample", "start": 10.0, "stop": 70.0, "step": 0.02}]}, train={"seed": 0})
+    out = run_cli("predict", "-m", str(bare), "--png", str(tmp_path / "png"), str(_scan(tmp_path / "r.xy", "rutile")))
+    assert out.returncode == 2 and b"--png" in out.stderr and not (tmp_path / "png").exists()
