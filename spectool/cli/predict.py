@@ -57,7 +57,7 @@ def predict(
     refine: Annotated[Optional[bool], typer.Option("--refine/--no-refine", show_default=False, help=(
         "Verify the network's candidates by whole-pattern fitting and search for further phases "
         "(when the model or --references has structures to fit); --no-refine: the network alone "
-        "[default: --refine when --references, --phases, --elements or --require is given, else "
+        "[default: --refine when --references, --phases, --elements, --require or --png is given, else "
         "--no-refine: the fit costs seconds per scan]."))] = None,
     refine_top: Annotated[int, typer.Option(min=1, max=50, metavar="N", help="How many network candidates to fit.")] = 10,
     references: Annotated[Optional[str], typer.Option(metavar="DIR", help=(
@@ -69,6 +69,9 @@ def predict(
         "Only candidates made of these elements (e.g. Fe,Ti,O; needs structures to fit)."))] = None,
     require: Annotated[Optional[str], typer.Option(metavar="LIST", help=(
         "Only candidates that contain all of these elements (e.g. Fe)."))] = None,
+    png: Annotated[Optional[str], typer.Option(metavar="DIR", help=(
+        "The Rietveld plot of each fitted scan (measured, fit, phases with wt %, difference, tick marks) as "
+        "DIR/PATH.png, named as --output-dir names results (implies --refine)."))] = None,
 ) -> None:
     """Identify spectra with a trained model: top-k labels with scores, reliability and an OOD flag.
 
@@ -87,9 +90,17 @@ def predict(
     predictor = Predictor(ckpt, torch_device, min_coverage, threshold)
     run = _Run(env, predictor, top, output_dir, skip_existing, inputs)
     if refine is None:
-        refine = any(o is not None for o in (references, phases, elements, require))
+        refine = any(o is not None for o in (references, phases, elements, require, png))
+    if png and not refine:
+        raise UsageError("--png draws the fit: drop --no-refine")
     run.verifier = _verifier(env, ckpt, predictor, refine, refine_top, references, phases, torch_device,
                              _elements(elements, "--elements"), _elements(require, "--require"))
+    if png:
+        if run.verifier is None:
+            raise UsageError("--png draws the fit, and the model has no structures to fit (see --references)")
+        from spectool.io.predictions import ResultNames
+
+        run.pictures = ResultNames(Path(png), inputs, suffix=".png")
     run.all(inputs, wavelength, output)
     if evaluate:
         run.evaluation(confusion)
@@ -185,6 +196,7 @@ class _Run:
         self.truth: list[str] = []
         self.ranked: list = []
         self.verifier = None
+        self.pictures = None  # --png: ResultNames of the pictures
 
     def all(self, inputs, wavelength, output) -> None:
         from contextlib import ExitStack
@@ -304,7 +316,7 @@ class _Run:
                                   None if pred.similarity is None else pred.similarity[i], pred.ood[i],
                                   pred.score_kind, info) for i in rows]
             if self.verifier is not None:
-                mine = self._verified(p.item, p.X, mine, info)
+                mine = self._verified(p.item, p.X, mine, info, p.names)
             for record, target in zip(mine, p.targets):
                 if target is not None:
                     write_result_file(target, record)
@@ -316,23 +328,47 @@ class _Run:
             lo = rows.stop
         return records
 
-    def _verified(self, item, X, records: list[dict], info) -> list[dict]:
-        """Records with the fit's verdicts; a row that cannot be fitted says why on one line."""
+    def _verified(self, item, X, records: list[dict], info, names: list[str]) -> list[dict]:
+        """Records with the fit's verdicts (and with --png their pictures); a row that cannot be fitted
+        says why on one line."""
         from spectool.io.predictions import verified_record
 
         out = []
-        for record, verdict in zip(records, self.verifier.verdicts(item, X)):
+        for record, verdict, row, name in zip(records, self.verifier.verdicts(item, X), X, names):
             if isinstance(verdict, SpectoolError):
                 self.env.warn(str(verdict.where(record["path"])))
+            elif self.pictures is not None and verdict.phases is not None:
+                with self.batch.item(name):
+                    self._picture(item, name, row, verdict)
             record = verified_record(record, verdict, info)
             out.append({**record, "top": record["top"][:self.top]})
         return out
 
-    def _target(self, item, name: str, claim: bool = True):
-        """The result file of one of ``item``'s spectra; claimed for this run unless only looked at."""
-        if not self.output_dir:
+    def _picture(self, item, name: str, row, verdict) -> None:
+        """--png: the Rietveld plot of one fitted row, written atomically."""
+        from spectool.fit.plots import rietveld_figure, save_png
+        from spectool.io.stdio import atomic_path
+        from spectool.learn.verification import covered
+
+        span = covered(row)
+        wavelength = self.predictor.prepared_wavelength(item) or self.predictor.wavelength
+        state = "unknown (best fit shown)" if verdict.unknown else ", ".join(verdict.labels)
+        fig = rietveld_figure(self.verifier.x[span], row[span], verdict.phases, verdict.labels,
+                              f"{os.path.basename(name)}: {state}",
+                              f"2θ (°, at λ = {wavelength:g} Å)" if wavelength else "2θ (°)",
+                              "intensity (as prepared for the model)").figure
+        target = self._target(item, name, names=self.pictures)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(target, ".png") as tmp:
+            save_png(fig, tmp)
+
+    def _target(self, item, name: str, claim: bool = True, names=None):
+        """The result file (or with ``names`` the picture) of one of ``item``'s spectra; claimed for this
+        run unless only looked at."""
+        names = names or self.names
+        if names is None:
             return None
-        find = self.names.target if claim else self.names.path_of
+        find = names.target if claim else names.path_of
         return find(name) if item.is_scan else find(item.name, name[len(item.name) + 1:])
 
     def _names(self, item) -> list[str]:

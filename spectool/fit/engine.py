@@ -464,7 +464,7 @@ def refine(grid: Grid, batch: Batch, lines, options: FitOptions, st: Start):
     lu = st.u.clamp(min=1e-4).log().requires_grad_(True)
     le = torch.logit(st.eta.clamp(0.02, 0.98)).requires_grad_(True)
     params = [raw, zero, disp, lw, lu, le]
-    opt = torch.optim.Adam(params, lr=options.lr)
+    moments = [(torch.zeros_like(p), torch.zeros_like(p)) for p in params]
     best = [p.detach().clone() for p in params]
     best_loss = torch.full((batch.shape[0],), float("inf"), dtype=grid.y.dtype, device=grid.y.device)
     checkpoint = best_loss.clone()
@@ -473,7 +473,6 @@ def refine(grid: Grid, batch: Batch, lines, options: FitOptions, st: Start):
             if bool((best_loss > checkpoint * (1 - 1e-3)).all()):
                 break
             checkpoint = best_loss.clone()
-        opt.zero_grad()
         curves = render(grid, batch, lines, options, cells(batch, raw, options), zero, disp, lw.exp(), lu.exp(),
                         torch.sigmoid(le))
         model = solve_linear(grid, batch, curves)[2]
@@ -486,12 +485,9 @@ def refine(grid: Grid, batch: Batch, lines, options: FitOptions, st: Start):
         total = loss[torch.isfinite(loss)].sum()
         if not total.requires_grad:
             break
-        total.backward()
-        for p in params:
-            if p.grad is not None:
-                p.grad.nan_to_num_(0.0, 0.0, 0.0)
-        opt.step()
+        grads = torch.autograd.grad(total, params, allow_unused=True)
         with torch.no_grad():
+            adam_step(params, grads, moments, step + 1, options.lr)
             zero.clamp_(-2 * options.zero_bound - 0.5, 2 * options.zero_bound + 0.5)
             disp.clamp_(-1.0, 1.0)
             lw.clamp_(math.log(1e-4), math.log(4.0))
@@ -499,6 +495,24 @@ def refine(grid: Grid, batch: Batch, lines, options: FitOptions, st: Start):
     raw_b, zero_b, disp_b, lw_b, lu_b, le_b = best
     final = Start(raw_b, zero_b, disp_b, lw_b.exp(), lu_b.exp(), torch.sigmoid(le_b))
     return final, torch.isfinite(best_loss)
+
+
+def adam_step(params, grads, moments, t: int, lr: float, betas=(0.9, 0.999), eps: float = 1e-8) -> None:
+    """One Adam update (Kingma & Ba 2015, as ``torch.optim.Adam`` with its defaults) of ``params`` in
+    place, step ``t`` ≥ 1; non-finite gradient entries count as 0. ``moments``: (m, v) per parameter.
+
+    Our own few lines rather than ``torch.optim``: its first use imports ``torch._dynamo`` (seconds
+    of start-up on every ``predict --refine``).
+    """
+    b1, b2 = betas
+    for p, g, (m, v) in zip(params, grads, moments):
+        if g is None:
+            continue
+        g = g.nan_to_num(0.0, 0.0, 0.0)
+        m.mul_(b1).add_(g, alpha=1 - b1)
+        v.mul_(b2).addcmul_(g, g, value=1 - b2)
+        denom = (v / (1 - b2**t)).sqrt_().add_(eps)
+        p.addcdiv_(m, denom, value=-lr / (1 - b1**t))
 
 
 def summarise(grid: Grid, batch: Batch, lines, options: FitOptions, st: Start, ok) -> list[FitResult]:

@@ -46,8 +46,8 @@ class ResultNames:
     result for a name already written in this run (a set's repeated id) is refused, never overwritten.
     """
 
-    def __init__(self, output_dir: Path, inputs: list[str]):
-        self.output_dir = output_dir
+    def __init__(self, output_dir: Path, inputs: list[str], suffix: str = ".json"):
+        self.output_dir, self.suffix = output_dir, suffix  # predict --png: the same names + .png
         self.base = common_folder(inputs)
         self.claimed: dict[Path, str] = {}
 
@@ -55,7 +55,7 @@ class ResultNames:
         """The result file of ``path`` (a scan, or row ``row`` of a set), without claiming it."""
         rel = _below(path, self.base)
         name = rel.name if row is None else f"{rel.name}#{row.replace(os.sep, '_')}"
-        return self.output_dir / rel.parent / f"{name}.json"
+        return self.output_dir / rel.parent / f"{name}{self.suffix}"
 
     def target(self, path: str, row: str | None = None) -> Path:
         """The result file of ``path`` (a scan, or row ``row`` of a set); raises if another source has it."""

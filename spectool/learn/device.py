@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Iterator
+
 from spectool.errors import UsageError
 
 DEFAULT_DEVICE = "auto"  # every command's --device default
@@ -39,3 +42,19 @@ def torch_device(spec: str | None, world=None):
     if device.type == "cuda":
         torch.cuda.set_device(device)
     return device
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run the block with ``n`` intra-op threads on this thread, then restore the previous number.
+
+    torch's OpenMP thread count is per calling thread once set, so another thread's work keeps its own.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

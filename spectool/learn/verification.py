@@ -10,10 +10,15 @@ import numpy as np
 
 from spectool.errors import FormatError
 from spectool.fit.verify import VerifyOptions, Verdict, fit_lines, identify
+from spectool.learn.device import torch_threads
 
 #: Least 2θ span (degrees) and points of a prepared scan worth fitting.
 MIN_SPAN = 10.0
 MIN_POINTS = 200
+#: Intra-op threads of a fit. Its tensors are small (10⁴–10⁵ elements) and there are thousands of
+#: them per scan: with 2 OpenMP threads each op paid a fork/join, 4× slower on 2 idle cores and
+#: 8–20× on 2 busy ones (the second thread waits for a core), against one thread.
+FIT_THREADS = 1
 
 
 class Verifier:
@@ -37,7 +42,8 @@ class Verifier:
         """One :class:`Verdict` per prepared row of X (B, L), or the reason it could not be fitted."""
         lines = fit_lines(item.wavelength, item.radiation, self.predictor.prepared_wavelength(item)
                           or self.predictor.wavelength or 1.54184)
-        return [self._one(row, lines, item.name) for row in np.asarray(X, np.float64)]
+        with torch_threads(FIT_THREADS):
+            return [self._one(row, lines, item.name) for row in np.asarray(X, np.float64)]
 
     def _one(self, y: np.ndarray, lines, name: str) -> Verdict | FormatError:
         problem = self.unfit_reason(y)

@@ -141,3 +141,63 @@ def test_reference_labels_follow_subfolders_as_simulate_label_parent_does(tmp_pa
     shutil.copy(ROOT / "tests" / "data" / "cifs" / "nacl_Fm-3m.cif", tmp_path / "NaCl" / "a.cif")
     shutil.copy(ROOT / "tests" / "data" / "cifs" / "quartz_P3221.cif", tmp_path / "quartz.cif")
     assert sorted(label for label, _ in labelled_files(tmp_path)) == ["NaCl", "quartz"]
+
+
+def test_png_draws_each_fitted_scan_named_as_its_json_result(model, tmp_path):
+    scans = tmp_path / "scans"
+    (scans / "sub").mkdir(parents=True)
+    _scan(scans / "r.xy", "rutile")
+    _scan(scans / "sub" / "n.xy", "NaCl")
+    out = run_cli("predict", "-m", str(model), "--png", str(tmp_path / "png"), "--output-dir", str(tmp_path / "json"),
+                  str(scans))  # --png implies the fit
+    assert out.returncode == 0, out.stderr
+    pictures = sorted(p.relative_to(tmp_path / "png") for p in (tmp_path / "png").rglob("*.png"))
+    results = sorted(p.relative_to(tmp_path / "json") for p in (tmp_path / "json").rglob("*.json"))
+    assert [p.with_suffix("") for p in pictures] == [p.with_suffix("") for p in results] != []
+    assert all((tmp_path / "png" / p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pictures)
+    assert not [p for p in (tmp_path / "png").rglob("*") if p.is_file() and p.suffix != ".png"]  # no temporaries
+
+
+def test_png_with_no_refine_is_a_usage_error(model, tmp_path):
+    out = run_cli("predict", "-m", str(model), "--no-refine", "--png", str(tmp_path / "png"),
+                  str(_scan(tmp_path / "r.xy", "rutile")))
+    assert out.returncode == 2 and not (tmp_path / "png").exists()
+
+
+def test_a_structure_the_model_lacks_is_unknown_and_a_known_one_is_not(model, tmp_path):
+    """Calcite is none of rutile, NaCl, ZnO: at the checkpoint's threshold it is unknown, rutile is not."""
+    from spectool.fit.reference import conventional
+    from spectool.xrd.radiation import parse_radiation
+    from spectool.xrd.simulate import ProfileOptions, simulate_pattern
+    from tests.xrd.structures_zoo import zoo
+
+    x = np.arange(10.0, 70.0, 0.02)
+    y, _ = simulate_pattern(conventional(zoo()["calcite"])[0], x, parse_radiation("CuKa12"),
+                            ProfileOptions(shape="pseudo-voigt", fwhm=0.1))
+    y = 100 + 1000 * y + np.random.default_rng(0).normal(0, 3, x.size)
+    calcite = tmp_path / "calcite.xy"
+    calcite.write_text("# wavelength 1.5406\n" + "".join(f"{a:.3f} {b:.2f}\n" for a, b in zip(x, y)))
+    out = run_cli("predict", "-m", str(model), "--refine", "--json", str(calcite),
+                  str(_scan(tmp_path / "r.xy", "rutile")))
+    assert out.returncode == 0, out.stderr
+    records = {json.loads(line)["path"].split("/")[-1]: json.loads(line) for line in out.stdout.splitlines()}
+    assert records["calcite.xy"]["unknown"] and records["calcite.xy"]["label"] == "unknown"
+    assert records["calcite.xy"]["top"]  # the best candidates still listed
+    assert not records["r.xy"]["unknown"] and records["r.xy"]["label"] == "rutile"
+
+
+def test_png_without_structures_to_fit_is_a_usage_error(tmp_path):
+    """A model with no references cannot draw a fit: said at once, not a silent run without pictures."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from spectool.io.checkpoint import save_checkpoint
+    from spectool.spectra import Axis, SetMeta
+    from spectool.models.classical import KNN
+
+    knn = KNN.from_sklearn(KNeighborsClassifier(n_neighbors=1).fit(np.eye(3, X.size, dtype=np.float32), np.arange(3)))
+    bare = tmp_path / "bare.safetensors"
+    save_checkpoint(bare, knn, labels=LABELS, input=SetMeta(axis=Axis(X), kind="xrd", wavelength=1.5406),
+                    preprocess={"format": "spectool-recipe/1", "steps": [
+                        {"op": "resample", "start": 10.0, "stop": 70.0, "step": 0.02}]}, train={"seed": 0})
+    out = run_cli("predict", "-m", str(bare), "--png", str(tmp_path / "png"), str(_scan(tmp_path / "r.xy", "rutile")))
+    assert out.returncode == 2 and b"--png" in out.stderr and not (tmp_path / "png").exists()

@@ -78,3 +78,40 @@ def test_short_grid_is_refused(zoo_refs):
     ref, _ = zoo_refs["NaCl"]
     with pytest.raises(ValueError, match="at least 16 points"):
         fit_hypotheses(GRID[:5], np.ones(5), [[ref]])
+
+
+def test_adam_step_is_torch_adam():
+    """Our Adam update moves parameters exactly as torch.optim.Adam does over a few steps."""
+    import torch
+
+    from spectool.fit.engine import adam_step
+
+    start = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+    ours, theirs = start.clone().requires_grad_(True), start.clone().requires_grad_(True)
+    moments = [(torch.zeros_like(ours), torch.zeros_like(ours))]
+    opt = torch.optim.Adam([theirs], lr=0.03)
+    for t in range(1, 6):
+        (g,) = torch.autograd.grad(((ours - 0.3) ** 4).sum(), [ours])
+        with torch.no_grad():
+            adam_step([ours], [g], moments, t, 0.03)
+        opt.zero_grad()
+        ((theirs - 0.3) ** 4).sum().backward()
+        opt.step()
+    torch.testing.assert_close(ours.detach(), theirs.detach(), rtol=1e-12, atol=1e-12)
+
+
+def test_a_fit_does_not_import_torch_dynamo():
+    """torch.optim's first use imports torch._dynamo, seconds of start-up for every predict --refine."""
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np\n"
+            "from spectool.fit.engine import fit_hypotheses\n"
+            "from spectool.fit.reference import PhaseReference\n"
+            "ref = PhaseReference('X', 'cubic', np.array([4.0, 4, 4, 90, 90, 90]), np.array([[1, 0, 0], [1, 1, 0]]),"
+            " np.array([100.0, 50.0]), 10.0, 'X')\n"
+            "x = np.arange(10.0, 60.0, 0.02)\n"
+            "fit_hypotheses(x, np.exp(-((x - 22.2) / 0.1) ** 2), [[ref]])\n"
+            "print('torch._dynamo' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
