@@ -42,6 +42,9 @@ FIT_REFLECTIONS = 200
 COARSE_REFLECTIONS = 80
 #: Grid step (degrees 2θ) of the starting search, which renders broad peaks (FWHM ≥ 0.3°).
 COARSE_STEP = 0.06
+#: Adam's step on the raw cell parameters, relative to ``lr``: a raw step of lr moves a cell length by
+#: lr × length_bound (0.15 % at the defaults, 0.1° 2θ at 80°: most of a sharp peak's width).
+CELL_LR = 0.1
 
 
 @dataclass(frozen=True)
@@ -309,7 +312,8 @@ def solve_linear(grid: Grid, batch: Batch, curves):
 
 
 def coarse_start(grid: Grid, batch: Batch, lines, options: FitOptions, start: list) -> Start:
-    """Starting values: previous fits where given; new phases from the isotropic-scale × zero-shift grid."""
+    """Starting values: previous fits where given (a new phase takes the first known phase's peak shape);
+    new phases' cells from the isotropic-scale × zero-shift grid."""
     import torch
 
     H, P = batch.shape
@@ -326,6 +330,9 @@ def coarse_start(grid: Grid, batch: Batch, lines, options: FitOptions, start: li
         for p, ph in enumerate(s.phases):
             raw[h, p] = _raw_of(ph.cell, batch.cell0[h, p], batch.tie[h, p], options)
             (w[h, p], u[h, p]), eta[h, p] = ph.caglioti, ph.eta
+        if s.phases:  # new phases start with the peak shape of the first known one (same instrument)
+            w[h, len(s.phases):], u[h, len(s.phases):] = s.phases[0].caglioti
+            eta[h, len(s.phases):] = s.phases[0].eta
     st = Start(raw, zero, disp, w, u, eta)
     _grid_new_phases(grid, batch, lines, options, st, known, start)
     return st
@@ -464,7 +471,7 @@ def refine(grid: Grid, batch: Batch, lines, options: FitOptions, st: Start):
     lu = st.u.clamp(min=1e-4).log().requires_grad_(True)
     le = torch.logit(st.eta.clamp(0.02, 0.98)).requires_grad_(True)
     params = [raw, zero, disp, lw, lu, le]
-    opt = torch.optim.Adam(params, lr=options.lr)
+    opt = torch.optim.Adam([{"params": [raw], "lr": options.lr * CELL_LR}, {"params": params[1:]}], lr=options.lr)
     best = [p.detach().clone() for p in params]
     best_loss = torch.full((batch.shape[0],), float("inf"), dtype=grid.y.dtype, device=grid.y.device)
     checkpoint = best_loss.clone()
