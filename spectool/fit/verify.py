@@ -59,10 +59,10 @@ class VerifyOptions:
     max_phases: int = 4
     phase_margin: float = 0.03
     stop_unexplained: float = 0.05
-    residual_candidates: int = 5
-    search_candidates: int = 5
+    residual_candidates: int = 3
+    search_candidates: int = 4
     per_label: int = 2
-    beam: int = 4
+    beam: int = 3
     fit: FitOptions = field(default_factory=FitOptions)
     search: SearchOptions = field(default_factory=SearchOptions)
 
