@@ -9,7 +9,8 @@ with P the network's probability and ``explained`` the share of measured net pea
 phase accounts for (:class:`~spectool.fit.engine.FitResult`). A label with several references (a
 structure type's corpus members) is fitted with the member whose quick fit matches best.
 
-Mixtures (:func:`identify`): a branching search. The first phase is any of the network's fitted
+Mixtures (:func:`identify`, ``max_phases`` > 1; with 1 the best candidate is the answer): a
+branching search. The first phase is any of the network's fitted
 candidates or of the references a library search–match (:mod:`spectool.fit.search`) ranks
 highest on the scan. At each step, for each partial solution kept, candidates come from the union
 of the network on the residual (scaled to a maximum of 1) and the search–match of the residual
@@ -148,6 +149,10 @@ def identify(x, y, propose: Callable[[np.ndarray], list[tuple[str, float]]], lib
     fitted = [c for c in candidates if c.fit is not None and c.fit.converged]
     if not fitted:
         return Verdict(candidates, None, [], False)
+    if options.max_phases <= 1:  # no mixture search: the best candidate is the answer
+        best = fitted[0].fit
+        return Verdict(candidates, best, [fitted[0].label], best.unexplained > options.unknown_threshold,
+                       peak_evidence(x, y, best))
     if search is None:
         search = SearchIndex(library, x, *lines, options=options.search, device=device).match
     seeds = [_Partial(c.fit, (c.label,)) for c in fitted]

@@ -47,9 +47,9 @@ class Verifier:
         span = covered(y)
         pad = lambda r: np.pad(r, (span.start, len(y) - span.stop))  # noqa: E731  back onto the model's axis
         try:
-            index = self.search_index(lines)
             return identify(self.x[span], y[span], lambda r: self.propose(pad(r)), self.library, lines,
-                            self.options, self.device, search=lambda r, zero: index.match(pad(r), zero))
+                            self.options, self.device,
+                            search=lambda r, zero: self.search_index(lines).match(pad(r), zero))
         except (RuntimeError, ValueError, np.linalg.LinAlgError) as exc:  # a numerical failure is this scan's alone
             return FormatError(f"the fit failed ({exc}); the network's answer is unverified", name)
 

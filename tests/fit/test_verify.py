@@ -83,7 +83,11 @@ def test_structure_not_in_the_library_is_unknown(zoo_refs, library, proposer):
 def test_peak_evidence_of_a_single_phase(zoo_refs, library, proposer):
     y = render_scan(zoo_refs["NaCl"][1], GRID)
     y = y / y.max() + np.random.default_rng(4).normal(0, 0.003, y.size)
-    verdict = identify(GRID, y, proposer, library, LINES, VerifyOptions(max_phases=1))
+    def no_search(*_):
+        raise AssertionError("one phase: the best candidate is the answer, no library search")
+
+    verdict = identify(GRID, y, proposer, library, LINES, VerifyOptions(max_phases=1), search=no_search)
+    assert verdict.labels == ["NaCl"]
     (ev,) = verdict.evidence
     assert len(ev.matched) >= 5 and not ev.missing and not ev.unexplained
 
