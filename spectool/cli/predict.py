@@ -64,7 +64,9 @@ def predict(
         "Structures to fit instead of the model's: CIF/POSCAR files, labels from a manifest.csv or labels.csv "
         "(path,label) in DIR, else the file names."))] = None,
     phases: Annotated[Optional[int], typer.Option(min=1, max=8, metavar="N", help=(
-        "Most phases per scan (1..8) [default: automatic, up to 4]."))] = None,
+        "Most phases per scan (1..8): above 1, a mixture search (network and library search-match on "
+        "each residual, joint fits, Hill-Howard wt %) [default: 1: the search costs about 4x the time "
+        "per scan and can name spurious phases on a single-phase scan]."))] = None,
     elements: Annotated[Optional[str], typer.Option(metavar="LIST", help=(
         "Only candidates made of these elements (e.g. Fe,Ti,O; needs structures to fit)."))] = None,
     require: Annotated[Optional[str], typer.Option(metavar="LIST", help=(
@@ -168,7 +170,7 @@ def _verifier(env, ckpt, predictor, refine, refine_top, references, phases, devi
         env.debug("the model has no structures to fit (see --references): the network's answers are unverified")
         return None
     threshold = meta.get("unknown_threshold")
-    options = VerifyOptions(max_phases=phases or 4, **({"unknown_threshold": threshold} if threshold else {}))
+    options = VerifyOptions(max_phases=phases or 1, **({"unknown_threshold": threshold} if threshold else {}))
     return Verifier(predictor, library, refine_top, options, device, only_library=chemistry)
 
 

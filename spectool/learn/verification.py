@@ -30,6 +30,7 @@ class Verifier:
         self.options, self.device = options, device
         self.only_library = only_library  # chemistry limits: candidates without a qualifying reference drop out
         self.x = np.asarray(predictor.axis.values, np.float64)
+        self._indexes: dict = {}  # lines → SearchIndex of the library on the model's axis, built on first use
 
     def propose(self, y: np.ndarray) -> list[tuple[str, float]]:
         """The network's top candidates (label, score) for one pattern (L,) on the model's axis."""
@@ -53,9 +54,21 @@ class Verifier:
         pad = lambda r: np.pad(r, (span.start, len(y) - span.stop))  # noqa: E731  back onto the model's axis
         try:
             return identify(self.x[span], y[span], lambda r: self.propose(pad(r)), self.library, lines,
-                            self.options, self.device)
+                            self.options, self.device,
+                            search=lambda r, zero: self.search_index(lines).match(pad(r), zero))
         except (RuntimeError, ValueError, np.linalg.LinAlgError) as exc:  # a numerical failure is this scan's alone
             return FormatError(f"the fit failed ({exc}); the network's answer is unverified", name)
+
+    def search_index(self, lines):
+        """The library's :class:`~spectool.fit.search.SearchIndex` on the model's axis for these lines
+        (built once per radiation and kept: a folder of scans pays for it once)."""
+        from spectool.fit.search import SearchIndex
+
+        key = (tuple(lines[0]), tuple(lines[1]))
+        if key not in self._indexes:
+            self._indexes[key] = SearchIndex(self.library, self.x, *lines, options=self.options.search,
+                                             device=self.device)
+        return self._indexes[key]
 
     def unfit_reason(self, y: np.ndarray) -> str | None:
         """Why a prepared row cannot be fitted (non-finite, too few points or too narrow), or None."""

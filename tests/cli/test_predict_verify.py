@@ -201,3 +201,27 @@ def test_png_without_structures_to_fit_is_a_usage_error(tmp_path):
                         {"op": "resample", "start": 10.0, "stop": 70.0, "step": 0.02}]}, train={"seed": 0})
     out = run_cli("predict", "-m", str(bare), "--png", str(tmp_path / "png"), str(_scan(tmp_path / "r.xy", "rutile")))
     assert out.returncode == 2 and b"--png" in out.stderr and not (tmp_path / "png").exists()
+
+
+def test_phases_names_both_phases_of_a_mixture_with_their_fractions(model, tmp_path):
+    """rutile 30 wt % + NaCl 70 wt %, mixed as Hill–Howard has it (per-cell intensities × wt / (mass × V)):
+    --phases 3 reports both phases and their weight fractions within 5 wt %, and no third."""
+    from spectool.fit.reference import conventional
+    from spectool.xrd.radiation import parse_radiation
+    from spectool.xrd.simulate import ProfileOptions, simulate_pattern
+
+    x = np.arange(10.0, 70.0, 0.02)
+    y = np.zeros_like(x)
+    for name, w in {"rutile": 0.3, "NaCl": 0.7}.items():
+        crystal, _, mass, _ = conventional(_structures()[name])
+        pattern, _ = simulate_pattern(crystal, x - 0.05, parse_radiation("CuKa12"),
+                                      ProfileOptions(shape="pseudo-voigt", fwhm=0.1, normalize=False))
+        y += w / (mass * crystal.volume) * pattern
+    y = 100 + 1000 * y / y.max() + np.random.default_rng(1).normal(0, 3, x.size)
+    scan = tmp_path / "mix.xy"
+    scan.write_text("# wavelength 1.5406\n" + "".join(f"{a:.3f} {b:.2f}\n" for a, b in zip(x, y)))
+    out = run_cli("predict", "-m", str(model), "--json", "--phases", "3", str(scan))
+    assert out.returncode == 0, out.stderr
+    phases = {p["label"]: p["weight_fraction"] for p in json.loads(out.stdout)["phases"]}
+    assert set(phases) == {"rutile", "NaCl"}
+    assert phases["rutile"] == pytest.approx(0.3, abs=0.05) and phases["NaCl"] == pytest.approx(0.7, abs=0.05)

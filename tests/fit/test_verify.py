@@ -83,6 +83,46 @@ def test_structure_not_in_the_library_is_unknown(zoo_refs, library, proposer):
 def test_peak_evidence_of_a_single_phase(zoo_refs, library, proposer):
     y = render_scan(zoo_refs["NaCl"][1], GRID)
     y = y / y.max() + np.random.default_rng(4).normal(0, 0.003, y.size)
-    verdict = identify(GRID, y, proposer, library, LINES, VerifyOptions(max_phases=1))
+    def no_search(*_):
+        raise AssertionError("one phase: the best candidate is the answer, no library search")
+
+    verdict = identify(GRID, y, proposer, library, LINES, VerifyOptions(max_phases=1), search=no_search)
+    assert verdict.labels == ["NaCl"]
     (ev,) = verdict.evidence
     assert len(ev.matched) >= 5 and not ev.missing and not ev.unexplained
+
+
+def _blind(y):
+    """A network that proposes nothing useful: whatever the pattern, calcite (absent from the scans)."""
+    return [("calcite", 1.0)]
+
+
+@pytest.fixture(scope="module")
+def wide_library(zoo_refs):
+    return {name: [zoo_refs[name][0]] for name in (*KNOWN, "calcite")}
+
+
+@pytest.mark.parametrize("fractions", [{"NaCl": 0.15, "ZnO": 0.85}, {"ZnO": 0.2, "rutile": 0.5, "NaCl": 0.3}])
+def test_mixture_found_by_the_library_search_where_the_network_proposes_nothing(zoo_refs, wide_library,
+                                                                                fractions):
+    """Every phase found and its Hill–Howard fraction within 5 wt % though the network only ever
+    proposes a phase that is not there: the search–match of each residual against the library
+    proposes them."""
+    verdict = identify(GRID, _mixture(zoo_refs, fractions, 5), _blind, wide_library, LINES, VerifyOptions(beam=2))
+    assert sorted(verdict.labels) == sorted(fractions)
+    found = {p.name: p.weight_fraction for p in verdict.phases.phases}
+    for name, w in fractions.items():
+        assert found[name] == pytest.approx(w, abs=0.05)
+
+
+def test_a_lone_phase_is_not_split_into_two(zoo_refs, wide_library):
+    """A single ZnO with a look-alike in the library (same cell, other intensities): one phase."""
+    ref, crystal = zoo_refs["ZnO"]
+    moved = crystal.frac_coords.copy()
+    moved[:, 2] = (moved[:, 2] + 0.07 * (np.array(crystal.elements) == "O")) % 1
+    lookalike = reference_from_crystal(Crystal(crystal.lattice, moved, crystal.elements, crystal.occupancy),
+                                       "hexagonal", "look-alike", ref.mass)
+    verdict = identify(GRID, _mixture(zoo_refs, {"ZnO": 1.0}, 6), _blind,
+                       {**wide_library, "look-alike": [lookalike]}, LINES, VerifyOptions(beam=2, max_phases=2))
+    assert verdict.labels == ["ZnO"]
+    assert verdict.phases.phases[0].weight_fraction == pytest.approx(1.0)

@@ -1,0 +1,158 @@
+"""Search–match of a pattern against every reference of a library, all at once (torch).
+
+The mixture search (:func:`spectool.fit.verify.identify`) proposes the next phase from the
+residual of a partial fit; a network trained on single phases proposes poorly from a residual, so
+the proposals also come from this search, as in a search–match program: the cosine between the
+target t (L,) and each reference's broad-peak pattern p_r(f, z), best over an isotropic cell scale
+f (± the length bound) and a zero shift z near a given one,
+
+    score_r = max_{f, z} ⟨p_r(f, z), t⟩ / (‖p_r(f, z)‖ ‖t‖),   t = target − mean(target)
+
+with p_r(f, z)(2θ) = Σ_m I_m Φ(2θ − 2θ_m(f) − z) over the reference's strongest reflections m and
+every line of the radiation, I_m = factor × LP × line weight, Φ a Gaussian of FWHM ``width``
+(cut at ±1.5 FWHM). ⟨p, t⟩ = Σ_m I_m (Φ ⋆ t)(2θ_m + z): the target is correlated with Φ once and read at
+the stick positions, so a search costs one gather per reference, scale and shift; the norms
+‖p_r(f)‖ are computed once per index (the positions do not depend on the target).
+Pure: arrays in, scores out.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from spectool.fit.cell import LENGTH_BOUND, reciprocal_metric
+from spectool.fit.reference import PhaseReference
+
+_LN2 = math.log(2.0)
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    """Grid of the search.
+
+    Attributes:
+        length_bound: largest relative change of the cell (isotropic) searched, e.g. 0.05 = ±5 %.
+        scales: points of the cell-scale grid.
+        shift: largest zero shift searched around the given one, degrees 2θ.
+        step: grid step of the search, degrees 2θ (the scan is averaged over blocks to about it).
+        width: FWHM of the broad peaks, degrees 2θ.
+        reflections: strongest reflections per reference (factor / |g|², as LP weighs them at low angle).
+    """
+
+    length_bound: float = LENGTH_BOUND
+    scales: int = 21
+    shift: float = 0.06
+    step: float = 0.06
+    width: float = 0.3
+    reflections: int = 40
+
+
+class SearchIndex:
+    """Every reference of ``library`` (label → references) laid out on the grid x (L,) degrees for
+    the lines (wavelengths Å, weights); :meth:`match` scores a pattern on that grid against all."""
+
+    def __init__(self, library: dict, x: np.ndarray, wavelengths=(1.5406,), weights=(1.0,),
+                 options: SearchOptions = SearchOptions(), device: str = "cpu"):
+        import torch
+
+        self.entries = [(label, ref) for label, refs in library.items() for ref in refs]
+        self.options, self.device = options, device
+        x = np.asarray(x, np.float64)
+        self.k = max(1, int(round(options.step / ((x[-1] - x[0]) / max(x.size - 1, 1)))))
+        self.n = (x.size // self.k) * self.k
+        xc = x[:self.n].reshape(-1, self.k).mean(1)
+        self.x0, self.dx, self.L = float(xc[0]), float(xc[1] - xc[0]) if xc.size > 1 else 1.0, xc.size
+        half = int(math.ceil(1.5 * options.width / self.dx))
+        off = np.arange(-half, half + 1) * self.dx
+        self.kernel = torch.as_tensor(_gaussian(off, options.width), dtype=torch.float32, device=device)
+        self.half = half
+        factors = 1 + np.linspace(-options.length_bound, options.length_bound, options.scales)
+        pos, inten = _sticks(self.entries, factors, wavelengths, weights, options.reflections)
+        self.pos = torch.as_tensor((pos - self.x0) / self.dx, dtype=torch.float32, device=device)  # (R, F, S)
+        self.inten = torch.as_tensor(inten, dtype=torch.float32, device=device)
+        self.norm = self._norms()  # (R, F)
+
+    def _norms(self, chunk: int = 64):
+        """‖p_r(f)‖ (R, F) of the rendered broad-peak patterns (rendered in chunks of references)."""
+        import torch
+
+        R, F, S = self.pos.shape
+        out = torch.zeros(R, F, dtype=torch.float32, device=self.device)
+        steps = torch.arange(-self.half - 1, self.half + 2, device=self.device)
+        for lo in range(0, R, chunk):
+            pos, inten = self.pos[lo:lo + chunk], self.inten[lo:lo + chunk]
+            cells = pos.floor().long()[..., None] + steps  # (c, F, S, W)
+            val = _gaussian_t((cells - pos[..., None]) * self.dx, self.options.width, self.half * self.dx) * inten[..., None]
+            ok = (cells >= 0) & (cells < self.L)
+            flat = cells.clamp(0, self.L - 1) + self.L * torch.arange(pos.shape[0] * F, device=self.device).reshape(
+                pos.shape[0], F, 1, 1)
+            rendered = torch.zeros(pos.shape[0] * F * self.L, dtype=torch.float32, device=self.device)
+            rendered.scatter_add_(0, flat.flatten(), (val * ok).flatten())
+            out[lo:lo + chunk] = rendered.reshape(pos.shape[0], F, self.L).norm(dim=2)
+        return out
+
+    def scores(self, y: np.ndarray, zero: float = 0.0) -> np.ndarray:
+        """Cosine score (R,) of every reference (order of :attr:`entries`) with y (L,) on the index's
+        grid, best over the cell scales and the shifts within ``shift`` of ``zero`` (degrees)."""
+        import torch
+        import torch.nn.functional as F
+
+        t = np.clip(np.asarray(y, np.float64)[:self.n], 0, None).reshape(-1, self.k).mean(1)
+        t = torch.as_tensor(t - t.mean(), dtype=torch.float32, device=self.device)
+        tnorm = float(t.norm())
+        if tnorm <= 0 or not self.entries:
+            return np.zeros(len(self.entries))
+        pad = self.half + 2
+        tc = F.conv1d(F.pad(t, (pad + self.half, pad + self.half))[None, None], self.kernel[None, None])[0, 0]
+        # tc[i + pad] = (Φ ⋆ t)(grid point i), i from −pad to L − 1 + pad
+        R = int(round(self.options.shift / self.dx))
+        best = torch.full(self.norm.shape, -torch.inf, dtype=torch.float32, device=self.device)
+        for s in range(-R, R + 1):
+            p = (self.pos + (zero / self.dx + s)).clamp(-pad, self.L - 1 + pad - 1e-3) + pad
+            i0 = p.floor().long()
+            fr = p - i0
+            val = tc[i0] * (1 - fr) + tc[(i0 + 1).clamp(max=tc.numel() - 1)] * fr
+            best = torch.maximum(best, (val * self.inten).sum(2))
+        score = (best / self.norm.clamp(min=1e-12)).max(1).values / tnorm
+        return score.cpu().numpy().astype(np.float64)
+
+    def match(self, y: np.ndarray, zero: float = 0.0) -> list[tuple[str, PhaseReference, float]]:
+        """(label, reference, score) of every reference, best first (see :meth:`scores`)."""
+        s = self.scores(y, zero)
+        return [(*self.entries[i], float(s[i])) for i in np.argsort(-s, kind="stable")]
+
+
+def _gaussian(dx: np.ndarray, fwhm: float) -> np.ndarray:
+    return 2 * math.sqrt(_LN2 / math.pi) / fwhm * np.exp(-4 * _LN2 * (np.asarray(dx) / fwhm) ** 2)
+
+
+def _gaussian_t(dx, fwhm: float, cut: float):
+    """Gaussian of FWHM ``fwhm`` at dx (tensor), zero beyond ±``cut`` as the kernel of :meth:`scores`."""
+    import torch
+
+    g = 2 * math.sqrt(_LN2 / math.pi) / fwhm * torch.exp(-4 * _LN2 * (dx / fwhm) ** 2)
+    return g * (dx.abs() <= cut + 1e-6)
+
+
+def _sticks(entries, factors: np.ndarray, wavelengths, weights, keep: int):
+    """Stick positions (R, F, S) degrees 2θ and intensities (R, F, S) of every reference at every cell
+    scale, S = ``keep`` × lines (zero-padded; a reflection beyond 2θ = 180° has intensity 0)."""
+    R, F, J = len(entries), len(factors), len(wavelengths)
+    pos, inten = np.zeros((R, F, keep * J)), np.zeros((R, F, keep * J))
+    for r, (_, ref) in enumerate(entries):
+        h = ref.hkl.astype(np.float64)
+        q = np.einsum("mi,ij,mj->m", h, reciprocal_metric(ref.cell), h)
+        order = np.argsort(-ref.factor / np.maximum(q, 1e-6))[:keep]
+        g, fac = np.sqrt(np.maximum(q[order], 1e-12)), ref.factor[order].astype(np.float64)
+        for j, (lam, w) in enumerate(zip(wavelengths, weights)):
+            s = lam * g[None] / (2 * factors[:, None])  # (F, m): a cell f times larger, d f times larger
+            ok = s < 0.999
+            theta = np.arcsin(np.clip(s, 0, 0.999))
+            lp = (1 + np.cos(2 * theta) ** 2) / (np.sin(theta) ** 2 * np.cos(theta))
+            m = len(order)
+            pos[r, :, j * keep:j * keep + m] = np.degrees(2 * theta)
+            inten[r, :, j * keep:j * keep + m] = fac * lp * w * ok
+    return pos, inten
