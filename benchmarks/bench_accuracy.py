@@ -4,6 +4,7 @@ same phases; mean ± std over seeds, with training times. Everything goes throug
 
     python benchmarks/bench_accuracy.py [--phases 100] [--seeds 3] [--train-copies 40] [--work DIR]
     python benchmarks/bench_accuracy.py --case six      # six binary structures (the train issue's case)
+    python benchmarks/bench_accuracy.py --case six --models cnn,cnn:bf16   # float32 against CPU bf16 autocast
 
 Training runs at spectool's defaults (batch size, patience, ViT smear scaled to the set). Each phase is one
 structure, so no structure can be held out of training: validation (early stopping, the best epoch) is a third
@@ -45,10 +46,14 @@ MINERALS = {
     "ARSENOPYRITE": ("FeAsS", 14),
 }
 MODELS = {"vit": [], "cnn": [], "knn": []}
+#: train as it would run if it kept bfloat16 autocast on CPU (it uses autocast on CUDA only): MODEL:bf16
+BF16_TRAIN = ("import sys, torch; import spectool.learn.train as t; "
+              "t._amp_dtype = lambda device: torch.bfloat16 if device.type == 'cpu' else None; "
+              "from spectool.cli.main import main; main(sys.argv[1:])")
 
 
-def spectool(*args: str, log=None) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "spectool", *args]
+def spectool(*args: str, log=None, bf16: bool = False) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, *(["-c", BF16_TRAIN] if bf16 else ["-m", "spectool"]), *args]
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if log is not None:
         log.write(f"$ spectool {' '.join(args)}\n{out.stderr}\n")
@@ -138,8 +143,9 @@ def truths(data: Path) -> list[str]:
         return [names[y] for y in f["entry/labels/y"][:]]
 
 
-def train(kind: str, sets: dict, seed: int, work: Path, epochs: int, patience: int | None, log) -> tuple[Path, float]:
-    out = work / f"{kind}-{seed}.safetensors"
+def train(name: str, sets: dict, seed: int, work: Path, epochs: int, patience: int | None, log) -> tuple[Path, float]:
+    kind, _, precision = name.partition(":")
+    out = work / f"{kind}{'-' + precision if precision else ''}-{seed}.safetensors"
     args = ["train", str(sets["train"]), "--val", str(sets["val"]), "--model", kind, "--seed", str(seed),
             "-o", str(out), "-q"]
     if kind != "knn":
@@ -147,7 +153,7 @@ def train(kind: str, sets: dict, seed: int, work: Path, epochs: int, patience: i
     else:
         args += ["--arg", "n_neighbors=1"]
     start = time.perf_counter()
-    spectool(*args, log=log)
+    spectool(*args, log=log, bf16=precision == "bf16")
     return out, time.perf_counter() - start
 
 
@@ -161,7 +167,7 @@ def main() -> None:
     parser.add_argument("--case", choices=("phases", "six"), default="phases")
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--patience", type=int, default=None, help="optimiser steps [default: train's]")
-    parser.add_argument("--models", default="vit,cnn,knn")
+    parser.add_argument("--models", default="vit,cnn,knn", help="MODEL or MODEL:bf16 (CPU bf16 autocast), by commas")
     parser.add_argument("--work", default=str(ROOT / "bench-out" / "accuracy"))
     args = parser.parse_args()
     work = Path(args.work)
@@ -197,11 +203,11 @@ def report(results: dict, phases: int, minerals: int) -> None:
 
     print(f"\n{phases} phases; mean ± std over seeds; held-back = augmented copies with another seed; "
           f"measured = {minerals} RockJock references")
-    print(f"{'model':6} {'held top-1':>14} {'top-3':>14} {'top-5':>14} {'meas top-1':>14} {'top-3':>14} "
+    print(f"{'model':9} {'held top-1':>14} {'top-3':>14} {'top-5':>14} {'meas top-1':>14} {'top-3':>14} "
           f"{'top-5':>14} {'train s':>8}")
     for kind, runs in results.items():
         cols = [ms([r[0][k] for r in runs]) for k in (1, 3, 5)] + [ms([r[1][k] for r in runs]) for k in (1, 3, 5)]
-        print(f"{kind:6} " + " ".join(f"{c:>14}" for c in cols) + f" {statistics.mean(r[2] for r in runs):8.0f}")
+        print(f"{kind:9} " + " ".join(f"{c:>14}" for c in cols) + f" {statistics.mean(r[2] for r in runs):8.0f}")
 
 
 if __name__ == "__main__":
