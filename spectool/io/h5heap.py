@@ -78,19 +78,23 @@ def _walk(stream: IO[bytes], at: int, length: int, total: int) -> str | None:
     Layout: signature (8), collection size (``length``), then objects: index (2), references (2),
     reserved (4), size (``length``), data padded to 8 bytes. Index 0 is the free space, whose size
     includes its header and is not padded. Bytes past the end of the file read as zeros (as HDF5's
-    file driver returns them).
+    file driver returns them), so a walk running off the file is refused too.
     """
     fmt, header = _LENGTH_FORMATS[length], 8 + length
-    stream.seek(at + 8)
-    (size,) = struct.unpack(fmt, stream.read(length).ljust(length, b"\0"))
-    data = stream.read(max(min(size, total - at) - 8 - length, 0))  # never more than the file holds
-    p, end = 8 + length, size
+    stream.seek(at)
+    data = stream.read(max(min(header, total - at), 0))
+    if len(data) < header:
+        return None  # no room for a size: HDF5 cannot read the collection either
+    size = struct.unpack_from(fmt, data, 8)[0]
+    data += stream.read(max(min(size, total - at) - header, 0))  # never more than the file holds
+    item = struct.Struct("<H6x" + fmt[1:])  # an object header: index, (references, reserved), size
+    p, end, stored = header, size, len(data)
     while p < end:
         if p + header > end:
             return None  # too small for an object header: free space to the end
-        raw = data[p - 8 - length:p + header - 8 - length].ljust(header, b"\0")
-        index = struct.unpack_from("<H", raw)[0]
-        (object_size,) = struct.unpack_from(fmt, raw, 8)
+        if p + header > stored:
+            return f"objects run past the end of the file at +{p}"
+        index, object_size = item.unpack_from(data, p)
         need = object_size if index == 0 else header + (object_size + 7) // 8 * 8
         if need == 0 or need > end - p:
             return f"object {index} at +{p} claims {object_size} bytes, {end - p} remain"
