@@ -9,8 +9,9 @@ change to a 142 kB set that hung ``open_set``). So each collection in the file i
 first, the same way, and a walk that would not end is a :class:`FormatError`.
 
 The collections are found by their signature (``GCOL``, version 1, three zero bytes): a scan of
-the whole file at roughly the speed of reading it. A data block that happens to hold the 8-byte
-signature is walked too and could only be refused if its "walk" also failed to advance.
+the whole file at roughly the speed of reading it (with the walks, ~20 ms for a 5.7 MB set). A
+data block that happens to hold the 8-byte signature (a chance of 2^-64 per byte of compressed
+data) is walked too, and refused only if that walk fails as well.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from spectool.errors import FormatError
 
 SIGNATURE = b"GCOL\x01\x00\x00\x00"
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
-BLOCK_BYTES = 16 * 2**20
+BLOCK_BYTES = 4 * 2**20  # read at a time when looking for collections (16 MiB reads were slower)
+WINDOW_BYTES = 2**20  # of a collection read at a time when walking it
 _LENGTH_FORMATS = {2: "<H", 4: "<I", 8: "<Q"}
 
 
@@ -36,9 +38,8 @@ def check_global_heaps(stream: IO[bytes], name: str) -> None:
         length = _size_of_lengths(stream)
         if length is None:
             return  # not a superblock spectool knows: HDF5 refuses the file itself
-        total = stream.seek(0, 2)
         for at in list(_signatures(stream)):
-            problem = _walk(stream, at, length, total)
+            problem = _walk(stream, at, length)
             if problem:
                 raise FormatError(f"corrupt HDF5 global heap at byte {at}: {problem}", name)
     finally:
@@ -72,29 +73,32 @@ def _signatures(stream: IO[bytes]):
         offset += len(block)
 
 
-def _walk(stream: IO[bytes], at: int, length: int, total: int) -> str | None:
+def _walk(stream: IO[bytes], at: int, length: int) -> str | None:
     """Why HDF5's walk over the collection at ``at`` would not end, or None.
 
     Layout: signature (8), collection size (``length``), then objects: index (2), references (2),
     reserved (4), size (``length``), data padded to 8 bytes. Index 0 is the free space, whose size
     includes its header and is not padded. Bytes past the end of the file read as zeros (as HDF5's
-    file driver returns them), so a walk running off the file is refused too.
+    file driver returns them), so a walk running off the file is refused too. The collection is
+    read a window at a time: a size claiming gigabytes costs no memory.
     """
     fmt, header = _LENGTH_FORMATS[length], 8 + length
     stream.seek(at)
-    data = stream.read(max(min(header, total - at), 0))
-    if len(data) < header:
+    head = stream.read(header)
+    if len(head) < header:
         return None  # no room for a size: HDF5 cannot read the collection either
-    size = struct.unpack_from(fmt, data, 8)[0]
-    data += stream.read(max(min(size, total - at) - header, 0))  # never more than the file holds
+    end = struct.unpack_from(fmt, head, 8)[0]
     item = struct.Struct("<H6x" + fmt[1:])  # an object header: index, (references, reserved), size
-    p, end, stored = header, size, len(data)
+    window, first, p = b"", 0, header
     while p < end:
         if p + header > end:
             return None  # too small for an object header: free space to the end
-        if p + header > stored:
-            return f"objects run past the end of the file at +{p}"
-        index, object_size = item.unpack_from(data, p)
+        if p + header > first + len(window):
+            stream.seek(at + p)
+            window, first = stream.read(WINDOW_BYTES), p
+            if len(window) < header:
+                return f"objects run past the end of the file at +{p}"
+        index, object_size = item.unpack_from(window, p - first)
         need = object_size if index == 0 else header + (object_size + 7) // 8 * 8
         if need == 0 or need > end - p:
             return f"object {index} at +{p} claims {object_size} bytes, {end - p} remain"
