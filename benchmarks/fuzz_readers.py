@@ -84,6 +84,8 @@ def fuzz(target, examples: int, seed: int, limit: float, hangs: Path) -> tuple[i
             print(f"{target.name}: {count[0]} cases, {count[0] / (now - start):.0f} cases/s, "
                   f"{now - start:.0f} s", file=sys.stderr, flush=True)
 
+    print(f"{target.name}: each input goes to {current} before it runs (a case stuck inside C ends the run "
+          f"after {3 * limit:g} s with a traceback; that file is then its input)", file=sys.stderr, flush=True)
     previous = signal.signal(signal.SIGALRM, _alarm)
     try:
         check()
