@@ -4,6 +4,7 @@ same phases; mean ± std over seeds, with training times. Everything goes throug
 
     python benchmarks/bench_accuracy.py [--phases 100] [--seeds 3] [--train-copies 40] [--work DIR]
     python benchmarks/bench_accuracy.py --case six      # six binary structures (the train issue's case)
+    python benchmarks/bench_accuracy.py --case six --models cnn,cnn:bf16   # float32 against CPU bf16 autocast
 
 Training runs at spectool's defaults (batch size, patience, ViT smear scaled to the set). Each phase is one
 structure, so no structure can be held out of training: validation (early stopping, the best epoch) is a third
@@ -45,10 +46,14 @@ MINERALS = {
     "ARSENOPYRITE": ("FeAsS", 14),
 }
 MODELS = {"vit": [], "cnn": [], "knn": []}
+#: train as it would run if it kept bfloat16 autocast on CPU (it uses autocast on CUDA only): MODEL:bf16
+BF16_TRAIN = ("import sys, torch; import spectool.learn.train as t; "
+              "t._amp_dtype = lambda device: torch.bfloat16 if device.type == 'cpu' else None; "
+              "from spectool.cli.main import main; main(sys.argv[1:])")
 
 
-def spectool(*args: str, log=None) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "spectool", *args]
+def spectool(*args: str, log=None, bf16: bool = False) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, *(["-c", BF16_TRAIN] if bf16 else ["-m", "spectool"]), *args]
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if log is not None:
         log.write(f"$ spectool {' '.join(args)}\n{out.stderr}\n")
@@ -111,35 +116,36 @@ def six_structures(folder: Path) -> list[Path]:
     return sorted(folder.glob("*.cif"))
 
 
-def evaluate(model: Path, data: Path, log) -> dict[int, float]:
+def evaluate(model: Path, data: Path, log) -> list[list[str]]:
+    """The top-5 labels of every row of ``data``, in row order.
+
+    By order, not by the record's ``path``: augmented copies keep their structure's id, so a held-back set's
+    rows share six names, and a dict keyed by name kept one copy per class (a 77 % model scored 50 %).
+    """
     out = spectool("predict", "-m", str(model), "--top", "5", "--eval", "--confusion", str(model.with_suffix("")) +
                    f".{data.stem}", "-q", "--json", str(data), log=log)
-    ranks = {}
-    for line in out.stdout.splitlines():
-        record = json.loads(line)
-        ranks[record["path"]] = [t["label"] for t in record["top"]]
-    return ranks
+    return [[t["label"] for t in json.loads(line)["top"]] for line in out.stdout.splitlines()]
 
 
-def topk(ranks: dict, truth: dict) -> dict[int, float]:
-    hits = {k: 0 for k in (1, 3, 5)}
-    for path, labels in ranks.items():
-        for k in hits:
-            hits[k] += truth[path] in labels[:k]
+def topk(ranks: list[list[str]], truth: list[str]) -> dict[int, float]:
+    if len(ranks) != len(truth):
+        raise SystemExit(f"predict answered {len(ranks)} of {len(truth)} rows")
+    hits = {k: sum(label in labels[:k] for labels, label in zip(ranks, truth)) for k in (1, 3, 5)}
     return {k: v / max(len(ranks), 1) for k, v in hits.items()}
 
 
-def truths(data: Path) -> dict[str, str]:
+def truths(data: Path) -> list[str]:
+    """The label of every row of a set, in row order."""
     import h5py
 
     with h5py.File(data) as f:
         names = [n.decode() for n in f["entry/labels/names"][:]]
-        ids = [s.decode() for s in f["entry/samples/id"][:]]
-        return {f"{data}:{i}": names[y] for i, y in zip(ids, f["entry/labels/y"][:])}
+        return [names[y] for y in f["entry/labels/y"][:]]
 
 
-def train(kind: str, sets: dict, seed: int, work: Path, epochs: int, patience: int | None, log) -> tuple[Path, float]:
-    out = work / f"{kind}-{seed}.safetensors"
+def train(name: str, sets: dict, seed: int, work: Path, epochs: int, patience: int | None, log) -> tuple[Path, float]:
+    kind, _, precision = name.partition(":")
+    out = work / f"{kind}{'-' + precision if precision else ''}-{seed}.safetensors"
     args = ["train", str(sets["train"]), "--val", str(sets["val"]), "--model", kind, "--seed", str(seed),
             "-o", str(out), "-q"]
     if kind != "knn":
@@ -147,7 +153,7 @@ def train(kind: str, sets: dict, seed: int, work: Path, epochs: int, patience: i
     else:
         args += ["--arg", "n_neighbors=1"]
     start = time.perf_counter()
-    spectool(*args, log=log)
+    spectool(*args, log=log, bf16=precision == "bf16")
     return out, time.perf_counter() - start
 
 
@@ -161,7 +167,7 @@ def main() -> None:
     parser.add_argument("--case", choices=("phases", "six"), default="phases")
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--patience", type=int, default=None, help="optimiser steps [default: train's]")
-    parser.add_argument("--models", default="vit,cnn,knn")
+    parser.add_argument("--models", default="vit,cnn,knn", help="MODEL or MODEL:bf16 (CPU bf16 autocast), by commas")
     parser.add_argument("--work", default=str(ROOT / "bench-out" / "accuracy"))
     args = parser.parse_args()
     work = Path(args.work)
@@ -178,12 +184,12 @@ def main() -> None:
           f"preprocess measured in {time.perf_counter() - start:.0f} s")
     print(f"training: train's defaults, at most {args.epochs} epochs, validation on a separately seeded augmentation "
           "(the best epoch is kept)")
-    truth = {**truths(sets["test"]), **(truths(sets["measured"]) if "measured" in sets else {})}
+    truth = {s: truths(sets[s]) for s in ("test", "measured") if s in sets}
     results: dict[str, list] = {k: [] for k in args.models.split(",")}
     for kind in results:
         for seed in range(args.seeds):
             model, seconds = train(kind, sets, seed, work, args.epochs, args.patience, log)
-            held, measured = (topk(evaluate(model, sets[s], log), truth) if s in sets else {1: 0.0, 3: 0.0, 5: 0.0}
+            held, measured = (topk(evaluate(model, sets[s], log), truth[s]) if s in sets else {1: 0.0, 3: 0.0, 5: 0.0}
                               for s in ("test", "measured"))
             results[kind].append((held, measured, seconds))
             print(f"  {kind} seed {seed}: held-back top-1 {held[1]:.1%}, measured top-1 {measured[1]:.1%}, "
@@ -197,11 +203,11 @@ def report(results: dict, phases: int, minerals: int) -> None:
 
     print(f"\n{phases} phases; mean ± std over seeds; held-back = augmented copies with another seed; "
           f"measured = {minerals} RockJock references")
-    print(f"{'model':6} {'held top-1':>14} {'top-3':>14} {'top-5':>14} {'meas top-1':>14} {'top-3':>14} "
+    print(f"{'model':9} {'held top-1':>14} {'top-3':>14} {'top-5':>14} {'meas top-1':>14} {'top-3':>14} "
           f"{'top-5':>14} {'train s':>8}")
     for kind, runs in results.items():
         cols = [ms([r[0][k] for r in runs]) for k in (1, 3, 5)] + [ms([r[1][k] for r in runs]) for k in (1, 3, 5)]
-        print(f"{kind:6} " + " ".join(f"{c:>14}" for c in cols) + f" {statistics.mean(r[2] for r in runs):8.0f}")
+        print(f"{kind:9} " + " ".join(f"{c:>14}" for c in cols) + f" {statistics.mean(r[2] for r in runs):8.0f}")
 
 
 if __name__ == "__main__":

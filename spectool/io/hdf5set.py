@@ -22,6 +22,7 @@ import numpy as np
 
 from spectool.errors import FormatError
 from spectool.io.chunkwriter import GZIP_LEVEL, ChunkWriter
+from spectool.io.h5heap import check_global_heaps
 from spectool.spectra import FORMAT_VERSION, Axis, Chunk, Ragged, SetMeta
 
 ROWS_PER_CHUNK = 16
@@ -239,6 +240,7 @@ class HDF5Reader:
     def __init__(self, source: Union[str, IO[bytes]], name: str):
         h5py = _h5py()
         self.name = name
+        _check_heaps(source, name)
         try:
             self.file = h5py.File(source, "r", rdcc_nbytes=READ_CACHE_BYTES)
         except H5_ERRORS as exc:
@@ -324,6 +326,15 @@ class HDF5Reader:
 
     def close(self) -> None:
         self.file.close()
+
+
+def _check_heaps(source: Union[str, IO[bytes]], name: str) -> None:
+    """HDF5 loops for ever on some damaged global heaps: refuse those before h5py sees the file."""
+    if isinstance(source, str):
+        with open(source, "rb") as stream:
+            check_global_heaps(stream, name)
+    else:
+        check_global_heaps(source, name)
 
 
 @contextmanager

@@ -68,12 +68,13 @@ class Predictor:
 
         Order: Bragg conversion to the training wavelength (unless the recipe has its own),
         the checkpoint's recipe (raw scans, or sets on another axis), then resampling onto
-        the training axis and max-normalisation if the recipe did not end there.
+        the training axis and max-normalisation if the recipe did not end there. A set on the
+        training axis is taken as prepared; a scan never is, even on exactly that grid.
         """
         from spectool.signal.ops import Context
 
         self._check_kind(item)
-        if item.axis.same_as(self.axis):
+        if self._prepared(item):
             return np.asarray(item.X, np.float32)
         ctx = Context(item.wavelength, item.laser_nm, item.kind)
         recipe = self._steps(item, ctx)
@@ -122,12 +123,17 @@ class Predictor:
         """The wavelength (Å) of ``item``'s rows after :meth:`prepare`: a Bragg step moves them."""
         from spectool.signal.ops import Context
 
-        if item.axis.same_as(self.axis):
+        if self._prepared(item):
             return item.wavelength
         ctx = Context(item.wavelength, item.laser_nm, item.kind)
         for op in self._steps(item, ctx):
             ctx = op.context_after(ctx)
         return ctx.wavelength
+
+    def _prepared(self, item) -> bool:
+        """Rows of a set already on the training axis; a raw scan on that grid still needs the recipe
+        (its baseline and counts: ``train CIFs --like SCAN`` trains on the scan's own grid)."""
+        return not item.is_scan and item.axis.same_as(self.axis)
 
     def _steps(self, item, ctx) -> list:
         """The ops :meth:`prepare` runs before the final resampling: Bragg (if needed), then the recipe."""
@@ -232,7 +238,7 @@ def calibrated_threshold(r: np.ndarray, correct: np.ndarray, quantile: float = 0
 def _batch_key(item) -> tuple:
     """What must be equal for items to be prepared as one batch."""
     axis = item.axis
-    return (item.kind, item.wavelength, item.laser_nm, axis.quantity, axis.units, len(axis),
+    return (item.is_scan, item.kind, item.wavelength, item.laser_nm, axis.quantity, axis.units, len(axis),
             np.ascontiguousarray(axis.values).tobytes())
 
 

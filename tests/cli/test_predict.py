@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import h5py
 import numpy as np
@@ -258,3 +259,26 @@ def test_scans_prepared_together_equal_each_prepared_alone(model, scans, tmp_pat
     for item, X in zip(items[:3] + items[:2], together[:3] + together[5:]):
         np.testing.assert_allclose(X, predictor.prepare(item), rtol=1e-6, atol=1e-7)
     assert [(type(e), e.path) for e in together[3:5]] == [(FormatError, str(p)) for p in shorts]
+
+
+def test_raw_scan_on_the_training_axis_goes_through_the_recipe(model, tmp_path):
+    """A scan measured on exactly the model's grid (what `train CIFs --like SCAN` trains on) is still raw:
+    its baseline and counts must go through the recipe like any other scan; only a set on that axis is
+    taken as prepared already."""
+    from spectool.env import Env
+    from spectool.io.spectra import iter_spectra
+    from spectool.learn.inference import Predictor
+    from spectool.signal.ops import Context
+
+    x = np.arange(GRID[0], GRID[1] + GRID[2] / 2, GRID[2])
+    y = 200 + 50 * np.exp(-x / 20) + 1000 * _pattern(x, PEAKS["rutile"])
+    scan = tmp_path / "on-grid.xy"
+    scan.write_text("".join(f"{a:.3f} {b:.2f}\n" for a, b in zip(x, y)))
+    predictor = Predictor(load_checkpoint(model))
+    (_, item), = iter_spectra([str(scan)], Env())
+    assert item.axis.same_as(predictor.axis)
+    expected = predictor.recipe.apply(item.X, item.axis, Context(item.wavelength, None, "xrd"))[0]
+    np.testing.assert_allclose(predictor.prepare(item), expected, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(predictor.prepare_many([item, item])[1], expected, rtol=1e-6, atol=1e-6)
+    prepared = replace(item, X=expected, is_scan=False)  # a set on the axis: taken as it is
+    np.testing.assert_array_equal(predictor.prepare(prepared), expected)

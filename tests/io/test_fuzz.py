@@ -29,11 +29,15 @@ def test_fuzz_raises_only_spectool_errors_within_memory(name):
 # --- regressions: each crash the fuzzer found, and each size a header may lie about ------------
 
 import io  # noqa: E402
+import os  # noqa: E402
 import struct  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
 import tracemalloc  # noqa: E402
 import zipfile  # noqa: E402
 from contextlib import contextmanager, redirect_stdout  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import Callable  # noqa: E402
 
 import h5py  # noqa: E402
 import numpy as np  # noqa: E402
@@ -221,3 +225,49 @@ def test_jcamp_claiming_a_huge_point_count_is_refused_before_allocating(old, new
     assert old in data
     with bounded_memory(), pytest.raises(FormatError, match=words):
         READERS["jcamp"].read(data.replace(old, new), "c.jdx")
+
+
+def h5_with_looping_heap(size_of: Callable[[int], int] = lambda size: size + 16) -> bytes:
+    """The fuzz seed set with its global heap's last string object resized by ``size_of``: +16
+    (what a fuzzed 2-byte change did) lands HDF5's walk on the zeros of the free space, where
+    HDF5 2.0 loops for ever."""
+    data = bytearray(_set_files()["set.h5"])
+    at = data.find(b"GCOL\x01\x00\x00\x00")
+    end, p, last = at + struct.unpack_from("<Q", data, at + 8)[0], at + 16, None
+    while struct.unpack_from("<H", data, p)[0] != 0:  # to the free space object (index 0)
+        last = p
+        p += 16 + (struct.unpack_from("<Q", data, p + 8)[0] + 7) // 8 * 8
+    assert last is not None and p + 32 < end
+    struct.pack_into("<Q", data, last + 8, size_of(struct.unpack_from("<Q", data, last + 8)[0]))
+    return bytes(data)
+
+
+@pytest.mark.parametrize("size_of", [lambda size: size + 16, lambda size: 2**64 - 16])
+def test_global_heap_hdf5_would_loop_on_is_a_format_error(size_of):
+    from spectool.io.h5heap import check_global_heaps
+
+    with pytest.raises(FormatError, match="global heap"):
+        check_global_heaps(io.BytesIO(h5_with_looping_heap(size_of)), "s.h5")
+
+
+def test_global_heap_check_passes_sound_sets_and_keeps_the_position():
+    from spectool.io.h5heap import check_global_heaps
+
+    stream = io.BytesIO(_set_files()["set.h5"])
+    stream.seek(5)
+    check_global_heaps(stream, "s.h5")
+    assert stream.tell() == 5
+
+
+def test_set_that_hung_hdf5_is_refused_in_one_line(tmp_path):
+    path = tmp_path / "s.h5"
+    path.write_bytes(h5_with_looping_heap())
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    try:  # before the check, spectool spun inside HDF5 until killed
+        done = subprocess.run([sys.executable, "-m", "spectool", "info", str(path)], capture_output=True,
+                              env=env, timeout=90)
+    except subprocess.TimeoutExpired:
+        pytest.fail("spectool info hung on a damaged global heap")
+    said = done.stderr.decode().splitlines()  # the input's line, then "no usable input"
+    assert done.returncode == 2 and all(line.startswith("spectool: error: ") for line in said)
+    assert said[0].startswith(f"spectool: error: {path}: corrupt HDF5 global heap at byte ")
