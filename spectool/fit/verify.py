@@ -59,7 +59,7 @@ class VerifyOptions:
 
     network_weight: float = NETWORK_WEIGHT
     unknown_threshold: float = UNKNOWN_THRESHOLD
-    max_phases: int = 4
+    max_phases: int = 1  # predict's default; the mixture search runs with --phases N ≥ 2
     phase_margin: float = 0.06
     stop_unexplained: float = 0.05
     residual_candidates: int = 3

@@ -127,7 +127,9 @@ def verified_record(record: dict, verdict, label_info: dict | None = None) -> di
     combined score, each with its fit; the phases found with weight fractions; unknown or not.
 
     ``verdict``: a :class:`~spectool.fit.verify.Verdict`, or the error that kept the scan from being
-    fitted (then the network's answer stands, marked ``verified: false``).
+    fitted (then the network's answer stands, marked ``verified: false``). ``label`` is the first
+    phase found (the one that explains the scan best on its own; with ``--phases 1`` the top candidate),
+    or ``unknown``.
     """
     if isinstance(verdict, Exception):
         return {**record, "verified": False, "label": record["top"][0]["label"], "note": verdict.message}
@@ -142,7 +144,7 @@ def verified_record(record: dict, verdict, label_info: dict | None = None) -> di
         top.append(entry)
     phases = verdict.phases
     out = {**record, "top": top, "verified": phases is not None, "unknown": bool(verdict.unknown),
-           "label": "unknown" if verdict.unknown or not top else top[0]["label"]}
+           "label": "unknown" if verdict.unknown or not top else (verdict.labels or [top[0]["label"]])[0]}
     if phases is not None:
         out.update(rwp=phases.rwp, explained=phases.explained, zero=phases.zero, displacement=phases.displacement,
                    phases=[_phase_fields(label, p, ev) for label, p, ev in
