@@ -25,12 +25,13 @@ def topk_hits(logits, target, ks: tuple[int, ...] = TOPK):
 
 
 def ranked_hits(top, target, ks: tuple[int, ...] = TOPK):
-    """Rows whose target is among the first k of ``top`` (B, K) class indices, best first, per k:
+    """Rows whose target is among the first k of ``top`` (B, K) class indices, best first (distinct per row), per k:
     a (len(ks),) float64 tensor; k larger than K counts as K. ``target`` (B,) long tensor."""
     import torch
 
-    hit = (top == target[:, None]).cumsum(dim=1).clamp_max(1)  # hit[:, j]: within the top j + 1
-    return hit[:, [min(k, top.shape[1]) - 1 for k in ks]].sum(dim=0).to(torch.float64)
+    at = (top == target[:, None]).sum(dim=0).cumsum(dim=0)  # at[j]: rows whose target is within the top j + 1
+    # plain integer picks, not at[list]: a Python list index is copied to the device (a host sync on CUDA)
+    return torch.stack([at[min(k, top.shape[1]) - 1] for k in ks]).to(torch.float64)
 
 
 def topk_accuracy(true_index: np.ndarray, ranked: np.ndarray, ks=TOPK) -> dict[int, float]:
@@ -45,25 +46,29 @@ def topk_accuracy(true_index: np.ndarray, ranked: np.ndarray, ks=TOPK) -> dict[i
 
 
 class Running:
-    """Epoch sums on the device, [loss × rows, rows, hits@k…]; ``add`` per batch, ``summary`` once."""
+    """Epoch sums, [loss × rows, hits@k…] on the device and the row count on the host; ``add`` per batch,
+    ``summary`` once. ``add`` never waits for the device (no tensor made from host values, no reads)."""
 
     def __init__(self, ks: tuple[int, ...] = TOPK):
         self.ks = tuple(ks)
         self.total = None
+        self.rows = 0
 
     def add(self, loss, logits, target) -> None:
         """``loss``: the batch mean (0-d tensor); ``logits`` (B, C); ``target`` (B,) long."""
         import torch
 
         n = target.shape[0]
-        head = torch.stack([loss.detach().to(torch.float64) * n,
-                            torch.tensor(float(n), dtype=torch.float64, device=target.device)])
-        row = torch.cat([head, topk_hits(logits, target, self.ks)])
+        row = torch.cat([(loss.detach().to(torch.float64) * n).reshape(1), topk_hits(logits, target, self.ks)])
         self.total = row if self.total is None else self.total + row
+        self.rows += n
 
     def as_vector(self) -> list[float]:
         """[loss_sum, count, hits@k…] as floats: what ranks add up."""
-        return [0.0] * (2 + len(self.ks)) if self.total is None else self.total.tolist()
+        if self.total is None:
+            return [0.0] * (2 + len(self.ks))
+        loss_sum, *hits = self.total.tolist()
+        return [loss_sum, float(self.rows), *hits]
 
     def summary(self, prefix: str, vector: list[float] | None = None) -> dict[str, float]:
         """``{prefix_loss, prefix_top1, prefix_top3, …}`` (NaN when no rows)."""

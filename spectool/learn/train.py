@@ -221,6 +221,14 @@ def average_batch_norm(model: nn.Module) -> None:
         m.momentum = None
 
 
+def weigh_batch_norm(layers: list[nn.Module], seen: int) -> None:
+    """Before a batch, after ``seen`` batches since :func:`average_batch_norm`: momentum 1 / (seen + 1), the
+    plain average that momentum None gives, but counted on the host (momentum None reads the layer's batch
+    count back from the device at every step: a host sync per layer per step on CUDA)."""
+    for m in layers:
+        m.momentum = 1.0 / (seen + 1)
+
+
 def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
     """The torch seed of one epoch on one rank (dropout, stochastic depth)."""
     return int(np.random.SeedSequence([seed, epoch, rank, 11]).generate_state(1, np.uint64)[0] >> 1)
@@ -304,12 +312,14 @@ class Trainer:
         torch.manual_seed(epoch_seed(self.cfg.seed, epoch, self.world.rank))
         set_train_mode(self.model)
         average_batch_norm(self.model)  # evaluation after this epoch uses this epoch's batch statistics
-        running, batches = Running(), source.epoch(epoch)
+        running, batches, norms, seen = Running(), source.epoch(epoch), training_batch_norms(self.model), 0
         while True:
             batch = next(batches, None)
             if not all_have(batch is not None, self.world, self.device):
                 break
             x, y = self.to_device(batch[0], batch[1], self.lut)
+            weigh_batch_norm(norms, seen)
+            seen += 1
             loss, logits = self.step(x, y)
             running.add(loss, logits, y)
             self.callback.batch(len(y))
@@ -357,8 +367,9 @@ class Trainer:
         average_batch_norm(self.model)
         for m in layers:
             m.train()
-        for X, yb, _ in source.epoch(0):
+        for seen, (X, yb, _) in enumerate(source.epoch(0)):
             x, _ = self.to_device(X, yb, self.lut)
+            weigh_batch_norm(layers, seen)
             with torch.autocast(self.device.type, self.amp_dtype or torch.float32,
                                 enabled=self.amp_dtype is not None):
                 self.model(x)

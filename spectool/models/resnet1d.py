@@ -107,7 +107,7 @@ def confidence_loss(logits: torch.Tensor, confidence: torch.Tensor, target: torc
     logits (B, C), confidence (B,), target (B,) long. The caller may adapt λ to a budget β.
     """
     c = confidence.clamp(eps, 1 - eps).unsqueeze(-1)
-    p = torch.softmax(logits, dim=-1)
-    hinted = c * p + (1 - c) * F.one_hot(target, p.shape[-1]).to(p.dtype)
-    nll = F.nll_loss(torch.log(hinted.clamp_min(eps)), target)
+    p_target = torch.softmax(logits, dim=-1).gather(-1, target.unsqueeze(-1))  # (B, 1)
+    # p' at the target only (the NLL needs no other class): no one-hot, whose range checks read the device
+    nll = -torch.log((c * p_target + (1 - c)).clamp_min(eps)).mean()
     return nll + lam * (-torch.log(c)).mean()

@@ -182,3 +182,40 @@ def test_constant_evaluation_outputs_are_caught(setup):
     assert checks["score_spread"] < 1e-6 and any("same scores" in w for w in checks["warnings"])
     assert fit_warnings(0.99, 0.17, 0.5) and "far below" in fit_warnings(0.99, 0.17, 0.5)[0]
     assert fit_warnings(0.95, 0.9, 0.5) == []
+
+
+class _HostSyncs(torch.utils._python_dispatch.TorchDispatchMode):
+    """Counts the operations that make a GPU run wait: reading a value back (item, tolist, float) and making
+    a tensor from host data (torch.tensor, a Python list as an index), which copies it to the device."""
+
+    SYNCS = {"aten._local_scalar_dense.default", "aten.lift_fresh.default", "aten.lift_fresh_copy.default"}
+
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.count += str(func) in self.SYNCS
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize("model,args", [("vit1d", VIT), ("cnn1d", {"channels": [4, 4, 8, 8], "kernel_size": 3}),
+                                        ("resnet1d", {"width": 4, "stages": [1, 1], "kernel_size": 3})])
+def test_training_steps_never_wait_for_the_device(setup, model, args):
+    # an epoch may read its sums back once at its end; the steps themselves must not (CUDA would sync per step)
+    counts = []
+    for batch in (16, 4):
+        trainer, train, _, _ = setup(model=model, args=args)
+        train.batch_size = batch
+        trainer.to_device = _outside_modes(trainer.to_device)  # the batch's own copy (pinned, non_blocking on CUDA)
+        with _HostSyncs() as syncs:
+            trainer.train_epoch(train, 0)
+        counts.append(syncs.count)
+    assert len(train) > 20 and counts[0] == counts[1]
+
+
+def _outside_modes(fn):
+    def call(*args):
+        with torch.utils._python_dispatch._disable_current_modes():
+            return fn(*args)
+    return call

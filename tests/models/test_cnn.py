@@ -49,3 +49,14 @@ def test_confidence_in_unit_interval_and_loss_trains():
     loss = confidence_loss(logits, conf, y)
     loss.backward()
     assert torch.isfinite(loss) and model.confidence.weight.grad is not None
+
+
+def test_confidence_loss_matches_its_one_hot_definition():
+    # DeVries & Taylor written out: p' = c·p + (1 − c)·onehot(y) over every class, NLL of p', + λ·(−log c)
+    g = torch.Generator().manual_seed(0)
+    logits, conf = torch.randn(7, 5, generator=g), torch.rand(7, generator=g)
+    y = torch.randint(0, 5, (7,), generator=g)
+    c = conf[:, None]
+    hinted = c * torch.softmax(logits, 1) + (1 - c) * torch.nn.functional.one_hot(y, 5)
+    oracle = torch.nn.functional.nll_loss(hinted.log(), y) + 0.3 * (-conf.log()).mean()
+    assert torch.allclose(confidence_loss(logits, conf, y, 0.3), oracle, rtol=1e-6)
