@@ -108,6 +108,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     from spectool.io.checkpoint import load_checkpoint, read_references
     from spectool.learn.inference import Predictor
+    from spectool.fit.verify import VerifyOptions
     from spectool.learn.verification import Verifier
 
     predictor = Predictor(load_checkpoint(args.model))
@@ -115,7 +116,7 @@ def main() -> None:
     if not refs:
         print("skipped: the model has no references (make references)")
         return
-    verifier = Verifier(predictor, refs, 10)
+    verifier = Verifier(predictor, refs, 10, VerifyOptions(max_phases=4))  # the mixture parts: --phases 4
     x = predictor.axis.values
     index = {n: i for i, n in enumerate(predictor.labels)}
     lib, lib_labels = library(Path(args.build), predictor)
@@ -135,6 +136,7 @@ def single_phase(args, predictor, refs, verifier, index, lib, lib_labels, C, x) 
 
     from spectool.env import Env
     from spectool.io.spectra import iter_spectra
+    from spectool.fit.verify import VerifyOptions
     from spectool.learn.verification import Verifier
 
     items = []
@@ -145,7 +147,7 @@ def single_phase(args, predictor, refs, verifier, index, lib, lib_labels, C, x) 
     X = np.stack([predictor.prepare(item)[0] for _, _, item in items])
     truth = [index[label] for _, label, _ in items]
     net = ranks_of(predictor.predict(X).scores, truth)
-    single = Verifier(predictor, refs, 10, verifier.options.__class__(max_phases=1))
+    single = Verifier(predictor, refs, 10, VerifyOptions(max_phases=1))
     verified_ranks, times_v, times_n, rows = [], [], [], []
     single.verdicts(items[0][2], X[:1])  # warm-up
     cpu_v = []
