@@ -149,18 +149,14 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--work", default=None, help="folder for the simulated unseen types (kept; default: temporary)")
     args = ap.parse_args()
-    import torch
+    from bench_verify import model_with_references
 
-    torch.set_num_threads(args.threads)
-    from spectool.io.checkpoint import load_checkpoint, read_references
-    from spectool.learn.inference import Predictor
     from spectool.learn.verification import Verifier
 
-    predictor = Predictor(load_checkpoint(args.model))
-    refs, meta = read_references(predictor.ckpt)
-    if not refs:
-        print("skipped: the model has no references (make references)")
+    loaded = model_with_references(args.model, args.threads)
+    if loaded is None:
         return
+    predictor, refs, meta = loaded
     verifier, threshold = Verifier(predictor, refs, 10), meta.get("unknown_threshold")
     print(f"model {args.model}: {len(predictor.labels)} classes, unknown_threshold {threshold}")
     build = Path(args.build)

@@ -92,6 +92,23 @@ def iterative_subtraction(y, lib, lib_labels, x, rounds=4, stop=0.1):
     return found, np.array(scales)
 
 
+def model_with_references(path: str, threads: int):
+    """(Predictor, references, their metadata) of a checkpoint on ``threads`` torch threads, or None
+    (said) when it carries no references."""
+    import torch
+
+    from spectool.io.checkpoint import load_checkpoint, read_references
+    from spectool.learn.inference import Predictor
+
+    torch.set_num_threads(threads)
+    predictor = Predictor(load_checkpoint(path))
+    refs, meta = read_references(predictor.ckpt)
+    if not refs:
+        print("skipped: the model has no references (make references)")
+        return None
+    return predictor, refs, meta
+
+
 def main() -> None:
     from bench_default_model import library
 
@@ -110,19 +127,13 @@ def main() -> None:
     if not ROCKJOCK.exists():
         print(f"skipped: {ROCKJOCK} not found")
         return
-    import torch
-
-    torch.set_num_threads(args.threads)
-    from spectool.io.checkpoint import load_checkpoint, read_references
-    from spectool.learn.inference import Predictor
     from spectool.fit.verify import VerifyOptions
     from spectool.learn.verification import Verifier
 
-    predictor = Predictor(load_checkpoint(args.model))
-    refs, meta = read_references(predictor.ckpt)
-    if not refs:
-        print("skipped: the model has no references (make references)")
+    loaded = model_with_references(args.model, args.threads)
+    if loaded is None:
         return
+    predictor, refs, meta = loaded
     verifier = Verifier(predictor, refs, 10, VerifyOptions(max_phases=4))  # the mixture parts: --phases 4
     x = predictor.axis.values
     index = {n: i for i, n in enumerate(predictor.labels)}
