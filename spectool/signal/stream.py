@@ -1,7 +1,8 @@
 """Augmenting a set chunk by chunk: one chunk of rows in, its augmented copies out.
 
 Pure glue between :func:`spectool.signal.augment.augment_chunk` and the set format: labels
-and sample columns follow each copy, with ``parent`` (the source row) and ``copy`` columns.
+and sample columns follow each copy, with ``parent`` (the source row) and ``copy`` columns; a copy's
+``id`` is its source's with ``~k`` appended (k = copy), so every row of the output names itself.
 """
 
 from __future__ import annotations
@@ -41,10 +42,17 @@ def augment_block(chunk: Chunk, plan: AugmentPlan) -> Chunk:
         src = np.concatenate([np.arange(len(chunk)), src])
         copy = np.concatenate([np.full(len(chunk), -1), copy])
     samples = {k: np.asarray(v)[src] for k, v in chunk.samples.items() if np.asarray(v).ndim == 1}
+    if "id" in samples:
+        samples["id"] = copy_ids(samples["id"], copy)
     samples["parent"] = (chunk.start + src).astype(np.int64)
     samples["copy"] = copy.astype(np.int32)
     y = None if chunk.y is None else np.asarray(chunk.y)[src]
     return Chunk(Y, y, samples, None, start=0)
+
+
+def copy_ids(ids: np.ndarray, copy: np.ndarray) -> np.ndarray:
+    """``id~k`` for copy k ≥ 0, the id unchanged for a kept original (k = −1): (N,) object array."""
+    return np.array([f"{i}~{k}" if k >= 0 else i for i, k in zip(ids, copy)], dtype=object)
 
 
 PRESETS = ("pattern", "physics", "both", "none")

@@ -43,6 +43,19 @@ def test_copies_carry_labels_and_parents(simulated, tmp_path):
     assert np.all(np.isfinite(aug["X"]))
 
 
+def test_every_row_has_its_own_id(simulated, tmp_path):
+    """A copy's id is its parent's + ``~k``, a kept original keeps its id: predict --json and --output-dir
+    name each row apart (copies that shared the parent's id gave duplicate paths and a refused output)."""
+    out = tmp_path / "aug.h5"
+    assert run_cli("augment", str(simulated), "-n", "2", "--keep-original", "--seed", "1", "-o", str(out)).returncode == 0
+    src, aug = _read(simulated), _read(out)
+    for parent in set(aug["parent"]):  # (the source set names one CIF twice: ids are unique per parent)
+        ids = [i for i, p in zip(aug["ids"], aug["parent"]) if p == parent]
+        assert len(set(ids)) == len(ids) == 3
+    expected = [src["ids"][p] if c < 0 else f"{src['ids'][p]}~{c}" for p, c in zip(aug["parent"], aug["copy"])]
+    assert aug["ids"] == expected
+
+
 def test_same_seed_same_output_for_any_workers(simulated, tmp_path):
     a, b, c = tmp_path / "a.h5", tmp_path / "b.h5", tmp_path / "c.h5"
     assert run_cli("augment", str(simulated), "-n", "2", "--preset", "physics", "--seed", "3", "-o", str(a)).returncode == 0
