@@ -252,45 +252,10 @@ def _run_paths(o: TrainSettings) -> dict:
 
 def _job(o: TrainSettings, saved):
     """The Job from the options, or from the resume state (whose settings win)."""
-    from spectool.errors import UsageError
-    from spectool.learn.job import Job, canonical_model
-    from spectool.learn.train import TrainConfig
+    from spectool.learn.job import Job
+    from spectool.learn.settings import new_job
 
-    if saved is not None:
-        return Job.from_json(saved.job)
-    name = canonical_model(o.model)
-    if (o.groups or o.add_to) and name not in ("rcnet_union", "resnet1d"):
-        raise UsageError("--groups and --add-to train RCNets: use --model union")
-    config = {k: getattr(o, k) for k in TrainConfig.__dataclass_fields__ if hasattr(o, k)}
-    config["seed"] = o.seed
-    return Job(name, _model_args(o), config, o.val_fraction, _augment_ops(o), o.init, o.freeze,
-               split=o.split)
-
-
-def _model_args(o: TrainSettings) -> dict:
-    import json
-
-    from spectool.errors import UsageError
-
-    args = {k: getattr(o, k) for k in ("patch", "dim", "depth", "heads", "width", "dropout")
-            if getattr(o, k) is not None}
-    for item in o.arg or []:
-        key, eq, value = item.partition("=")
-        if not eq or not key:
-            raise UsageError(f"--arg must be KEY=VALUE, not {item!r}")
-        try:
-            args[key] = json.loads(value)
-        except ValueError:
-            args[key] = value
-    return args
-
-
-def _augment_ops(o: TrainSettings) -> list:
-    if o.augment == "none" and not o.aug_op:
-        return []
-    from spectool.signal.stream import build_ops
-
-    return [op.to_json() for op in build_ops(o.augment, o.aug_op or [], [])]
+    return Job.from_json(saved.job) if saved is not None else new_job(o)
 
 
 def _save(env: Env, o: TrainSettings, outcome, meta, recipe: dict) -> None:
