@@ -104,3 +104,41 @@ def test_imports_point_down_the_layers():
 def test_relative_imports_resolve():
     node = ast.parse("from ..io import sets").body[0]
     assert _absolute(node, "spectool.learn") == "spectool.io"
+
+
+# The core returns what it makes (arrays, figures); io/ writes files, through io.stdio.atomic_path.
+WRITERS = {"savefig", "write_text", "write_bytes"}
+#: fit/plots.save_png predates io/figures.write_png; cli/predict.py (--png) still calls it.
+CORE_WRITES_KNOWN = {"spectool/fit/plots.py"}
+
+
+def file_writes(source: str) -> list[str]:
+    """``line: call`` of each ``.savefig(``/``.write_text(``/``.write_bytes(`` and each ``open(…)`` whose
+    literal mode writes (w, a, x or +) in ``source``."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+        modes = [a for a in node.args[1:2]] + [k.value for k in node.keywords if k.arg == "mode"]
+        writes_mode = any(isinstance(m, ast.Constant) and isinstance(m.value, str) and set(m.value) & set("wax+")
+                          for m in modes)
+        if (isinstance(func, ast.Attribute) and name in WRITERS) or (name == "open" and writes_mode):
+            found.append(f"{node.lineno}: {ast.unparse(node)[:60]}")
+    return found
+
+
+@pytest.mark.parametrize("source, hits", [
+    ("fig.savefig(path)", 1), ("Path(p).write_text('x')", 1), ("open(p, 'wb')", 1), ("gzip.open(p, mode='at')", 1),
+    ("open(p, 'rb')", 0), ("open(p)", 0), ("fig.canvas.draw()", 0),
+])
+def test_file_writes_are_found(source, hits):
+    assert len(file_writes(source)) == hits
+
+
+def test_the_core_never_writes_files():
+    wrong = [f"{path.relative_to(ROOT.parent)}:{hit}" for path in sorted(ROOT.rglob("*.py"))
+             if layer(module_name(path)) == "core" and str(path.relative_to(ROOT.parent)) not in CORE_WRITES_KNOWN
+             for hit in file_writes(path.read_text(encoding="utf-8"))]
+    assert not wrong, "\n".join(wrong)

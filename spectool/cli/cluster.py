@@ -83,15 +83,17 @@ def _group(env: Env, data: dict, n_groups: int, path: str, seed: int) -> list[li
 def _pictures(png: str, data: dict, result: dict) -> None:
     from pathlib import Path
 
-    from spectool.analysis.plots import plot_dendrogram, plot_map
+    from spectool.analysis.plots import dendrogram_figure, map_figure
+    from spectool.io.figures import write_png
 
     names = data["meta"].label_names or None
     panels = ([("labels", data["y"], names)] if (data["y"] >= 0).any() else []) + \
         [(name, lab, None) for name, lab in result["labels"].items()]
-    plot_map(png, result["extra"]["projection"], panels, result["extra"]["isolated"])
+    write_png(png, map_figure(result["extra"]["projection"], panels, result["extra"]["isolated"]))
     if "ward_linkage" in result["extra"]:
         target = Path(png)
-        plot_dendrogram(target.with_name(target.stem + "_dendrogram.png"), result["extra"]["ward_linkage"], result["k"])
+        write_png(target.with_name(target.stem + "_dendrogram.png"),
+                  dendrogram_figure(result["extra"]["ward_linkage"], result["k"]))
 
 
 def _report(env: Env, output: str, result: dict) -> None:

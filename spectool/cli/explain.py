@@ -157,12 +157,14 @@ class _ExplainWriter:
         append_maps(self.group, maps, self.ckpt.labels, self.plan["methods"])
 
     def _pictures(self, item, X, maps: dict) -> None:
-        from spectool.explain.plots import draw_samples
+        from spectool.explain.plots import sample_figures
+        from spectool.io.figures import write_pngs
 
         ids = item.samples.get("id")
         names = [str(i) for i in ids] if ids is not None else [f"{item.name}#{k}" for k in range(len(X))]
         spans = self.ckpt.model.patch_spans().numpy() if "attention" in maps else None
-        draw_samples(self.png, self.row, names, X, self.ckpt.axis, maps, self.ckpt.labels, item.labels, spans)
+        write_pngs(self.png, sample_figures(self.row, names, X, self.ckpt.axis, maps, self.ckpt.labels,
+                                            item.labels, spans))
 
 
 def _slice(item, lo: int, hi: int):

@@ -209,9 +209,10 @@ def _train_set(env: Env, o: TrainSettings, world, device) -> None:
     from contextlib import ExitStack
 
     from spectool.io.checkpoint import load_checkpoint
+    from spectool.io.classgroups import read_groups
     from spectool.io.sets import open_set
     from spectool.learn.data import read_column, read_labels
-    from spectool.learn.runner import Inputs, Options
+    from spectool.learn.runner import Inputs, Options, run
     from spectool.errors import UsageError
     from spectool.io.stdio import check_output_folder
     from spectool.io.trainstate import default_state_path, read_state
@@ -233,9 +234,9 @@ def _train_set(env: Env, o: TrainSettings, world, device) -> None:
             inputs.val_y = read_labels(inputs.val_reader).astype("int64")
         reporter = _Reporter(env, world, o.log, o.state or o.resume or default_state_path(o.output),
                              keep=bool(o.state or o.resume), run=_run_paths(o))
-        opts = Options(seed, device, world, saved, load_checkpoint=load_checkpoint)
+        opts = Options(seed, device, world, saved, load_checkpoint=load_checkpoint, read_groups=read_groups)
         recipe = _scan_recipe(reader.meta.history, o.scan_step, o.input)  # checked before any training
-        outcome = reporter.guard(lambda: _dispatch(job, inputs, opts, reporter, o))
+        outcome = reporter.guard(lambda: run(job, inputs, opts, reporter, o.groups, o.add_to))
         if world.main:
             _save(env, o, outcome, reader.meta, recipe)
             reporter.finish()
@@ -251,74 +252,10 @@ def _run_paths(o: TrainSettings) -> dict:
 
 def _job(o: TrainSettings, saved):
     """The Job from the options, or from the resume state (whose settings win)."""
-    from spectool.errors import UsageError
-    from spectool.learn.job import Job, canonical_model
-    from spectool.learn.train import TrainConfig
+    from spectool.learn.job import Job
+    from spectool.learn.settings import new_job
 
-    if saved is not None:
-        return Job.from_json(saved.job)
-    name = canonical_model(o.model)
-    if (o.groups or o.add_to) and name not in ("rcnet_union", "resnet1d"):
-        raise UsageError("--groups and --add-to train RCNets: use --model union")
-    config = {k: getattr(o, k) for k in TrainConfig.__dataclass_fields__ if hasattr(o, k)}
-    config["seed"] = o.seed
-    return Job(name, _model_args(o), config, o.val_fraction, _augment_ops(o), o.init, o.freeze,
-               split=o.split)
-
-
-def _model_args(o: TrainSettings) -> dict:
-    import json
-
-    from spectool.errors import UsageError
-
-    args = {k: getattr(o, k) for k in ("patch", "dim", "depth", "heads", "width", "dropout")
-            if getattr(o, k) is not None}
-    for item in o.arg or []:
-        key, eq, value = item.partition("=")
-        if not eq or not key:
-            raise UsageError(f"--arg must be KEY=VALUE, not {item!r}")
-        try:
-            args[key] = json.loads(value)
-        except ValueError:
-            args[key] = value
-    return args
-
-
-def _augment_ops(o: TrainSettings) -> list:
-    if o.augment == "none" and not o.aug_op:
-        return []
-    from spectool.signal.stream import build_ops
-
-    return [op.to_json() for op in build_ops(o.augment, o.aug_op or [], [])]
-
-
-def _dispatch(job, inputs, opts, reporter, o: TrainSettings):
-    from spectool.learn import runner
-    from spectool.learn.job import prepare_data
-    from spectool.models.registry import model_kind
-
-    val = None if inputs.val_reader is None else (inputs.val_reader.meta.label_names, inputs.val_y)
-    data = prepare_data(inputs.reader.meta.label_names, inputs.y, job, opts.seed, o.input, val, inputs.parents)
-    job.labels = data.labels
-    if o.add_to:
-        return runner.run_add_member(job, inputs, data, opts, reporter, o.add_to)
-    if job.model == "rcnet_union":
-        return _union(job, inputs, data, opts, reporter, o)
-    if model_kind(job.model) == "classical":
-        return runner.run_classical(job, inputs, data, opts, reporter)
-    return runner.run_network(job, inputs, data, opts, reporter)
-
-
-def _union(job, inputs, data, opts, reporter, o: TrainSettings):
-    from spectool.errors import UsageError
-    from spectool.learn import runner
-    from spectool.io.classgroups import read_groups
-
-    if not o.groups:
-        raise UsageError("--model union needs --groups GROUPS.json (or --add-to UNION to extend one)")
-    if opts.resume is not None:
-        raise UsageError("--resume continues single networks; retrain the union (or add members with --add-to)")
-    return runner.run_union(job, inputs, data, opts, reporter, read_groups(o.groups))
+    return Job.from_json(saved.job) if saved is not None else new_job(o)
 
 
 def _save(env: Env, o: TrainSettings, outcome, meta, recipe: dict) -> None:

@@ -1,4 +1,5 @@
-"""The three training flows behind ``spectool train``: a network, a union of RCNets, a classical baseline.
+"""The training flows behind ``spectool train``: a network, a union of RCNets, a classical baseline, one
+more RCNet added to a union; :func:`run` picks the flow from the job's model kind.
 
 Each takes open set readers and a :class:`Job`, reports through ``hooks`` (a
 :class:`~spectool.learn.train.Callback` with ``info(msg)`` and ``save_state(trainer, job)``) and
@@ -14,8 +15,8 @@ import numpy as np
 
 from spectool.errors import UsageError
 from spectool.learn.distributed import World
-from spectool.learn.job import (Data, Job, build_model, check_split, class_means, make_augmenter, summary,
-                                train_model_args, transfer)
+from spectool.learn.job import (Data, Job, build_model, check_split, class_means, make_augmenter, prepare_data,
+                                summary, train_model_args, transfer)
 
 
 @dataclass
@@ -46,6 +47,32 @@ class Options:
     resume: object = None  # SavedState
     load_checkpoint: object = None  # path -> Checkpoint: io's reader, passed in (the core opens no files)
     block_rows: int = 512
+    read_groups: object = None  # path -> [[label, …], …]: io's reader of --groups, passed in
+
+
+def run(job: Job, inputs: Inputs, opts: Options, hooks, groups: str | None = None,
+        add_to: str | None = None) -> Outcome:
+    """Classes and split (:func:`~spectool.learn.job.prepare_data`, fixed into ``job.labels``), then the
+    flow for the job: ``add_to`` (a union checkpoint's path) → :func:`run_add_member`; ``rcnet_union`` →
+    :func:`run_union` over the ``groups`` file (read by ``opts.read_groups``); a classical model →
+    :func:`run_classical`; any other → :func:`run_network`."""
+    from spectool.models.registry import model_kind
+
+    val = None if inputs.val_reader is None else (inputs.val_reader.meta.label_names, inputs.val_y)
+    data = prepare_data(inputs.reader.meta.label_names, inputs.y, job, opts.seed, inputs.where, val,
+                        inputs.parents)
+    job.labels = data.labels
+    if add_to:
+        return run_add_member(job, inputs, data, opts, hooks, add_to)
+    if job.model == "rcnet_union":
+        if not groups:
+            raise UsageError("--model union needs --groups GROUPS.json (or --add-to UNION to extend one)")
+        if opts.resume is not None:
+            raise UsageError("--resume continues single networks; retrain the union (or add members with --add-to)")
+        return run_union(job, inputs, data, opts, hooks, opts.read_groups(groups))
+    if model_kind(job.model) == "classical":
+        return run_classical(job, inputs, data, opts, hooks)
+    return run_network(job, inputs, data, opts, hooks)
 
 
 def sources(inputs: Inputs, data: Data, job: Job, opts: Options, train_rows=None, val_rows=None):

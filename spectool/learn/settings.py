@@ -1,6 +1,7 @@
 """What ``spectool train`` is asked to do: one frozen dataclass whose fields are the command's options and
 whose ``checks`` are declared like an ``Op``'s (:mod:`spectool.signal.ops`), run when it is made, so a bad
-option is a :class:`UsageError` (exit 2) before any file is opened or any epoch run."""
+option is a :class:`UsageError` (exit 2) before any file is opened or any epoch run; :func:`new_job` turns
+them into the :class:`~spectool.learn.job.Job` a fresh run trains."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass, field, fields
 from typing import ClassVar
 
 from spectool.errors import UsageError
-from spectool.learn.job import SPLITS
+from spectool.learn.job import SPLITS, Job, canonical_model
 from spectool.signal.ops import Check, one_of
 
 SCHEDULES = ("cosine", "plateau", "constant")
@@ -80,3 +81,42 @@ class TrainSettings:
     def option_names(cls) -> list[str]:
         """The fields that are command-line options (not filled in later)."""
         return [f.name for f in fields(cls) if f.name not in ("given", "input", "references")]
+
+
+def new_job(o: TrainSettings) -> Job:
+    """The :class:`~spectool.learn.job.Job` a fresh run of ``o`` trains: the model's registry name, its
+    constructor arguments (ViT/ResNet options, then each ``--arg KEY=VALUE``, VALUE as JSON else text), the
+    loop's settings and the on-the-fly augmentation ops (as JSON)."""
+    from spectool.learn.train import TrainConfig
+
+    name = canonical_model(o.model)
+    if (o.groups or o.add_to) and name not in ("rcnet_union", "resnet1d"):
+        raise UsageError("--groups and --add-to train RCNets: use --model union")
+    config = {k: getattr(o, k) for k in TrainConfig.__dataclass_fields__ if hasattr(o, k)}
+    config["seed"] = o.seed
+    return Job(name, _model_args(o), config, o.val_fraction, _augment_ops(o), o.init, o.freeze,
+               split=o.split)
+
+
+def _model_args(o: TrainSettings) -> dict:
+    import json
+
+    args = {k: getattr(o, k) for k in ("patch", "dim", "depth", "heads", "width", "dropout")
+            if getattr(o, k) is not None}
+    for item in o.arg or []:
+        key, eq, value = item.partition("=")
+        if not eq or not key:
+            raise UsageError(f"--arg must be KEY=VALUE, not {item!r}")
+        try:
+            args[key] = json.loads(value)
+        except ValueError:
+            args[key] = value
+    return args
+
+
+def _augment_ops(o: TrainSettings) -> list:
+    if o.augment == "none" and not o.aug_op:
+        return []
+    from spectool.signal.stream import build_ops
+
+    return [op.to_json() for op in build_ops(o.augment, o.aug_op or [], [])]

@@ -30,3 +30,33 @@ def test_checks_run_when_made():
     with pytest.raises(UsageError, match="--schedule must be one of cosine, plateau, constant"):
         TrainSettings(**{name: None for name in TrainSettings.option_names()} | {"schedule": "step", "split": "auto",
                                                                               "augment": "none"})
+
+
+def _settings(**given) -> TrainSettings:
+    """TrainSettings with the command's defaults, ``given`` changed."""
+    from spectool.cli.train import train
+
+    defaults = {p.name: p.default for p in inspect.signature(train).parameters.values() if p.name != "env"}
+    return TrainSettings(**defaults | given)
+
+
+def test_a_fresh_job_has_the_registry_name_the_arguments_and_the_loop_settings():
+    from spectool.learn.settings import new_job
+
+    job = new_job(_settings(model="cnn", dropout=0.1, arg=["channels=[4,8]", "head=gap"], epochs=3, seed=5,
+                            aug_op=["shift:delta=-0.1:0.1"]))
+    assert job.model == "cnn1d" and job.model_args == {"dropout": 0.1, "channels": [4, 8], "head": "gap"}
+    assert job.config["epochs"] == 3 and job.config["seed"] == 5 and job.split == "auto"
+    assert job.augment == [{"op": "shift", "delta": [-0.1, 0.1]}]
+
+
+@pytest.mark.parametrize("given, message", [
+    ({"model": "vit", "groups": "g.json"}, "--groups and --add-to train RCNets"),
+    ({"model": "knn", "add_to": "u.safetensors"}, "--groups and --add-to train RCNets"),
+    ({"arg": ["=3"]}, "--arg must be KEY=VALUE"),
+])
+def test_a_job_the_options_cannot_make_is_a_usage_error(given, message):
+    from spectool.learn.settings import new_job
+
+    with pytest.raises(UsageError, match=message):
+        new_job(_settings(**given))

@@ -1,0 +1,76 @@
+"""learn.runner.run: the model kind picks the training flow (what spectool train used to decide in cli/)."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+
+import numpy as np
+import pytest
+
+from spectool.env import Env
+from spectool.errors import UsageError
+from spectool.io.sets import open_set
+from spectool.learn.data import read_labels
+from spectool.learn.job import Job
+from spectool.learn.runner import Inputs, Options, run
+from spectool.learn.train import Callback
+from tests.learn.synth_sets import peak_set
+
+
+class _Hooks(Callback):
+    """The reporter's interface (cli/train.py's _Reporter), keeping the epoch records."""
+
+    member = None
+
+    def __init__(self):
+        self.records = []
+
+    def info(self, message: str) -> None: ...
+
+    def warn(self, message: str) -> None: ...
+
+    def save_state(self, trainer, job) -> None: ...
+
+    def epoch(self, record: dict, trainer) -> None:
+        self.records.append(record)
+
+
+class _Asked(Exception):
+    """What a reader passed in raises, to show it was asked for ``args``."""
+
+
+def _asked(*args):
+    raise _Asked(*args)
+
+
+@pytest.fixture(scope="module")
+def small_set(tmp_path_factory):
+    return peak_set(tmp_path_factory.mktemp("runner") / "s.h5", n_classes=3, per_class=10)
+
+
+@pytest.fixture
+def inputs(small_set):
+    with ExitStack() as stack:
+        reader = stack.enter_context(open_set(small_set, Env()))
+        yield Inputs(reader, read_labels(reader).astype(np.int64), small_set)
+
+
+def test_a_classical_model_is_fitted_once_and_the_job_keeps_its_classes(inputs):
+    job, hooks = Job("knn", {"n_neighbors": 1}), _Hooks()
+    outcome = run(job, inputs, Options(), hooks)
+    assert outcome.train["model"] == "knn" and [r["epoch"] for r in hooks.records] == [1]
+    assert job.labels == outcome.labels and len(outcome.labels) == 3
+
+
+def test_a_union_needs_groups_and_reads_them_with_the_reader_passed_in(inputs):
+    with pytest.raises(UsageError, match="needs --groups"):
+        run(Job("rcnet_union"), inputs, Options(read_groups=_asked), _Hooks())
+    with pytest.raises(UsageError, match="--resume continues single networks"):
+        run(Job("rcnet_union"), inputs, Options(resume=object(), read_groups=_asked), _Hooks(), groups="g.json")
+    with pytest.raises(_Asked, match="g.json"):
+        run(Job("rcnet_union"), inputs, Options(read_groups=_asked), _Hooks(), groups="g.json")
+
+
+def test_add_to_loads_the_union_it_extends(inputs):
+    with pytest.raises(_Asked, match="u.safetensors"):
+        run(Job("resnet1d"), inputs, Options(load_checkpoint=_asked), _Hooks(), add_to="u.safetensors")
