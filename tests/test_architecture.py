@@ -108,8 +108,8 @@ def test_relative_imports_resolve():
 
 # The core returns what it makes (arrays, figures); io/ writes files, through io.stdio.atomic_path.
 WRITERS = {"savefig", "write_text", "write_bytes"}
-#: fit/plots.save_png predates io/figures.write_png; cli/predict.py (--png) still calls it.
-CORE_WRITES_KNOWN = {"spectool/fit/plots.py"}
+#: Core modules allowed to write files anyway (none).
+CORE_WRITES_KNOWN: set[str] = set()
 
 
 def file_writes(source: str) -> list[str]:

@@ -348,8 +348,8 @@ class _Run:
 
     def _picture(self, item, name: str, row, verdict) -> None:
         """--png: the Rietveld plot of one fitted row, written atomically."""
-        from spectool.fit.plots import rietveld_figure, save_png
-        from spectool.io.stdio import atomic_path
+        from spectool.fit.plots import rietveld_figure
+        from spectool.io.figures import write_png
         from spectool.learn.verification import covered
 
         span = covered(row)
@@ -361,8 +361,7 @@ class _Run:
                               "intensity (as prepared for the model)").figure
         target = self._target(item, name, names=self.pictures)
         target.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(target, ".png") as tmp:
-            save_png(fig, tmp)
+        write_png(target, fig)
 
     def _target(self, item, name: str, claim: bool = True, names=None):
         """The result file (or with ``names`` the picture) of one of ``item``'s spectra; claimed for this

@@ -1,7 +1,7 @@
 """The Rietveld plot of a fit (matplotlib, Agg backend, imported only here and only when asked).
 
-:func:`rietveld_figure` builds it (pure: arrays in, a figure and its artists out); :func:`save_png`
-writes it. Layout, as refinement programs draw it: the measured points, the fitted total, each phase
+:func:`rietveld_figure` builds it (pure: arrays in, a figure and its artists out);
+:func:`spectool.io.figures.write_png` writes it. Layout, as refinement programs draw it: the measured points, the fitted total, each phase
 on the background, the difference curve offset below the pattern, and below that one row of tick
 marks per phase at its reflections (primary line), all in the phase's colour.
 """
@@ -77,8 +77,3 @@ def rietveld_figure(x: np.ndarray, y: np.ndarray, fit, labels: list[str], title:
     ax.legend(loc="upper right", fontsize=8, frameon=False)
     fig.tight_layout()
     return RietveldArtists(fig, measured, total, difference, phases, ticks)
-
-
-def save_png(figure, path) -> None:
-    """Write ``figure`` as a PNG to ``path`` (a path or a binary file object)."""
-    figure.savefig(path, format="png")

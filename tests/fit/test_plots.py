@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 
 import numpy as np
 import pytest
@@ -47,10 +46,10 @@ def test_the_figure_draws_each_phase_its_tick_row_and_the_difference_below(two_p
     assert ax.get_xlabel() == "2θ (°)" and ax.get_ylabel() == "intensity"
 
 
-def test_save_png_writes_a_png(two_phase):
-    from spectool.fit.plots import rietveld_figure, save_png
+def test_the_figure_is_written_as_a_png(two_phase, tmp_path):
+    from spectool.fit.plots import rietveld_figure
+    from spectool.io.figures import write_png
 
     y, fit, labels = two_phase
-    buffer = io.BytesIO()
-    save_png(rietveld_figure(GRID, y, fit, labels).figure, buffer)
-    assert buffer.getvalue()[:8] == b"\x89PNG\r\n\x1a\n"
+    target = write_png(tmp_path / "fit.png", rietveld_figure(GRID, y, fit, labels).figure)
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
