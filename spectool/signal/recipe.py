@@ -11,8 +11,8 @@ in the checkpoint (the set's preprocess history, then ``--scan-step`` ones); :fu
 the complete recipe predict, explain, embed and the verifier apply to raw rows, from that stored recipe
 and the model's axis and wavelength: a Bragg step to the training wavelength when the recipe has none
 of its own, the stored steps, then a resample onto the training axis and max normalisation when the
-steps do not end there. The same ops, in the same order, give the same array;
-:meth:`Recipe.apply_scan` applies a recipe to one Scan-like object.
+steps do not end there. The same ops, in the same order, give the same array: :meth:`Recipe.apply`
+is the one way rows go through a recipe (a scan is one row of a ``Spectra``, read in io/).
 """
 
 from __future__ import annotations
@@ -97,18 +97,6 @@ class Recipe:
                 row, axis = op.apply(row, axis, ctx)
             ctx = op.context_after(ctx)
         return axis
-
-    def apply_scan(self, scan, ctx: Context | None = None) -> tuple[np.ndarray, Axis]:
-        """Run on one Scan-like object (``x``, ``y``, ``quantity``, ``units``, ``wavelength``,
-        ``kind``, ``meta['laser_nm']``): returns y' (L',) float32 and its axis."""
-        if ctx is None:
-            meta = getattr(scan, "meta", {}) or {}
-            ctx = Context(getattr(scan, "wavelength", None), meta.get("laser_nm"),
-                          getattr(scan, "kind", "xrd"))
-        axis = Axis(np.asarray(scan.x, np.float64), getattr(scan, "quantity", "index"),
-                    getattr(scan, "units", ""))
-        X, axis = self.apply(np.asarray(scan.y, np.float32)[None, :], axis, ctx)
-        return X[0], axis
 
     def output_axis(self) -> np.ndarray | None:
         """The grid of the last resample step, if any (the axis every output will share)."""
