@@ -156,7 +156,9 @@ def run_naive(X, x, peaks, cells, copies, n, physics):
 # ---------------------------------------------------------------- preprocess
 def bench_preprocess(folder: Path) -> None:
     from spectool.io.readers import read_scans
+    from spectool.signal.ops import Context
     from spectool.signal.recipe import Recipe
+    from spectool.spectra import Axis
 
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() not in (".csv", ".md")
                    and p.name != "LICENSE")
@@ -172,7 +174,8 @@ def bench_preprocess(folder: Path) -> None:
     t0 = time.perf_counter()
     points = 0
     for scan in scans:
-        y, _ = recipe.apply_scan(scan)
+        y, _ = recipe.apply(scan.y[None], Axis(scan.x, scan.quantity, scan.units),
+                            Context(scan.wavelength, scan.meta.get("laser_nm"), scan.kind))
         points += len(scan.x)
     dt = time.perf_counter() - t0
     print(f"preprocess: {len(scans)} measured scans from {len(files)} files ({points:,} points) "

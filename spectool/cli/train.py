@@ -301,16 +301,10 @@ def _test_metrics(env: Env, path: str, outcome) -> dict:
 
 
 def _scan_recipe(history: list[dict], extra: list[str] | None, source: str) -> dict:
-    """What predict replays on raw scans: the set's own preprocess steps, then --scan-step ones."""
-    from spectool.errors import FormatError, UsageError
-    from spectool.io.spectra import set_recipe
-    from spectool.signal.recipe import Recipe
+    """What predict replays on raw scans (:func:`spectool.signal.recipe.training_recipe`), as JSON."""
+    from spectool.signal.recipe import training_recipe
 
-    try:
-        recorded = Recipe.from_json(set_recipe(history))
-    except UsageError as exc:
-        raise FormatError(f"its history holds a preprocess step predict could not replay ({exc})", source) from None
-    return Recipe(recorded.steps + Recipe.parse(extra or []).steps).to_json()
+    return training_recipe(history, extra, source).to_json()
 
 
 def _label_info(path: str | None, labels: list[str], columns: str | None = None) -> dict:

@@ -91,12 +91,3 @@ def _set_chunks(path: str, env: Env, spooled=None) -> Iterator[Spectra]:
             labels = [names[k] if 0 <= k < len(names) else "" for k in chunk.y]
             yield Spectra(path, np.asarray(chunk.X, np.float32), meta.axis, meta.kind, meta.wavelength, None,
                           chunk.samples, labels, is_scan=False, radiation=meta.radiation)
-
-
-def set_recipe(history: list[dict]) -> list[dict]:
-    """The preprocess steps recorded in a set's history, oldest first (what predict replays)."""
-    steps: list[dict] = []
-    for record in history:
-        if record.get("command") == "preprocess":
-            steps += record.get("params", {}).get("recipe", {}).get("steps", [])
-    return steps

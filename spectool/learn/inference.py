@@ -1,8 +1,8 @@
 """From a checkpoint and raw spectra to class probabilities, reliability and an OOD flag.
 
-:class:`Predictor` replays the checkpoint's preprocess recipe on raw scans, converts 2θ to
-the training wavelength (Bragg's law) and resamples onto the training axis when the recipe
-does not end there, refuses spectra of the wrong kind or that cover too little of the axis,
+:class:`Predictor` replays the checkpoint's recipe on raw scans
+(:func:`spectool.signal.recipe.replay_recipe`: Bragg to the training wavelength, the stored steps,
+a resample onto the training axis), refuses spectra of the wrong kind or that cover too little of the axis,
 and scores them. Reliability follows CrySTINet (PAPERS.md B): R = α S + (1 − α) P, with S
 the cosine similarity (−1..1, not rescaled) between the input and the mean training
 pattern of the predicted class and P its probability; without class means, R = P.
@@ -57,7 +57,7 @@ class Predictor:
         self.labels: list[str] = list(checkpoint.labels)
         self.kind = checkpoint.input.get("kind", "xrd")
         self.wavelength = checkpoint.input.get("wavelength")
-        self.recipe = Recipe.from_json(_steps(checkpoint.preprocess))
+        self.recipe = Recipe.from_json(checkpoint.preprocess)  # as train recorded it
         self.means = _class_means(checkpoint.tensors)
         calibrated = (checkpoint.train or {}).get("ood_threshold")
         self.min_coverage = min_coverage
@@ -66,23 +66,20 @@ class Predictor:
     def prepare(self, item) -> np.ndarray:
         """Rows of a :class:`~spectool.spectra.Spectra` on the training axis, (B, L) float32.
 
-        Order: Bragg conversion to the training wavelength (unless the recipe has its own),
-        the checkpoint's recipe (raw scans, or sets on another axis), then resampling onto
-        the training axis and max-normalisation if the recipe did not end there. A set on the
-        training axis is taken as prepared; a scan never is, even on exactly that grid.
+        A set on the training axis is taken as prepared; anything else (a scan always, even on
+        exactly that grid) goes through :func:`~spectool.signal.recipe.replay_recipe`, once its
+        coverage of the training axis is checked.
         """
         from spectool.signal.ops import Context
+        from spectool.signal.recipe import replay_recipe
 
         self._check_kind(item)
         if self._prepared(item):
             return np.asarray(item.X, np.float32)
         ctx = Context(item.wavelength, item.laser_nm, item.kind)
-        recipe = self._steps(item, ctx)
-        self._check_coverage(item, recipe, ctx)
-        X, axis = _apply(recipe, item.X, item.axis, ctx)
-        if not axis.same_as(self.axis):
-            X, axis = _apply(self._finish(), X, axis, ctx)
-        return X
+        self._check_coverage(item, ctx)
+        recipe = replay_recipe(self.recipe, item.axis, ctx, self.axis, self.wavelength)
+        return recipe.apply(item.X, item.axis, ctx)[0]
 
     def prepare_many(self, items: list, rows: int = PREPARE_ROWS) -> list:
         """:meth:`prepare` for many items; per item its rows (B, L) float32 or the FormatError it raised.
@@ -122,44 +119,26 @@ class Predictor:
     def prepared_wavelength(self, item) -> float | None:
         """The wavelength (Å) of ``item``'s rows after :meth:`prepare`: a Bragg step moves them."""
         from spectool.signal.ops import Context
+        from spectool.signal.recipe import replay_steps
 
         if self._prepared(item):
             return item.wavelength
         ctx = Context(item.wavelength, item.laser_nm, item.kind)
-        for op in self._steps(item, ctx):
-            ctx = op.context_after(ctx)
-        return ctx.wavelength
+        return replay_steps(self.recipe, item.axis, ctx, self.wavelength).context_after(ctx).wavelength
 
     def _prepared(self, item) -> bool:
         """Rows of a set already on the training axis; a raw scan on that grid still needs the recipe
         (its baseline and counts: ``train CIFs --like SCAN`` trains on the scan's own grid)."""
         return not item.is_scan and item.axis.same_as(self.axis)
 
-    def _steps(self, item, ctx) -> list:
-        """The ops :meth:`prepare` runs before the final resampling: Bragg (if needed), then the recipe."""
-        return self._bragg(item.axis, ctx) + list(self.recipe.steps)
+    def _check_coverage(self, item, ctx) -> None:
+        """Refuse a spectrum whose axis (after the replay's first Bragg conversion, if any) covers too
+        little of the model's."""
+        from spectool.signal.recipe import Recipe, replay_steps
 
-    def _bragg(self, axis: Axis, ctx) -> list:
-        from spectool.signal.ops import make_op
-
-        has_own = any(op.name == "bragg" for op in self.recipe.steps)
-        differs = ctx.wavelength and self.wavelength and abs(ctx.wavelength - self.wavelength) > 1e-4
-        if axis.quantity == "two_theta" and differs and not has_own:
-            return [make_op("bragg", to_wavelength=float(self.wavelength))]
-        return []
-
-    def _finish(self) -> list:
-        from spectool.signal.ops import make_op
-        from spectool.signal.preprocess import Resample
-
-        return [Resample.like(self.axis), make_op("normalize", method="max")]
-
-    def _check_coverage(self, item, recipe: list, ctx) -> None:
-        """Refuse a spectrum whose axis (after any Bragg conversion) covers too little of the model's."""
         axis = item.axis
-        bragg = [op for op in recipe if op.name == "bragg"][:1]
-        if bragg:
-            axis = _apply(bragg, item.X[:1], axis, ctx)[1]
+        steps = replay_steps(self.recipe, axis, ctx, self.wavelength).steps
+        axis = Recipe(tuple(op for op in steps if op.name == "bragg")[:1]).axis_after(axis, ctx)
         covered = _coverage(axis, self.axis)
         if covered < self.min_coverage:
             raise FormatError(f"covers {covered:.0%} of the model's {self.axis.values[0]:g}–"
@@ -242,26 +221,12 @@ def _batch_key(item) -> tuple:
             np.ascontiguousarray(axis.values).tobytes())
 
 
-def _steps(preprocess) -> list:
-    if preprocess is None:
-        return []
-    if isinstance(preprocess, dict):
-        return list(preprocess.get("steps", []))
-    return list(preprocess)
-
-
 def _class_means(tensors: dict) -> np.ndarray | None:
     for name in ("class_means", "means"):
         if name in tensors:
             return np.asarray(tensors[name].float().numpy() if hasattr(tensors[name], "numpy") else tensors[name],
                               np.float32)
     return None
-
-
-def _apply(steps: list, X: np.ndarray, axis: Axis, ctx):
-    from spectool.signal.recipe import Recipe
-
-    return Recipe(tuple(steps)).apply(X, axis, ctx)
 
 
 def _axis_words(axis: Axis) -> str:

@@ -6,11 +6,13 @@ JSON form (what ``/entry/history`` and a checkpoint's ``preprocess`` metadata ho
      "steps": [{"op": "savgol", "window": 21, "order": 3},
                {"op": "resample", "start": 5.0, "stop": 90.0, "step": 0.02, ...}]}
 
-``predict`` (and explain, embed) replay it through :meth:`spectool.learn.inference.Predictor.prepare`:
-:meth:`Recipe.from_json`, then :meth:`Recipe.apply` on a scan's rows (after a Bragg step to the training
-wavelength when the recipe has none of its own; before a resample onto the training axis and max
-normalisation when the recipe does not end there): the same ops, in the same order, give the same array.
-:meth:`Recipe.apply_scan` does the same for one Scan-like object.
+This module owns what a model replays. :func:`training_recipe` is the recipe ``train`` records whole
+in the checkpoint (the set's preprocess history, then ``--scan-step`` ones); :func:`replay_recipe` is
+the complete recipe predict, explain, embed and the verifier apply to raw rows, from that stored recipe
+and the model's axis and wavelength: a Bragg step to the training wavelength when the recipe has none
+of its own, the stored steps, then a resample onto the training axis and max normalisation when the
+steps do not end there. The same ops, in the same order, give the same array: :meth:`Recipe.apply`
+is the one way rows go through a recipe (a scan is one row of a ``Spectra``, read in io/).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from spectool.errors import UsageError
+from spectool.errors import FormatError, UsageError
 from spectool.spectra import Axis
 from spectool.signal.ops import Context, Op, op_from_json, parse_step
 
@@ -54,8 +56,10 @@ class Recipe:
         return json.dumps(self.to_json(), separators=(",", ":"))
 
     @classmethod
-    def from_json(cls, data: dict | list | str) -> "Recipe":
-        """From :meth:`to_json`'s dict, its string, or a bare list of steps."""
+    def from_json(cls, data: dict | list | str | None) -> "Recipe":
+        """From :meth:`to_json`'s dict, its string, a bare list of steps, or None (no steps)."""
+        if data is None:
+            return cls()
         if isinstance(data, str):
             try:
                 data = json.loads(data)
@@ -84,17 +88,15 @@ class Recipe:
             ctx = op.context_after(ctx)
         return ctx
 
-    def apply_scan(self, scan, ctx: Context | None = None) -> tuple[np.ndarray, Axis]:
-        """Run on one Scan-like object (``x``, ``y``, ``quantity``, ``units``, ``wavelength``,
-        ``kind``, ``meta['laser_nm']``): returns y' (L',) float32 and its axis."""
-        if ctx is None:
-            meta = getattr(scan, "meta", {}) or {}
-            ctx = Context(getattr(scan, "wavelength", None), meta.get("laser_nm"),
-                          getattr(scan, "kind", "xrd"))
-        axis = Axis(np.asarray(scan.x, np.float64), getattr(scan, "quantity", "index"),
-                    getattr(scan, "units", ""))
-        X, axis = self.apply(np.asarray(scan.y, np.float32)[None, :], axis, ctx)
-        return X[0], axis
+    def axis_after(self, axis: Axis, ctx: Context | None = None) -> Axis:
+        """The axis rows on ``axis`` end on: only the axis-changing steps run, on one row of zeros."""
+        ctx = ctx or Context()
+        row = np.zeros((1, len(axis)), np.float32)
+        for op in self.steps:
+            if op.changes_axis:
+                row, axis = op.apply(row, axis, ctx)
+            ctx = op.context_after(ctx)
+        return axis
 
     def output_axis(self) -> np.ndarray | None:
         """The grid of the last resample step, if any (the axis every output will share)."""
@@ -104,3 +106,45 @@ class Recipe:
             if op.changes_axis:
                 return None
         return None
+
+
+def history_steps(history: list[dict]) -> list[dict]:
+    """The preprocess steps recorded in a set's history (``/entry/history`` records), oldest first."""
+    steps: list[dict] = []
+    for record in history:
+        if record.get("command") == "preprocess":
+            steps += record.get("params", {}).get("recipe", {}).get("steps", [])
+    return steps
+
+
+def training_recipe(history: list[dict], extra: list[str] | None = None, source: str | None = None) -> Recipe:
+    """What ``train`` records for predict to replay: the set's own preprocess steps, then ``extra``
+    (``--scan-step`` strings). A recorded step that no longer parses is a FormatError of ``source``."""
+    try:
+        recorded = Recipe.from_json(history_steps(history))
+    except UsageError as exc:
+        raise FormatError(f"its history holds a preprocess step predict could not replay ({exc})", source) from None
+    return Recipe(recorded.steps + Recipe.parse(extra or []).steps)
+
+
+def replay_steps(stored: Recipe, axis: Axis, ctx: Context, wavelength: float | None) -> Recipe:
+    """The stored recipe, after a Bragg step to the training ``wavelength`` (Å) when rows on the 2θ
+    ``axis`` come at another one (ctx's, beyond 1e-4 Å) and the recipe has no Bragg step of its own."""
+    from spectool.signal.preprocess import Bragg
+
+    has_own = any(op.name == "bragg" for op in stored.steps)
+    differs = ctx.wavelength and wavelength and abs(ctx.wavelength - wavelength) > 1e-4
+    if axis.quantity == "two_theta" and differs and not has_own:
+        return Recipe((Bragg(to_wavelength=float(wavelength)),) + stored.steps)
+    return stored
+
+
+def replay_recipe(stored: Recipe, axis: Axis, ctx: Context, target: Axis, wavelength: float | None) -> Recipe:
+    """The complete recipe a model applies to raw rows on ``axis`` (context ``ctx``): :func:`replay_steps`,
+    then a resample onto the model's ``target`` axis and max normalisation unless those steps end on it."""
+    from spectool.signal.preprocess import Normalize, Resample
+
+    recipe = replay_steps(stored, axis, ctx, wavelength)
+    if recipe.axis_after(axis, ctx).same_as(target):
+        return recipe
+    return Recipe(recipe.steps + (Resample.like(target), Normalize(method="max")))

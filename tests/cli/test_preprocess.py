@@ -8,9 +8,10 @@ import h5py
 import numpy as np
 import pytest
 
-from spectool.io.readers import read_scans
-from spectool.io.spectra import set_recipe
-from spectool.signal.recipe import Recipe
+from spectool.env import Env
+from spectool.io.spectra import iter_spectra
+from spectool.signal.ops import Context
+from spectool.signal.recipe import Recipe, history_steps
 from tests.conftest import run_cli
 
 
@@ -44,9 +45,10 @@ def test_recipe_replayed_on_the_raw_scan_gives_the_same_array(scans, tmp_path):
     assert res.returncode == 0, res.stderr
     X, axis, history, _ = _read(out)
     assert X.shape == (1, 3001) and axis[0] == 10 and axis[-1] == pytest.approx(70)
-    recipe = Recipe.from_json(set_recipe(history))
+    recipe = Recipe.from_json(history_steps(history))
     assert [step.name for step in recipe.steps] == ["savgol", "baseline", "normalize", "resample"]
-    y, replay_axis = recipe.apply_scan(read_scans(str(scans["cu"]))[0])
+    (_, item), = iter_spectra([str(scans["cu"])], Env())  # the scan as predict reads it
+    (y,), replay_axis = recipe.apply(item.X, item.axis, Context(item.wavelength, item.laser_nm, item.kind))
     np.testing.assert_array_equal(y, X[0])
     np.testing.assert_array_equal(replay_axis.values, axis)
 

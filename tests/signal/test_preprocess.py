@@ -130,9 +130,10 @@ def test_a_recipe_replays_exactly_on_a_raw_scan():
     recipe = Recipe.parse(["crop:start=4,stop=65", "savgol:window=21,order=3", "baseline:method=arpls",
                            "bragg:to_wavelength=1.54056", "resample:start=10,stop=90,step=0.02",
                            "clip", "normalize:method=max"])
-    first, axis = recipe.apply_scan(scan)
+    ctx = Context(scan.wavelength)
+    (first,), axis = recipe.apply(scan.y[None], Axis(scan.x), ctx)
     stored = json.loads(json.dumps({"preprocess": recipe.to_json()}))
-    again, axis2 = Recipe.from_json(stored["preprocess"]).apply_scan(scan)
+    (again,), axis2 = Recipe.from_json(stored["preprocess"]).apply(scan.y[None], Axis(scan.x), ctx)
     assert np.array_equal(first, again) and np.array_equal(axis.values, axis2.values)
     assert first.dtype == np.float32 and len(first) == 4001 and first.max() == 1
     batch, _ = recipe.apply(np.stack([y, y]), Axis(x), Context(wavelength=0.7093))
