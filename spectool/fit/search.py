@@ -25,6 +25,7 @@ import numpy as np
 
 from spectool.fit.cell import LENGTH_BOUND, reciprocal_metric
 from spectool.fit.reference import PhaseReference
+from spectool.xrd.reflections import lorentz_polarization
 
 _LN2 = math.log(2.0)
 
@@ -66,8 +67,8 @@ class SearchIndex:
         xc = x[:self.n].reshape(-1, self.k).mean(1)
         self.x0, self.dx, self.L = float(xc[0]), float(xc[1] - xc[0]) if xc.size > 1 else 1.0, xc.size
         half = int(math.ceil(1.5 * options.width / self.dx))
-        off = np.arange(-half, half + 1) * self.dx
-        self.kernel = torch.as_tensor(_gaussian(off, options.width), dtype=torch.float32, device=device)
+        off = torch.arange(-half, half + 1, dtype=torch.float64) * self.dx
+        self.kernel = _gaussian(off, options.width, half * self.dx).to(device=device, dtype=torch.float32)
         self.half = half
         factors = 1 + np.linspace(-options.length_bound, options.length_bound, options.scales)
         pos, inten = _sticks(self.entries, factors, wavelengths, weights, options.reflections)
@@ -85,7 +86,7 @@ class SearchIndex:
         for lo in range(0, R, chunk):
             pos, inten = self.pos[lo:lo + chunk], self.inten[lo:lo + chunk]
             cells = pos.floor().long()[..., None] + steps  # (c, F, S, W)
-            val = _gaussian_t((cells - pos[..., None]) * self.dx, self.options.width, self.half * self.dx) * inten[..., None]
+            val = _gaussian((cells - pos[..., None]) * self.dx, self.options.width, self.half * self.dx) * inten[..., None]
             ok = (cells >= 0) & (cells < self.L)
             flat = cells.clamp(0, self.L - 1) + self.L * torch.arange(pos.shape[0] * F, device=self.device).reshape(
                 pos.shape[0], F, 1, 1)
@@ -125,11 +126,7 @@ class SearchIndex:
         return [(*self.entries[i], float(s[i])) for i in np.argsort(-s, kind="stable")]
 
 
-def _gaussian(dx: np.ndarray, fwhm: float) -> np.ndarray:
-    return 2 * math.sqrt(_LN2 / math.pi) / fwhm * np.exp(-4 * _LN2 * (np.asarray(dx) / fwhm) ** 2)
-
-
-def _gaussian_t(dx, fwhm: float, cut: float):
+def _gaussian(dx, fwhm: float, cut: float):
     """Gaussian of FWHM ``fwhm`` at dx (tensor), zero beyond ±``cut`` as the kernel of :meth:`scores`."""
     import torch
 
@@ -151,7 +148,7 @@ def _sticks(entries, factors: np.ndarray, wavelengths, weights, keep: int):
             s = lam * g[None] / (2 * factors[:, None])  # (F, m): a cell f times larger, d f times larger
             ok = s < 0.999
             theta = np.arcsin(np.clip(s, 0, 0.999))
-            lp = (1 + np.cos(2 * theta) ** 2) / (np.sin(theta) ** 2 * np.cos(theta))
+            lp = lorentz_polarization(theta)
             m = len(order)
             pos[r, :, j * keep:j * keep + m] = np.degrees(2 * theta)
             inten[r, :, j * keep:j * keep + m] = fac * lp * w * ok
