@@ -152,11 +152,18 @@ def identify(x, y, propose: Callable[[np.ndarray], list[tuple[str, float]]], lib
     if not fitted:
         return Verdict(candidates, None, [], False)
     if options.max_phases <= 1:  # no mixture search: the best candidate is the answer
-        best = fitted[0].fit
-        return Verdict(candidates, best, [fitted[0].label], best.unexplained > options.unknown_threshold,
-                       peak_evidence(x, y, best))
-    if search is None:
-        search = SearchIndex(library, x, *lines, options=options.search, device=device).match
+        answer = _Partial(fitted[0].fit, (fitted[0].label,))
+    else:
+        if search is None:
+            search = SearchIndex(library, x, *lines, options=options.search, device=device).match
+        answer = _mixture(x, y, fitted, propose, search, library, lines, options, device)
+    unknown = answer.fit.unexplained > options.unknown_threshold
+    return Verdict(candidates, answer.fit, list(answer.labels), unknown, peak_evidence(x, y, answer.fit))
+
+
+def _mixture(x, y, fitted: list[Candidate], propose, search: Search, library, lines, options: VerifyOptions,
+             device) -> _Partial:
+    """The branching search of the module docstring, from the fitted candidates (best first)."""
     seeds = [_Partial(c.fit, (c.label,)) for c in fitted]
     base = fitted[0].fit
     tried = {c.fit.phases[0].name for c in fitted}
@@ -172,9 +179,7 @@ def identify(x, y, propose: Callable[[np.ndarray], list[tuple[str, float]]], lib
         children, stopped = _extend(x, y, grow, propose, search, library, lines, options, device)
         done += stopped
         beams = _best(children, options.beam, options.per_label)
-    best = max(done, key=lambda b: (b.quality, -len(b.labels)))
-    unknown = best.fit.unexplained > options.unknown_threshold
-    return Verdict(candidates, best.fit, list(best.labels), unknown, peak_evidence(x, y, best.fit))
+    return max(done, key=lambda b: (b.quality, -len(b.labels)))
 
 
 @dataclass(eq=False)
