@@ -334,6 +334,40 @@ class Background(Op):
         return bg
 
 
+
+@register
+@dataclass(frozen=True)
+class Hump(Op):
+    """An amorphous hump (glass, organic matter, a sample holder), with probability ``p``: a
+    Gaussian of FWHM w ~ U(fwhm) centred at c ~ U(centre) (axis units, e.g. deg 2θ), height
+    a ~ U(height) × the row max."""
+
+    name = "hump"
+    stage = "pattern"
+    checks = {"centre": span(-1e4, 1e4), "fwhm": span(1e-6, 1e4), "height": span(0, 10), "p": number(0, 1)}
+    centre: tuple = (15.0, 35.0)
+    fwhm: tuple = (4.0, 12.0)
+    height: tuple = (0.0, 0.3)
+    p: float = 0.5
+
+    def draw(self, streams, X, axis, backend="numpy"):
+        on = streams.uniform() < self.p
+        p = {"centre": streams.uniform(*self.centre), "fwhm": streams.uniform(*self.fwhm),
+             "height": np.where(on, streams.uniform(*self.height), 0.0)}
+        return p if backend == "numpy" else p | {"grid": np.asarray(axis.values, np.float64)}
+
+    def transform(self, X, axis, p):
+        X = np.asarray(X, np.float32)
+        return X + hump_rows(np.asarray(axis.values, np.float64), p["centre"], p["fwhm"], p["height"],
+                             np.maximum(X.max(axis=1), 0)).astype(np.float32)
+
+
+def hump_rows(grid: np.ndarray, centre: np.ndarray, fwhm: np.ndarray, height: np.ndarray,
+              top: np.ndarray) -> np.ndarray:
+    """Gaussians (B, L) on ``grid`` (L,): per row centre, FWHM, relative height, row maximum."""
+    sigma = fwhm[:, None] / (2 * np.sqrt(2 * np.log(2)))
+    return (height * top)[:, None] * np.exp(-0.5 * ((grid[None, :] - centre[:, None]) / sigma) ** 2)
+
 # ---------------------------------------------------------------- the pipeline
 def check_ops(ops, has_sticks: bool) -> None:
     """Usage errors before any work: augment ops only, sticks present where needed."""

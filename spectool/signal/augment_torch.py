@@ -113,6 +113,8 @@ def transform(op, X, p):
         return _noise(op, X, p)
     if name == "background":
         return _background(op, X, p)
+    if name == "hump":
+        return _hump(X, p)
     raise ValueError(f"no torch transform for {name}")
 
 
@@ -158,3 +160,12 @@ def run_pattern_ops(Y: np.ndarray, axis, ops, streams, device: str | None) -> np
         t = {k: torch.as_tensor(v, device=X.device) for k, v in params.items()}
         X = transform(op, X, t).to(torch.float32)
     return X.cpu().numpy()
+
+
+def _hump(X, p):
+    torch = _torch()
+    grid = p["grid"].to(X.device, torch.float64)
+    sigma = p["fwhm"].to(torch.float64)[:, None] / (2 * math.sqrt(2 * math.log(2)))
+    top = X.max(dim=1, keepdim=True).values.clamp(min=0).to(torch.float64)
+    g = torch.exp(-0.5 * ((grid[None, :] - p["centre"].to(torch.float64)[:, None]) / sigma) ** 2)
+    return (X + p["height"].to(torch.float64)[:, None] * top * g).to(torch.float32)

@@ -13,6 +13,8 @@ knows its row); the ops change positions, intensities or sizes for all rows at o
   a random low-index direction; α is the angle between the reflection's reciprocal vector and
   it (the stick's representative hkl stands for its whole family: an approximation).
 - ``impurity``: a few foreign sticks at random 2θ, intensity relative to the row's strongest.
+- ``displacement``: sample height error s ~ U(mm) on a goniometer of radius R (Bragg–Brentano):
+  Δ2θ = −2 s cos θ / R (rad), a shift that falls with angle, unlike a constant zero shift.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class Sticks:
     cell: np.ndarray | None
     size_nm: np.ndarray
     wavelength: float
+    displacement: np.ndarray | None = None  # per row s / R (sample height over goniometer radius)
 
     @property
     def n_rows(self) -> int:
@@ -207,6 +210,27 @@ class Impurity(Op):
         return _append(sticks, row, tt, rel * top[row])
 
 
+@register
+@dataclass(frozen=True)
+class Displacement(Op):
+    """Sample displacement s ~ U(mm) (mm, + towards the source) on a goniometer of radius
+    ``radius`` (mm): every stick moves by Δ2θ = −2 s cos θ / R (rad). Apply after ``strain``."""
+
+    name = "displacement"
+    stage = "sticks"
+    checks = {"mm": span(-5, 5), "radius": number(10, 2000)}
+    mm: tuple = (-0.2, 0.2)
+    radius: float = 240.0
+
+    def apply_sticks(self, sticks: Sticks, streams) -> Sticks:
+        return replace(sticks, displacement=streams.uniform(*self.mm) / self.radius)
+
+
+def displaced(two_theta: np.ndarray, ratio: np.ndarray) -> np.ndarray:
+    """2θ (deg) seen with a sample displaced by ``ratio`` = s/R: 2θ − 2 (s/R) cos θ (rad → deg)."""
+    return two_theta - np.degrees(2 * ratio * np.cos(np.radians(two_theta / 2)))
+
+
 def _append(sticks: Sticks, row, tt, inten) -> Sticks:
     """Sticks plus new non-lattice ones, kept in row order."""
     rows = np.concatenate([sticks.row, row])
@@ -229,6 +253,8 @@ def render_sticks(sticks: Sticks, grid: np.ndarray, settings) -> np.ndarray:
         s = lam / (2 * sticks.d)
         ok = (s <= 1) & (sticks.intensity > 0)
         tt = 2 * np.degrees(np.arcsin(np.minimum(s[ok], 1)))
+        if sticks.displacement is not None:
+            tt = displaced(tt, sticks.displacement[sticks.row[ok]])
         fwhm = settings.stick_widths(tt, size[ok])
         line = render_rows(grid, sticks.row[ok], tt, sticks.intensity[ok] * weight, fwhm,
                            sticks.n_rows, settings.shape, settings.eta, settings.reach)

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 
 from spectool.errors import UsageError
-from spectool.signal.augment import (Background, Noise, PeakDrop, PeakScale, Shift, Window,
+from spectool.signal.augment import (Background, Hump, Noise, PeakDrop, PeakScale, Shift, Window,
                                      augment_chunk, balance_copies, check_ops, default_ops,
                                      peak_windows)
 from spectool.signal.ops import make_op
+from spectool.spectra import Axis
 
 from .synth import SETTINGS, dataset
 
@@ -82,11 +83,27 @@ def test_bad_combinations_are_usage_errors():
         check_ops([make_op("texture")], False)
 
 
+def test_hump_is_a_gaussian_of_the_drawn_centre_width_and_height():
+    grid = np.linspace(5, 90, 4251)
+    X = np.zeros((3, grid.size), np.float32)
+    X[:, 100] = 2.0  # the row maximum the height is relative to
+    op = Hump(centre=(20, 30), fwhm=(6, 6), height=(0.2, 0.2), p=1.0)
+    out, _ = augment_chunk(X, Axis(grid), [op], 5, 1)
+    hump = out - X
+    for row in hump:
+        c = grid[np.argmax(row)]
+        assert 20 - 0.05 <= c <= 30 + 0.05 and row.max() == pytest.approx(0.4, rel=1e-3)
+        above = grid[row >= row.max() / 2]
+        assert above[-1] - above[0] == pytest.approx(6.0, abs=0.05)  # FWHM
+    off, _ = augment_chunk(X, Axis(grid), [Hump(p=0.0)], 5, 1)
+    np.testing.assert_array_equal(off, X)
+
+
 torch = pytest.importorskip("torch")
 
 
 def test_torch_gives_the_numpy_output_for_deterministic_transforms():
-    ops = default_ops("pattern") + [Background()]
+    ops = default_ops("pattern") + [Background(), Hump(p=1.0)]
     a, _ = augment_chunk(X0, AXIS, ops, 9, 4)
     b, _ = augment_chunk(X0, AXIS, ops, 9, 4, device="cpu")
     np.testing.assert_allclose(a, b, atol=2e-4)

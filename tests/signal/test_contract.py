@@ -41,6 +41,7 @@ BAD = {
     "noise": [{"sigma": [-1, 0]}, {"kind": "pink"}], "background": [{"order": -1}, {"amplitude": [0.2, 0.1]}],
     "strain": [{"max": -0.01}, {"per_axis": "yes"}], "size": [{"nm": [-5, 30]}, {"nm": [30, 5]}],
     "texture": [{"strength": 2}], "impurity": [{"count": [3, 1]}, {"intensity": [0, 2]}],
+    "displacement": [{"mm": [0.2, -0.2]}, {"radius": 0}], "hump": [{"fwhm": [0, 1]}, {"p": 2}],
 }
 
 

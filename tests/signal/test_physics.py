@@ -10,7 +10,8 @@ from spectool.errors import UsageError
 from spectool.spectra import Axis, Ragged
 from spectool.signal.augment import augment_chunk
 from spectool.signal.ops import row_rngs
-from spectool.signal.physics import Impurity, Size, Sticks, Strain, Texture, d_spacing
+from spectool.signal.physics import (Displacement, Impurity, Size, Sticks, Strain, Texture, d_spacing, displaced,
+                                     render_sticks)
 from spectool.signal.render import RenderSettings, render_rows
 
 from .synth import CU, HKL
@@ -117,6 +118,22 @@ def test_impurity_adds_sticks_in_range():
     assert np.all((out.two_theta[new] >= 20) & (out.two_theta[new] <= 30))
     assert np.all((out.intensity[new] >= 0.1) & (out.intensity[new] <= 0.2))
     assert np.all(np.diff(out.row) >= 0)
+
+
+def test_displacement_shifts_by_minus_2s_cos_theta_over_r():
+    grid = np.linspace(10, 150, 14001)
+    st = sticks_for([4.0, 4.0, 4.0, 90, 90, 90], hkl=np.array([[1, 1, 1], [4, 2, 2]]))
+    out = Displacement(mm=(0.3, 0.3), radius=200.0).apply_sticks(st, rngs())
+    np.testing.assert_allclose(out.displacement, 0.3 / 200.0)
+    np.testing.assert_array_equal(out.d, st.d)  # an instrument error: the cell is unchanged
+    settings = RenderSettings(wavelengths=(CU,), fwhm=0.05, normalize=False)
+    before, after = render_sticks(st, grid, settings)[0], render_sticks(out, grid, settings)[0]
+    for tt in st.two_theta[st.row == 0]:
+        near = np.abs(grid - tt) < 1.0
+        moved = grid[near][np.argmax(after[near])] - grid[near][np.argmax(before[near])]
+        expected = -np.degrees(2 * 0.3 / 200.0 * np.cos(np.radians(tt / 2)))
+        assert moved == pytest.approx(expected, abs=0.011)  # to the grid step
+    assert displaced(np.array([20.0]), np.array([1e-3]))[0] - 20 < displaced(np.array([80.0]), np.array([1e-3]))[0] - 80
 
 
 def test_stick_ops_without_sticks_name_the_op():
