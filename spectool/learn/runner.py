@@ -48,6 +48,7 @@ class Options:
     load_checkpoint: object = None  # path -> Checkpoint: io's reader, passed in (the core opens no files)
     block_rows: int = 512
     read_groups: object = None  # path -> [[label, …], …]: io's reader of --groups, passed in
+    means_budget: int = 8 * 2**20  # bytes of class means (C × L float32) a network checkpoint may carry
 
 
 def run(job: Job, inputs: Inputs, opts: Options, hooks, groups: str | None = None,
@@ -162,8 +163,15 @@ def run_network(job: Job, inputs: Inputs, data: Data, opts: Options, hooks) -> O
     trainer, state, final = fit_network(model, job, train, val, data.lut, data.val_lut, opts, hooks, opts.resume)
     meta = train_meta(job, state, model, time.perf_counter() - start, opts, trainer, final)
     meta.update(init=init, train_rows=len(data.train_rows), val_rows=len(data.val_rows), split=data.split)
-    # every network keeps its classes' mean training patterns: predict's reliability (cosine S) needs them
-    extra = {"class_means": class_means(_plain(inputs, data, opts), data.lut, len(data.labels))}
+    # a network keeps its classes' mean training patterns (predict's reliability, cosine S) while they
+    # are small beside the model; a library of thousands of types would carry tens of MB of them, and
+    # there predict's fit to the references decides "unknown" (reliability is then the probability)
+    extra = {}
+    if len(data.labels) * L * 4 <= opts.means_budget:
+        extra["class_means"] = class_means(_plain(inputs, data, opts), data.lut, len(data.labels))
+    else:
+        hooks.info(f"train: no class means stored ({len(data.labels)} classes × {L} points would "
+                   f"take {len(data.labels) * L * 4 / 2**20:.0f} MB); reliability is the probability")
     return Outcome(model.cpu().eval(), data.labels, meta, extra)
 
 

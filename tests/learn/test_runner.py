@@ -74,3 +74,14 @@ def test_a_union_needs_groups_and_reads_them_with_the_reader_passed_in(inputs):
 def test_add_to_loads_the_union_it_extends(inputs):
     with pytest.raises(_Asked, match="u.safetensors"):
         run(Job("resnet1d"), inputs, Options(load_checkpoint=_asked), _Hooks(), add_to="u.safetensors")
+
+
+def test_a_network_keeps_class_means_only_within_the_budget(inputs):
+    import torch
+
+    job = Job("cnn1d", {"channels": [4, 4], "kernel_size": 3}, config={"epochs": 1, "batch_size": 8})
+    kept = run(job, inputs, Options(device=torch.device("cpu")), _Hooks())
+    assert kept.extra_tensors["class_means"].shape == (3, inputs.reader.meta.axis.values.size)
+    job = Job("cnn1d", {"channels": [4, 4], "kernel_size": 3}, config={"epochs": 1, "batch_size": 8})
+    small = Options(device=torch.device("cpu"), means_budget=3 * 4 * 10)
+    assert "class_means" not in run(job, inputs, small, _Hooks()).extra_tensors
