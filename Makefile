@@ -1,7 +1,15 @@
 # Reproducible recipes. `make model` rebuilds the default model that ships in spectool/data/:
-# AFLOW structure-type corpus (from the installed pymatgen) -> simulate -> augment -> train a ViT
-# -> evaluate on held-out compounds, all from one SEED. About 30 minutes on 2 CPU cores.
-# A tiny run for a smoke test:  make model BUILD=/tmp/m OUT=/tmp/m/model.safetensors TYPES=B1,C1 PER_TYPE=4 COPIES=1 EPOCHS=1
+#   a structure-type library (spectool corpus library: the AFLOW prototype encyclopedia and the trimmed
+#   AMCSD from the packages of `pip install '.[library]'`, plus the CIF folders in CIF_DIRS)
+#   -> simulate as a laboratory diffractometer records (Cu Ka1+Ka2, Caglioti widths, pseudo-Voigt)
+#   -> augment with the laboratory's physics (strain, crystallite size, texture, impurities, sample
+#      displacement, zero shift, amorphous humps, backgrounds, counting noise)
+#   -> prepare as predict prepares scans -> train a ViT -> add the phase references predict fits and
+#      calibrate its "unknown" threshold; evaluated on compounds held out whole. All from one SEED.
+# Resumable: interrupted, `make model` again keeps every finished file, and training continues from
+# its state file at the last finished epoch. About 2 hours on 2 CPU cores (see README).
+# A tiny run (the test suite's):
+#   make model BUILD=/tmp/m OUT=/tmp/m/model.safetensors SOURCES= CIF_DIRS=my-cifs COPIES=1 EPOCHS=1
 
 PYTHON    ?= python3
 SPECTOOL  ?= $(PYTHON) -m spectool
@@ -9,22 +17,40 @@ SEED      ?= 0
 WORKERS   ?= 2
 BUILD     ?= build/model
 OUT       ?= spectool/data/default.safetensors
-TYPES     ?=
-MAX_SITES ?= 40
-PER_TYPE  ?= 15
-HOLDOUT   ?= 0.2
-COPIES    ?= 12
-EPOCHS    ?= 40
-MODEL     ?= --model vit --patch 120 --dim 96 --depth 4 --heads 4 --dropout 0
-TRAIN     ?= --batch-size 128 --lr 1e-3 --patience 2000  # optimiser steps: ~5 epochs of this set
 
-CORPUS := $(BUILD)/corpus
-TYPES_OPT := $(if $(TYPES),--types $(TYPES),)
+# The library's sources: the packaged ones, and folders of CIFs named by mineral or structure type
+# (these two are the team's; any folder of CIFs with a label table or _chemical_name_mineral works).
+SOURCES   ?= --aflow --amcsd
+SHARED    ?= ../shared/data/cifs
+CIF_DIRS  ?= $(wildcard $(SHARED)/openchemistry-crystals $(SHARED)/mp-prototypes)
+CIF_LABELS ?= $(wildcard benchmarks/data/iza_framework_minerals.csv)
+PER_TYPE  ?= 20
+HOLDOUT   ?= 0.2
+LIBRARY   := $(SOURCES) $(foreach d,$(CIF_DIRS),--cifs $(d)) $(if $(CIF_DIRS),$(foreach f,$(CIF_LABELS),--labels $(f)))
+
+# A laboratory Bragg-Brentano diffractometer: Cu Ka1+Ka2, Caglioti widths (FWHM ~0.06 deg at 30 deg 2theta
+# before size broadening), pseudo-Voigt peaks.
+INSTRUMENT ?= --radiation CuKa12 --profile pseudo-voigt --eta 0.5 --uvw 0.004,-0.002,0.004
+# Augmented copies per structure; --balance gives types with few structures up to 10x more.
+COPIES    ?= 4
+AUGMENT   ?= --preset both --balance --keep-original --op strain:max=0.03 --op size:nm=10:150 \
+             --op displacement:mm=-0.25:0.25 --op noise:kind=poisson,counts=500:50000 \
+             --op background:amplitude=0:0.2 --op hump:p=0.5,height=0:0.3 --op peak_drop:p=0.5,fraction=0:0.3 \
+             --op shift:delta=-0.3:0.3 --op window:p=0.5
+# The training patterns go through the recipe that predict replays on raw scans (SNIP baseline, max
+# normalisation), after augmentation has added backgrounds and counting noise: what the model sees in
+# training is what a measured scan looks like once prepared.
+RECIPE    ?= -s baseline:method=snip -s normalize:method=max
+EPOCHS    ?= 30
+MODEL     ?= --model vit --patch 120 --dim 96 --depth 4 --heads 4 --dropout 0
+TRAIN     ?= --batch-size 256 --lr 1e-3 --patience 3000  # optimiser steps: ~6 epochs of this set
+
+CORPUS := $(BUILD)/library
+STATE  := $(BUILD)/train.state.safetensors
 
 # Phase references for predict's whole-pattern verification, added to the checkpoint: the first
-# REF_PER_TYPE training compounds of each type (the prototype first) of the corpus the model was
-# trained on (the same SEED regenerates it; add_references refuses nothing but counts what it skips).
-REF_PER_TYPE ?= 4
+# REF_PER_TYPE training structures of each type of the library the model was trained on.
+REF_PER_TYPE ?= 2
 # predict's "unknown" threshold: the 95th percentile of the unexplained peak-area share of correctly
 # verified held-out compounds (CALIBRATE_N of them, drawn with SEED), stored beside the references.
 CALIBRATE_N ?= 40
@@ -34,22 +60,17 @@ model: $(OUT)
 
 $(CORPUS)/manifest.csv:
 	@mkdir -p $(BUILD)
-	$(SPECTOOL) corpus prototypes -o $(CORPUS) --force --per-type $(PER_TYPE) --max-sites $(MAX_SITES) \
-		--holdout $(HOLDOUT) --seed $(SEED) -j $(WORKERS) $(TYPES_OPT)
+	$(SPECTOOL) corpus library $(LIBRARY) -o $(CORPUS) --force --per-type $(PER_TYPE) --holdout $(HOLDOUT) \
+		--seed $(SEED) -j $(WORKERS) -q || test -f $@  # a CIF it cannot use is named, not fatal
 
 $(BUILD)/sim-train.h5: $(CORPUS)/manifest.csv
-	$(SPECTOOL) simulate $(CORPUS)/train --label parent -j $(WORKERS) -q -o $@
+	$(SPECTOOL) simulate $(CORPUS)/train --label parent $(INSTRUMENT) -j $(WORKERS) -q -o $@
 
 $(BUILD)/sim-test.h5: $(CORPUS)/manifest.csv
-	$(SPECTOOL) simulate $(CORPUS)/test --label parent -j $(WORKERS) -q -o $@
-
-# The training patterns go through the recipe that predict replays on raw scans (SNIP baseline, max
-# normalisation), after augmentation has added backgrounds and counting noise: what the model sees in
-# training is what a measured scan looks like once prepared.
-RECIPE ?= -s baseline:method=snip -s normalize:method=max
+	$(SPECTOOL) simulate $(CORPUS)/test --label parent $(INSTRUMENT) -j $(WORKERS) -q -o $@
 
 $(BUILD)/aug.h5: $(BUILD)/sim-train.h5
-	$(SPECTOOL) augment $< -n $(COPIES) --preset both --balance --keep-original --seed $(SEED) -j $(WORKERS) -q -o $@
+	$(SPECTOOL) augment $< -n $(COPIES) $(AUGMENT) --seed $(SEED) -j $(WORKERS) -q -o $@
 
 $(BUILD)/train.h5: $(BUILD)/aug.h5
 	$(SPECTOOL) preprocess $< $(RECIPE) -q -o $@
@@ -59,10 +80,11 @@ $(BUILD)/test.h5: $(BUILD)/sim-test.h5
 
 $(OUT): $(BUILD)/train.h5 $(BUILD)/test.h5
 	$(SPECTOOL) train $< $(MODEL) $(TRAIN) --epochs $(EPOCHS) --seed $(SEED) --threads $(WORKERS) --test $(BUILD)/test.h5 \
-		--label-info $(CORPUS)/types.csv --label-columns strukturbericht,pearson,prototype_formula,mineral \
-		--log $(BUILD)/train.jsonl -o $@
+		--label-info $(CORPUS)/types.csv --label-columns mineral,strukturbericht,aflow_title,examples,crystal_system \
+		--state $(STATE) $(if $(wildcard $(STATE)),--resume $(STATE)) --log $(BUILD)/train.jsonl -o $@
 	$(PYTHON) tools/add_references.py $@ $(CORPUS) --split train --per-label $(REF_PER_TYPE)
 	$(PYTHON) tools/calibrate_unknown.py $@ $(BUILD)/sim-test.h5 --n $(CALIBRATE_N) --seed $(SEED)
+	rm -f $(STATE)
 
 references: $(CORPUS)/manifest.csv $(BUILD)/sim-test.h5
 	$(PYTHON) tools/add_references.py $(OUT) $(CORPUS) --split train --per-label $(REF_PER_TYPE)

@@ -3,15 +3,19 @@
     python tools/add_references.py MODEL.safetensors FOLDER [--per-label N] [--split train] [-o OUT]
 
 FOLDER holds structure files and, optionally, a label table (manifest.csv / labels.csv with path and
-label columns; a spectool corpus has one); without a table the file names are the labels. Labels the
+label columns; a spectool corpus has one); without a table the file names are the labels. A
+`spectool corpus library` folder's library.json (sources, licences, citations) goes into the
+checkpoint's `library` metadata. Labels the
 model does not know are skipped and counted. `make references` runs this on the default model.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections import Counter
+from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,8 +36,10 @@ def main(argv: list[str] | None = None) -> int:
     for message in errors:
         print(f"add_references: skipped {message}", file=sys.stderr)
     counts = Counter(label for label, _ in entries)
+    provenance = Path(args.folder) / "library.json"
+    library = json.loads(provenance.read_text()) if provenance.is_file() else None
     out = add_references(args.model, entries, source=f"{args.folder} (first {args.per_label} per label)",
-                         unknown_threshold=args.unknown_threshold, output=args.output)
+                         unknown_threshold=args.unknown_threshold, output=args.output, library=library)
     missing = sorted(labels - set(counts))
     print(f"{len(entries)} references of {len(counts)}/{len(labels)} labels written to {out}"
           + (f"; no reference for {len(missing)}: {', '.join(missing[:10])}" if missing else ""), file=sys.stderr)

@@ -55,7 +55,8 @@ FORMAT_NAME, FORMAT_VERSION = CHECKPOINT_FORMAT.split("/")[0], 1
 PREFIX = "spectool."
 AXIS_TENSOR = "spectool.axis"
 PLAIN_KEYS = ("spectool.format", "spectool.version", "task")
-JSON_KEYS = ("model", "labels", "input", "preprocess", "train", "explain", "label_info", "references")
+JSON_KEYS = ("model", "labels", "input", "preprocess", "train", "explain", "label_info", "references",
+             "library")
 REFERENCES_FORMAT = "spectool-references/1"
 REF_TENSORS = ("ref.cell", "ref.mass", "ref.offsets", "ref.hkl", "ref.factor")
 MAX_HEADER_BYTES = 100 * 2**20
@@ -389,9 +390,12 @@ def references_payload(entries: list, source: str = "", unknown_threshold: float
 
 
 def add_references(path: str | os.PathLike, entries: list, source: str = "",
-                   unknown_threshold: float | None = None, output: str | os.PathLike | None = None) -> Path:
+                   unknown_threshold: float | None = None, output: str | os.PathLike | None = None,
+                   library: dict | None = None) -> Path:
     """Write the checkpoint at ``path`` again (to ``output``, default in place, atomically) with these
-    references replacing any it had; weights and every other metadata key unchanged."""
+    references replacing any it had; weights and every other metadata key unchanged. ``library`` (a
+    structure-type library's library.json: sources, licences, citations, counts) travels as the
+    ``library`` key, so the checkpoint says where its classes and references came from."""
     from safetensors import safe_open
     from safetensors.torch import save
 
@@ -402,6 +406,8 @@ def add_references(path: str | os.PathLike, entries: list, source: str = "",
     extra, meta = references_payload(entries, source, unknown_threshold)
     tensors.update(extra)
     metadata["references"] = json.dumps(meta)
+    if library is not None:
+        metadata["library"] = json.dumps(library)
     metadata = dict(sorted(metadata.items()))  # safe_open hands them back in no fixed order
     target = Path(output or path)
     with atomic_path(target, mode=0o644) as tmp:
