@@ -13,8 +13,9 @@ from spectool.env import Env
 from spectool.learn.device import DEFAULT_DEVICE
 
 OP_HELP = ("An operation NAME[:key=value,…] (repeatable; ranges as lo:hi), replacing the preset's op of that "
-           "name: peak_scale, peak_drop, shift, window, noise, background (pattern level); strain, size, texture, "
-           "impurity (need the stick lists simulate keeps). E.g. --op strain:max=0.02 --op size:nm=10:40.")
+           "name or added to it: peak_scale, peak_drop, shift, window, noise, background, hump (pattern level); "
+           "strain, size, texture, impurity, displacement (need the stick lists simulate keeps). "
+           "E.g. --op strain:max=0.02 --op size:nm=10:40 --op displacement:mm=-0.2:0.2.")
 CHUNK_ROWS = 64
 
 
