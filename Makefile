@@ -41,7 +41,7 @@ AUGMENT   ?= --preset both --balance --keep-original --op strain:max=0.03 --op s
 # normalisation), after augmentation has added backgrounds and counting noise: what the model sees in
 # training is what a measured scan looks like once prepared.
 RECIPE    ?= -s baseline:method=snip -s normalize:method=max
-EPOCHS    ?= 30
+EPOCHS    ?= 15
 MODEL     ?= --model vit --patch 120 --dim 96 --depth 4 --heads 4 --dropout 0
 TRAIN     ?= --batch-size 256 --lr 1e-3 --patience 3000  # optimiser steps: ~6 epochs of this set
 

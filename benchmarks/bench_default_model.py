@@ -106,7 +106,8 @@ def measured(predictor, mapping: dict[str, str] | None = None) -> tuple[np.ndarr
     return np.stack(X), truth, names
 
 
-def held_out(build: Path, predictor) -> tuple[np.ndarray, list[int]]:
+def held_out(build: Path, predictor) -> tuple[np.ndarray, list[int], list[str]]:
+    """Held-out compounds (X, true class, source: aflow/amcsd/cifs per the corpus manifest, else "")."""
     from spectool.env import Env
     from spectool.io.sets import open_set
 
@@ -115,7 +116,15 @@ def held_out(build: Path, predictor) -> tuple[np.ndarray, list[int]]:
         names = reader.meta.label_names
     index = {n: i for i, n in enumerate(predictor.labels)}
     keep = [i for i, k in enumerate(chunk.y) if names[k] in index]
-    return chunk.X[keep], [index[names[chunk.y[i]]] for i in keep]
+    manifest = build / "corpus" / "manifest.csv"
+    origin = {}
+    if manifest.exists():
+        import csv
+
+        with open(manifest, newline="") as f:
+            origin = {row["id"]: row.get("source", "") for row in csv.DictReader(f)}
+    ids = [str(v) for v in chunk.samples.get("id", [""] * len(chunk.y))]
+    return chunk.X[keep], [index[names[chunk.y[i]]] for i in keep], [origin.get(ids[i], "") for i in keep]
 
 
 def main() -> None:
@@ -131,20 +140,27 @@ def main() -> None:
     build = Path(args.build)
     train = predictor.ckpt.train
     print(f"model: {args.model}: {len(predictor.labels)} structure types, {train.get('parameters')} parameters, "
-          f"best epoch {train.get('best_epoch')} of {train.get('epochs_run')}, trained {train.get('time_s', 0) / 60:.0f} min")
+          f"best epoch {train.get('best_epoch')} of {train.get('epochs_run')}, trained {train.get('time_s', 0) / 60:.0f} min, "
+          f"file {Path(args.model).stat().st_size / 2**20:.1f} MB")
     lib, lib_labels = library(build, predictor)
     C = len(predictor.labels)
     mapping = covered_references(args.library) if args.library else None
     from bench_verify import search_match_scores
 
     x = predictor.axis.values
-    for title, (X, truth) in (("held-out compounds (whole compounds, not augmented copies)", held_out(build, predictor)),
+    Xh, th, sources = held_out(build, predictor)
+    for title, (X, truth) in (("held-out compounds (whole compounds, not augmented copies)", (Xh, th)),
                               ("measured RockJock patterns of known structure type", measured(predictor, mapping)[:2])):
         model_ranks = ranks_of(predictor.predict(X).scores, truth)
         base_ranks = ranks_of(search_match(X, lib, lib_labels, C), truth)
         warped_ranks = ranks_of(search_match_scores(X, lib, lib_labels, C, x), truth)
         print(f"\n{title}:\n  spectool model : {topk(model_ranks)}\n  search–match   : {topk(base_ranks)}"
               f"\n  search–match, lattice scale and zero shift: {topk(warped_ranks)}")
+        if X is Xh and any(sources):
+            for source in sorted(set(sources)):
+                rows = np.array([s == source for s in sources])
+                print(f"    {source or '?':8} model {topk(model_ranks[rows])}   search–match (scale, shift) "
+                      f"{topk(warped_ranks[rows])}")
     X, truth, names = measured(predictor, mapping)
     pred = predictor.predict(X)
     order = np.argsort(-pred.scores, axis=1)
