@@ -151,12 +151,15 @@ def test_resample_like_an_axis_round_trips():
     assert Resample.like(odd).values == (1.0, 2.0, 4.0)
 
 
-def test_numpy_snip_equals_pybaselines():
-    """Our vectorised SNIP against pybaselines' (the oracle), rows at once."""
+@pytest.mark.parametrize("block", [16, 2])
+def test_numpy_snip_equals_pybaselines(block, monkeypatch):
+    """Our vectorised SNIP against pybaselines' (the oracle), rows at once and in blocks of rows."""
     from pybaselines import Baseline as Fitter
 
+    from spectool.signal import baseline
     from spectool.signal.baseline import snip_baseline
 
+    monkeypatch.setattr(baseline, "SNIP_BLOCK_ROWS", block)
     rng = np.random.default_rng(3)
     x = np.linspace(5, 90, 2001)
     rows = np.stack([50 + 30 * np.exp(-x / 15) + sum(500 * np.exp(-0.5 * ((x - c) / 0.1) ** 2)
