@@ -77,12 +77,16 @@ def group(entries: list[Analysed]) -> dict[str, list[Analysed]]:
 
 
 def name_type(entries: list[Analysed]) -> tuple[list[str], str, str]:
-    """(mineral names by frequency, Strukturbericht symbol, AFLOW title) of a type's entries."""
+    """(mineral names, Strukturbericht symbol, AFLOW title) of a type's entries. The names go by
+    frequency, except that the mineral an AFLOW prototype of the type is named after comes first
+    when the sources name it too: the type of rutile, cassiterite and tapiolite is "Rutile"."""
     minerals = Counter(mineral_name(e.name) for e in entries if e.source != "aflow" and mineral_name(e.name))
     aflow = [e for e in entries if e.source == "aflow"]
     strukturbericht = next((e.strukturbericht for e in aflow if e.strukturbericht), "")
     title = aflow[0].name if aflow else ""
-    names = [n for n, _ in sorted(minerals.items(), key=lambda item: (-item[1], item[0]))]
+    prototypes = {_short(e.name).casefold() for e in aflow}
+    names = [n for n, _ in sorted(minerals.items(), key=lambda item: (item[0].casefold() not in prototypes,
+                                                                      -item[1], item[0]))]
     return names[:MAX_NAMES], strukturbericht, title
 
 

@@ -254,6 +254,16 @@ def test_types_are_named_capped_and_split_by_whole_compound():
     assert len(seeds) > 1 and all(s[0] == "train" for s in seeds)  # the seed picks the test compounds
 
 
+def test_a_type_is_named_after_its_aflow_prototypes_mineral_when_the_sources_name_it():
+    rows = [_row(f"amcsd-{i}", "amcsd", "Tapiolite-(Fe)", "FeTa2O6", key="AB2_tP6_136_a_f") for i in range(3)]
+    rows += [_row("amcsd-9", "amcsd", "Rutile", "TiO2", key="AB2_tP6_136_a_f"),
+             _row("aflow-1", "aflow", "Rutile (TiO2, C4)", "TiO2", key="AB2_tP6_136_a_f")]
+    (kind,), _ = build_types(rows, per_type=4, holdout=0.0, seed=0)
+    assert kind.label == "Rutile" and kind.names == ["Rutile", "Tapiolite-(Fe)"]
+    no_rutile, _ = build_types(rows[:3] + rows[4:], per_type=4, holdout=0.0, seed=0)
+    assert no_rutile[0].names == ["Tapiolite-(Fe)"]  # by frequency when no source names the prototype's mineral
+
+
 def test_labels_are_unique_the_largest_type_keeps_the_bare_name():
     from spectool.corpus.grouping import LibraryType
 
