@@ -78,13 +78,16 @@ def group(entries: list[Analysed]) -> dict[str, list[Analysed]]:
 
 def name_type(entries: list[Analysed]) -> tuple[list[str], str, str]:
     """(mineral names, Strukturbericht symbol, AFLOW title) of a type's entries. The names go by
-    frequency, except that the mineral an AFLOW prototype of the type is named after comes first
-    when the sources name it too: the type of rutile, cassiterite and tapiolite is "Rutile"."""
+    frequency, except that the mineral an AFLOW prototype of the type is named after, or whose
+    compound it is, comes first when the sources name it: the type of rutile, cassiterite and
+    tapiolite is "Rutile"; rock salt's (prototype NaCl) is "Halite", not the commoner "Periclase"."""
     minerals = Counter(mineral_name(e.name) for e in entries if e.source != "aflow" and mineral_name(e.name))
     aflow = [e for e in entries if e.source == "aflow"]
     strukturbericht = next((e.strukturbericht for e in aflow if e.strukturbericht), "")
     title = aflow[0].name if aflow else ""
     prototypes = {_short(e.name).casefold() for e in aflow}
+    compounds = {e.compound for e in aflow}
+    prototypes |= {mineral_name(e.name).casefold() for e in entries if e.source != "aflow" and e.compound in compounds}
     names = [n for n, _ in sorted(minerals.items(), key=lambda item: (item[0].casefold() not in prototypes,
                                                                       -item[1], item[0]))]
     return names[:MAX_NAMES], strukturbericht, title

@@ -262,6 +262,10 @@ def test_a_type_is_named_after_its_aflow_prototypes_mineral_when_the_sources_nam
     assert kind.label == "Rutile" and kind.names == ["Rutile", "Tapiolite-(Fe)"]
     no_rutile, _ = build_types(rows[:3] + rows[4:], per_type=4, holdout=0.0, seed=0)
     assert no_rutile[0].names == ["Tapiolite-(Fe)"]  # by frequency when no source names the prototype's mineral
+    rock_salt = [_row(f"amcsd-{i}", "amcsd", "Periclase", "MgO") for i in range(3)]
+    rock_salt += [_row("amcsd-9", "amcsd", "Halite", "NaCl"), _row("aflow-1", "aflow", "Rock Salt (NaCl, B1)", "NaCl")]
+    (kind,), _ = build_types(rock_salt, per_type=4, holdout=0.0, seed=0)
+    assert kind.label == "Halite"  # the mineral whose compound is the prototype's
 
 
 def test_labels_are_unique_the_largest_type_keeps_the_bare_name():
