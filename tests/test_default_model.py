@@ -88,6 +88,8 @@ def test_make_model_on_a_tiny_library_and_resumes_where_it_stopped(tmp_path):
     assert "Cassiterite" in rutile["mineral"] and rutile["crystal_system"] == "tetragonal"
     assert meta["references"]["format"] == "spectool-references/1"
     assert meta["library"]["types"] == 3 and meta["library"]["structures"] == 9  # provenance travels along
+    shown = json.loads(run_cli("info", "--json", str(out)).stdout)
+    assert shown["library"]["licences"] == meta["library"]["licences"]
     assert not (build / "train.state.safetensors").exists()
     again = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=60)  # nothing left to do
     assert again.returncode == 0 and "spectool" not in again.stdout + again.stderr

@@ -71,7 +71,8 @@ def describe(path: str, env: Env) -> list[dict]:
 
 
 def describe_checkpoint(path: str) -> dict:
-    """A checkpoint's header (standard library only): model, classes, axis, recipe, metrics."""
+    """A checkpoint's header (standard library only): model, classes, axis, recipe, metrics, and the
+    structure-type library it was trained on (sources, licences, citations) where it says."""
     from spectool.io.checkpoint import read_header
     from spectool.io.like import checkpoint_axis
 
@@ -87,7 +88,8 @@ def describe_checkpoint(path: str) -> dict:
             "quantity": info.get("quantity"), "units": info.get("units"), "wavelength": info.get("wavelength"),
             "classes": len(meta["labels"]), "recipe": steps, "val": train.get("val"), "test": train.get("test"),
             "best_epoch": train.get("best_epoch"), "train_seconds": train.get("time_s"),
-            "spectool": meta.get("spectool.version"), "model": meta["model"]}
+            "spectool": meta.get("spectool.version"), "model": meta["model"],
+            **({"library": meta["library"]} if meta.get("library") else {})}
 
 
 def describe_set(path: str, env: Env) -> dict:
