@@ -19,9 +19,9 @@ charges); what is left here is pymatgen's reading of it, so both paths give the 
 
 Everything outside that path returns ``None`` and the caller uses pymatgen, which also gives
 pymatgen's errors and warnings: syntax gemmi refuses, repeated block names, no operations listed
-(space group symbol only), operations with decimals that are not 24ths, magnetic CIFs, implicit
-hydrogens, Pauling-file or water symbols, unknown elements, non-numeric values where numbers are
-needed, sites whose occupancies sum to more than 1.
+(space group symbol only), operations with decimals that are not 24ths, magnetic CIFs, hydroxyl,
+water or Pauling-file symbols, unknown elements, non-numeric values where numbers are needed,
+sites whose occupancies sum to more than 1, symmetry images exactly one tolerance apart.
 """
 
 from __future__ import annotations
@@ -51,7 +51,9 @@ _OP_TAGS = (
 _CELL_TAGS = tuple(f"_cell_{k}" for k in ("length_a", "length_b", "length_c", "angle_alpha", "angle_beta",
                                            "angle_gamma"))  # fmt: skip
 _SPECIAL_SYMBOL = re.compile("Hw|Ow|Wat|wat|OH|OH2|NO3")
-_MAGNETIC = ("_space_group_magn", "_atom_site_moment", "_space_group_symop_magn", "_parent_space_group")
+_MAGNETIC = re.compile("_space_group_magn|_atom_site_moment|_space_group_symop_magn|_parent_space_group", re.I)
+_IMPLICIT_H = ("Structure has implicit hydrogens defined, parsed structure unlikely to be suitable for use in "
+               "calculations unless hydrogens added.")
 _DECIMAL = re.compile(r"\d*\.\d*")
 
 
@@ -81,6 +83,8 @@ def read_cif(text: str) -> list[CifStructure] | None:
     """
     import gemmi
 
+    if _MAGNETIC.search(text):
+        return None
     try:
         doc = gemmi.cif.read_string(text)
         names = [block.name for block in doc]
@@ -96,11 +100,12 @@ def structure_of(block) -> CifStructure:
     """The structure of one ``gemmi.cif.Block`` (raises ``Declined`` for pymatgen's cases)."""
     import gemmi
 
-    _check_tags(block)
     small = gemmi.make_small_structure_from_block(block)
     lattice = _cell(block)
     rots, trans = symmetry_ops(block)
     elements, occ, pos, b, messages = _atoms(block, small, lattice)
+    if _attached_hydrogens(block):
+        messages.append(_IMPLICIT_H)
     frac, atom = orbits(pos, rots, trans)
     site = coincident_sites(frac)
     frac, elements, occ, b, site = _merge_species(frac, [elements[a] for a in atom], occ[atom], b[atom], site)
@@ -110,15 +115,14 @@ def structure_of(block) -> CifStructure:
     return CifStructure(block.name, Crystal(lattice, frac, elements, occ, b, site), composition, messages)
 
 
-def _check_tags(block) -> None:
-    """Magnetic CIFs and implicit hydrogens are pymatgen's."""
-    for item in block:
-        tags = [item.pair[0]] if item.pair is not None else item.loop.tags if item.loop is not None else []
-        for tag in tags:
-            if tag.lower().startswith(_MAGNETIC):
-                raise Declined("magnetic CIF")
-            if tag.lower() == "_atom_site_attached_hydrogens":
-                raise Declined("implicit hydrogens")
+def _attached_hydrogens(block) -> bool:
+    """Whether ``_atom_site_attached_hydrogens`` gives any site hydrogens (pymatgen only warns)."""
+    import gemmi
+
+    values = [gemmi.cif.as_number(v) for v in block.find_values("_atom_site_attached_hydrogens")]
+    if any(math.isnan(v) for v in values):
+        raise Declined("non-numeric attached hydrogens")
+    return any(v != 0 for v in values)
 
 
 def _cell(block) -> np.ndarray:
@@ -132,11 +136,20 @@ def _cell(block) -> np.ndarray:
         if not math.isfinite(value):
             raise Declined(f"{tag} missing")
         values.append(value)
-    lattice = lattice_matrix(*values)
-    thickness = 1.0 / np.linalg.norm(np.linalg.inv(lattice), axis=0)  # d100, d010, d001 (Å)
-    if not np.all(thickness >= 0.01):
+    if min(cell_thickness(*values)) < 0.01:
         raise Declined("degenerate cell")
-    return lattice
+    return lattice_matrix(*values)
+
+
+def cell_thickness(a: float, b: float, c: float, alpha: float, beta: float, gamma: float) -> tuple[float, ...]:
+    """d100, d010, d001 (Å) of a cell (Å, degrees): V / (b c sin α), …; 0 for a degenerate cell."""
+    ca, cb, cg = (math.cos(math.radians(x)) for x in (alpha, beta, gamma))
+    v2 = 1 - ca * ca - cb * cb - cg * cg + 2 * ca * cb * cg
+    if not v2 > 0:
+        return (0.0, 0.0, 0.0)
+    volume = a * b * c * math.sqrt(v2)
+    sa, sb, sg = (math.sin(math.radians(x)) for x in (alpha, beta, gamma))
+    return volume / (b * c * sa), volume / (a * c * sb), volume / (a * b * sg)
 
 
 def symmetry_ops(block) -> tuple[np.ndarray, np.ndarray]:
@@ -247,7 +260,10 @@ def orbits(pos: np.ndarray, rots: np.ndarray, trans: np.ndarray, tol: float = SI
     """Distinct symmetry images of each atom: positions (m, 3) in [0, 1) and their atom (m,).
 
     ``pos`` (n, 3) fractional, ``rots`` (O, 3, 3), ``trans`` (O, 3). Images are taken in
-    operation order; one within ``tol`` of an earlier image of the same atom is dropped.
+    operation order and kept unless within ``tol`` of one kept before (pymatgen's
+    ``_unique_coords``). Raises ``Declined`` when two images lie within 1e-9 of ``tol`` apart:
+    there the rounding of pymatgen's own arithmetic decides (CIFs with 4-digit coordinates on
+    special positions, such as some IZA zeolites).
     """
     imgs = np.einsum("oij,nj->noi", rots, pos) + trans[None, :, :]
     imgs -= np.floor(imgs)
@@ -259,16 +275,40 @@ def orbits(pos: np.ndarray, rots: np.ndarray, trans: np.ndarray, tol: float = SI
         for lo in range(0, n, per_chunk):
             d = imgs[lo : lo + per_chunk, :, None, :] - imgs[lo : lo + per_chunk, None, :, :]
             d -= np.rint(d)
-            close = np.all(np.abs(d) < tol, axis=-1) & earlier
-            keep[lo : lo + per_chunk] = ~close.any(axis=-1)
+            worst = np.abs(d).max(axis=-1)
+            if np.any(np.abs(worst - tol) < 1e-9):
+                raise Declined("symmetry images on the edge of the site tolerance")
+            keep[lo : lo + per_chunk] = _greedy_unique(worst < tol, earlier)
     atom = np.repeat(np.arange(n), keep.sum(axis=1))
     return imgs[keep], atom
+
+
+def _greedy_unique(close: np.ndarray, earlier: np.ndarray) -> np.ndarray:
+    """Images kept (k, O) from their closeness (k, O, O): in order, each unless close to one kept
+    before. Where every dropped image is close to an earlier image that has no earlier close
+    one, that is one array step; chains of close images go one by one."""
+    close_before = close & earlier
+    keep = ~close_before.any(axis=-1)
+    covered = (close_before & keep[:, None, :]).any(axis=-1)
+    for a in np.flatnonzero(~(keep | covered).all(axis=-1)):
+        kept: list[int] = []
+        for o in range(close.shape[1]):
+            if not close[a, o, kept].any():
+                kept.append(o)
+        keep[a] = False
+        keep[a, kept] = True
+    return keep
 
 
 def coincident_sites(frac: np.ndarray, tol: float = SITE_TOL) -> np.ndarray:
     """Site index (m,) of positions (m, 3): positions within ``tol`` of each other share one."""
     site = np.arange(len(frac))
-    i, j = close_pairs(frac, tol)
+    if len(frac) <= 48:  # a dense check is fewer array operations than the sort
+        d = frac[:, None, :] - frac[None, :, :]
+        d -= np.rint(d)
+        i, j = np.nonzero(np.triu(np.all(np.abs(d) < tol, axis=-1), 1))
+    else:
+        i, j = close_pairs(frac, tol)
     if i.size == 0:
         return site
     for _ in range(len(frac)):  # propagate the smallest index through chains of close pairs

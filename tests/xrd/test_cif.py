@@ -215,6 +215,17 @@ def test_orbits_drop_images_on_special_positions():
     np.testing.assert_allclose(frac[2], [0.9, 0.8, 0.7])
 
 
+def test_orbits_keep_what_the_greedy_pass_keeps():
+    """Images 0.6e-4 apart in a chain: the second is dropped (close to the first), the third kept
+    (close only to the dropped one), as pymatgen's one-by-one pass does."""
+    rots = np.repeat(np.eye(3)[None], 3, axis=0)
+    trans = np.array([[0, 0, 0], [0.6e-4, 0, 0], [1.2e-4, 0, 0]])
+    frac, atom = cif.orbits(np.array([[0.2, 0.3, 0.4]]), rots, trans)
+    np.testing.assert_allclose(frac[:, 0], [0.2, 0.2 + 1.2e-4])
+    with pytest.raises(cif.Declined):  # exactly one tolerance apart: rounding decides, pymatgen's call
+        cif.orbits(np.array([[0.25, 0.5, 0.5]]), rots[:2], np.array([[0, 0, 0], [cif.SITE_TOL, 0, 0]]))
+
+
 def test_close_pairs_is_periodic_and_exact():
     pts = np.array([[0.99995, 0.5, 0.5], [0.00002, 0.5, 0.5], [0.3, 0.3, 0.3], [0.3, 0.30011, 0.3]])
     i, j = close_pairs(pts, 1e-4)
