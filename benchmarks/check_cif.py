@@ -25,7 +25,9 @@ from spectool.xrd.cif import read_cif
 from spectool.xrd.reflections import compute_reflections
 from spectool.xrd.structures import load_structures
 
-CIFS = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifs"
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = next((p / "shared" for p in ROOT.parents if (p / "shared" / "data").is_dir()), ROOT.parent / "shared")
+CIFS = SHARED / "data" / "cifs"
 DEFAULT = [CIFS / "mp-prototypes", CIFS / "openchemistry-crystals"]
 POS_TOL, INT_TOL, REPORTED = 1e-3, 0.5, 0.5
 

@@ -188,20 +188,18 @@ def parse_op(text: str) -> tuple[tuple[tuple[float, ...], ...], tuple[float, flo
 
 def _atoms(block, small, lattice: np.ndarray):
     """Asymmetric-unit atoms kept: elements, occupancies (n,), positions (n, 3), B (n,) Å², messages."""
-    if len(block.find_values("_atom_site_label")) != len(small.sites) or not len(small.sites):
+    sites = small.sites
+    if len(block.find_values("_atom_site_label")) != len(sites) or not len(sites):
         raise Declined("atom-site labels do not match the sites")
-    elements, occ, pos, b, messages = [], [], [], [], []
-    for site in small.sites:
-        element, note = parse_symbol(site.type_symbol)
-        if note:
-            messages += [note, note]  # pymatgen warns twice
-        f = site.fract
-        elements.append(element)
-        occ.append(site.occ)
-        pos.append((f.x, f.y, f.z))
-        b.append(site_b(site.u_iso, site.aniso, lattice))
-    occ_a, pos_a, b_a = np.array(occ), np.array(pos), np.array(b)
-    if not (np.all(np.isfinite(pos_a)) and np.all(np.isfinite(occ_a)) and np.all(np.isfinite(b_a))):
+    raw = [(site.type_symbol, site.fract, site.occ, site.u_iso) for site in sites]
+    parsed = [parse_symbol(symbol) for symbol, _, _, _ in raw]
+    messages = [note for _, note in parsed if note for _ in (0, 1)]  # pymatgen warns twice
+    elements = [element for element, _ in parsed]
+    pos_a = np.array([(f.x, f.y, f.z) for _, f, _, _ in raw])
+    occ_a = np.array([o for _, _, o, _ in raw])
+    b_a = np.array([site_b(u, sites[i].aniso, lattice) if u == 0 else B_PER_U * u
+                    for i, (_, _, _, u) in enumerate(raw)])
+    if not math.isfinite(pos_a.sum() + occ_a.sum() + b_a.sum()):
         raise Declined("non-numeric value")
     pos_a, snapped = snap_fractions(pos_a)
     if snapped:
@@ -247,6 +245,8 @@ def site_b(u_iso: float, aniso, lattice: np.ndarray) -> float:
 def snap_fractions(pos: np.ndarray) -> tuple[np.ndarray, int]:
     """pymatgen's ``_sanitize_data`` on positions (n, 3): within 1e-4 relative of 1/3 or 2/3 →
     exactly that; the snapped copy and the number of hits (exact ones count too)."""
+    if not np.any(np.abs(np.abs(pos - 0.5) - 1 / 6) < 1e-3):  # nothing near 1/3 or 2/3
+        return pos, 0
     pos = pos.copy()
     total = 0
     for ideal in (1 / 3, 2 / 3):
@@ -265,6 +265,8 @@ def orbits(pos: np.ndarray, rots: np.ndarray, trans: np.ndarray, tol: float = SI
     there the rounding of pymatgen's own arithmetic decides (CIFs with 4-digit coordinates on
     special positions, such as some IZA zeolites).
     """
+    if len(rots) == 1 and not trans.any() and np.array_equal(rots[0], np.eye(3)):  # P1: x, y, z
+        return pos - np.floor(pos), np.arange(len(pos))
     imgs = np.einsum("oij,nj->noi", rots, pos) + trans[None, :, :]
     imgs -= np.floor(imgs)
     n, n_ops = imgs.shape[:2]

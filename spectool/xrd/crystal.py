@@ -61,7 +61,7 @@ def lattice_matrix(a: float, b: float, c: float, alpha: float, beta: float, gamm
     angles_r = np.radians([alpha, beta, gamma])
     cos_alpha, cos_beta, cos_gamma = np.cos(angles_r)
     sin_alpha, sin_beta, sin_gamma = np.sin(angles_r)
-    val = np.clip((cos_alpha * cos_beta - cos_gamma) / (sin_alpha * sin_beta), -1, 1)
+    val = max(-1.0, min(1.0, (cos_alpha * cos_beta - cos_gamma) / (sin_alpha * sin_beta)))
     gamma_star = np.arccos(val)
     return np.array([
         [a * sin_beta, 0.0, a * cos_beta],

@@ -32,6 +32,7 @@ CRYSTAL_SYSTEMS = (
     (167, "trigonal"), (194, "hexagonal"), (230, "cubic"),
 )  # fmt: skip
 _B_PER_U = 8 * math.pi**2
+_SHIFTS = np.stack(np.meshgrid(*[np.arange(-1, 2)] * 3, indexing="ij"), -1).reshape(-1, 3)  # the 27 cell images
 
 
 @dataclass
@@ -110,8 +111,7 @@ def closest_pair(crystal: Crystal, cutoff: float) -> tuple[int, int, float] | No
         return None
     d = frac[i] - frac[j]
     d -= np.round(d)
-    shifts = np.stack(np.meshgrid(*[np.arange(-1, 2)] * 3, indexing="ij"), -1).reshape(-1, 3)
-    cart = (d[:, None, :] + shifts[None, :, :]) @ crystal.lattice  # (k, 27, 3)
+    cart = (d[:, None, :] + _SHIFTS[None, :, :]) @ crystal.lattice  # (k, 27, 3)
     dist = np.sqrt((cart**2).sum(-1)).min(axis=1)
     bad = np.flatnonzero(dist < cutoff)
     if bad.size == 0:
