@@ -149,12 +149,13 @@ def symmetry_labels(crystal: Crystal, symprec: float = 0.01) -> dict[str, object
 def load_structures(path: str | Path, primitive: bool = False, fast: bool = True) -> list[LoadedStructure]:
     """All structures in one file: each data block of a CIF, or one structure of any file
     pymatgen reads (POSCAR, JSON, …). B factors come from the CIF's
-    ``_atom_site_B_iso_or_equiv`` (or ``U_iso`` × 8π²) where present.
+    ``_atom_site_B_iso_or_equiv`` (or ``U_iso`` × 8π²) where present; through gemmi, a site
+    with anisotropic U's only gets 8π² U_eq.
 
     CIFs go through gemmi (:mod:`spectool.xrd.cif`: the same structures as pymatgen's
     ``CifParser``) unless ``fast`` is false, ``primitive`` is asked for, or the file has
-    something that reader leaves to pymatgen. Raises ``FormatError`` with the path when nothing can be
-    read. A CIF block that fails is skipped with a message, unless it is the only one.
+    something that reader leaves to pymatgen. Raises ``FormatError`` with the path when
+    nothing can be read. A CIF block that fails is skipped with a message, unless it is the only one.
     """
     path = Path(path)
     with warnings.catch_warnings(record=True) as caught:
@@ -193,7 +194,7 @@ def _loaded(path: Path, name: str, structure, messages: list[str] | None = None)
 
 def _load_cif(path: Path, primitive: bool, fast: bool = True) -> list[LoadedStructure]:
     """Every block of a CIF: gemmi (:mod:`spectool.xrd.cif`) when it can read the file (the same
-    structures as pymatgen's ``CifParser``, ~100x faster), else pymatgen."""
+    structures as pymatgen's ``CifParser``, ~10x faster), else pymatgen."""
     if fast and not primitive:
         loaded = _load_cif_fast(path)
         if loaded is not None:
