@@ -235,11 +235,16 @@ def site_b(u_iso: float, aniso, lattice: np.ndarray) -> float:
     """
     if u_iso or not aniso.nonzero():
         return B_PER_U * u_iso
-    u = np.array([[aniso.u11, aniso.u12, aniso.u13], [aniso.u12, aniso.u22, aniso.u23],
-                  [aniso.u13, aniso.u23, aniso.u33]])  # fmt: skip
+    return B_PER_U * u_equivalent((aniso.u11, aniso.u22, aniso.u33, aniso.u12, aniso.u13, aniso.u23), lattice)
+
+
+def u_equivalent(u: tuple[float, ...], lattice: np.ndarray) -> float:
+    """U_eq (Å²) of anisotropic U's (U11, U22, U33, U12, U13, U23) in the CIF convention, for
+    cell vectors ``lattice`` (3, 3) Å as rows: ⅓ Σ_ij U^ij a*_i a*_j (a_i · a_j)."""
+    u11, u22, u33, u12, u13, u23 = u
+    tensor = np.array([[u11, u12, u13], [u12, u22, u23], [u13, u23, u33]])
     norms = np.linalg.norm(np.linalg.inv(lattice), axis=0)  # |a*|, |b*|, |c*| (1/Å)
-    metric = lattice @ lattice.T
-    return B_PER_U * float(np.sum(u * np.outer(norms, norms) * metric) / 3)
+    return float(np.sum(tensor * np.outer(norms, norms) * (lattice @ lattice.T)) / 3)
 
 
 def snap_fractions(pos: np.ndarray) -> tuple[np.ndarray, int]:

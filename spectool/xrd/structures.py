@@ -297,19 +297,40 @@ def _load_cif_pymatgen(path: Path, primitive: bool) -> list[LoadedStructure]:
 
 
 def _with_cif_b(structure, data: dict) -> object:
-    """Attach site property ``b_iso`` (Å²) from the CIF's atom-site loop, matched by label."""
+    """Attach site property ``b_iso`` (Å²) from the CIF's atom-site loop, matched by label; a
+    label without an isotropic value (or with 0) takes 8π² U_eq of its anisotropic U's, as the
+    gemmi path does."""
     labels = data.get("_atom_site_label")
+    table: dict[str, float] = {}
     for tag, factor in (("_atom_site_B_iso_or_equiv", 1.0), ("_atom_site_U_iso_or_equiv", _B_PER_U)):
         values = data.get(tag)
         if labels is None or values is None or len(values) != len(labels):
             continue
         table = {lab: _cif_number(v) for lab, v in zip(labels, values)}
         table = {lab: v * factor for lab, v in table.items() if v is not None}
-        if table:
-            b = [table.get(getattr(site, "label", None)) for site in structure]
-            structure.add_site_property("b_iso", b)
         break
+    for lab, b in _aniso_b(data, structure.lattice.matrix).items():
+        if not table.get(lab):
+            table[lab] = b
+    if table:
+        structure.add_site_property("b_iso", [table.get(getattr(site, "label", None)) for site in structure])
     return structure
+
+
+def _aniso_b(data: dict, lattice: np.ndarray) -> dict[str, float]:
+    """Label → 8π² U_eq (Å²) from the CIF's ``_atom_site_aniso_U_ij`` loop (empty when incomplete)."""
+    from spectool.xrd.cif import u_equivalent
+
+    labels = data.get("_atom_site_aniso_label")
+    columns = [data.get(f"_atom_site_aniso_U_{ij}") for ij in ("11", "22", "33", "12", "13", "23")]
+    if not isinstance(labels, list) or any(not isinstance(c, list) or len(c) != len(labels) for c in columns):
+        return {}
+    out = {}
+    for k, lab in enumerate(labels):
+        u = [_cif_number(c[k]) for c in columns]
+        if None not in u:
+            out[lab] = _B_PER_U * u_equivalent(tuple(u), lattice)
+    return out
 
 
 def _cif_number(text: str) -> float | None:

@@ -241,3 +241,11 @@ def test_reduced_formula_is_pymatgens(composition):
     from pymatgen.core.composition import Composition
 
     assert reduced_formula(composition) == Composition(composition).reduced_formula
+
+
+def test_anisotropic_b_is_the_same_on_both_paths(tmp_path):
+    """A site with anisotropic U's only gets 8π² U_eq through gemmi and through pymatgen."""
+    path = _write(tmp_path, "adp.cif", ADP)
+    (fast,), (slow,) = load_structures(path), load_structures(path, fast=False)
+    np.testing.assert_allclose(_sites(fast.crystal), _sites(slow.crystal), atol=1e-12)
+    assert sorted(slow.crystal.b_iso)[1] == pytest.approx(8 * math.pi**2 * 0.01)
