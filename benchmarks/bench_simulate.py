@@ -10,12 +10,13 @@ Two sets of CIFs:
 Comparisons:
   1. from parsed structures (size-weighted set): pymatgen ``get_pattern`` + a Gaussian profile
      on the grid, against spectool ``crystal_from_structure`` + ``simulate_pattern``;
-  2. in-process from CIF files, per file back to back (paired): pymatgen ``CifParser`` + the
-     above, against spectool ``load_structures`` (gemmi, pymatgen where it declines) +
-     ``simulate_pattern``;
+  2. in-process from CIF files, per file back to back (paired, one run each, wall and CPU
+     time): pymatgen ``CifParser`` + the above, against spectool ``load_structures`` (gemmi,
+     pymatgen where it declines) + ``simulate_pattern``;
   3. whole processes, one worker each, ``--pairs`` paired runs (peer, then spectool, in turn):
      ``benchmarks/peer_pymatgen_simulate.py`` against ``spectool simulate --from-list`` (HDF5
      out, stick lists, labels; with the spglib space group labels and with ``--no-symmetry``);
+     wall time and the children's CPU time (user + sys), which load on the machine disturbs less;
   4. (unless --skip-all) every prototype through ``spectool simulate --workers 2``.
 Both render with the same function on the same grid (5–90°, 0.02°, CuKa, FWHM 0.1°), so the
 profile cost is shared. Prints patterns/s, the ratios, the zeolite time and the accuracy. The
@@ -200,21 +201,23 @@ def main() -> None:
 
 
 def in_process(name: str, paths: list[Path], calc, repeat: int) -> None:
-    """Per file, back to back: pymatgen's parse + pattern + profile, then spectool's (best of ``repeat``)."""
+    """Per file, back to back, one run each: pymatgen's parse + pattern + profile, then spectool's.
+    Wall and CPU (process) time; under load the CPU times are the steadier pair."""
     from pymatgen.io.cif import CifParser
 
-    t_pm, t_st = np.zeros(len(paths)), np.zeros(len(paths))
+    wall, cpu = np.zeros((2, len(paths))), np.zeros((2, len(paths)))
+    runs = (lambda p: pymatgen_pattern(calc, CifParser(p).parse_structures(primitive=False)[0]),
+            lambda p: simulate_pattern(load_structures(p)[0].crystal, GRID, RADIATION, PROFILE)[0])
     load = os.getloadavg()[0]
     for i, path in enumerate(paths):
-        t = time.perf_counter()
-        pymatgen_pattern(calc, CifParser(path).parse_structures(primitive=False)[0])
-        t_pm[i] = time.perf_counter() - t
-        t_st[i] = time_each(
-            lambda p: simulate_pattern(load_structures(p)[0].crystal, GRID, RADIATION, PROFILE)[0], [path], repeat
-        )[0]
-    print(f"   {name}: {len(paths)} files; pymatgen {len(paths) / t_pm.sum():7.1f} patterns/s "
-          f"({t_pm.mean() * 1e3:.2f} ms), spectool {len(paths) / t_st.sum():7.1f} patterns/s "
-          f"({t_st.mean() * 1e3:.2f} ms); ratio {t_pm.sum() / t_st.sum():.1f}x (load {load:.1f})")
+        for j, run in enumerate(runs):
+            t, c = time.perf_counter(), time.process_time()
+            run(path)
+            wall[j, i], cpu[j, i] = time.perf_counter() - t, time.process_time() - c
+    print(f"   {name}: {len(paths)} files, load {load:.1f}; per pattern pymatgen {wall[0].mean() * 1e3:.2f} ms wall "
+          f"({cpu[0].mean() * 1e3:.2f} CPU), spectool {wall[1].mean() * 1e3:.2f} ms wall "
+          f"({cpu[1].mean() * 1e3:.2f} CPU); ratio {wall[0].sum() / wall[1].sum():.1f}x wall, "
+          f"{cpu[0].sum() / cpu[1].sum():.1f}x CPU")
 
 
 def whole_process(name: str, paths: list[Path], tmp: Path, pairs: int) -> None:
@@ -232,24 +235,30 @@ def whole_process(name: str, paths: list[Path], tmp: Path, pairs: int) -> None:
         "spectool": spectool + ["-o", str(tmp / "a.h5")],
         "spectool --no-symmetry": spectool + ["-o", str(tmp / "b.h5"), "--no-symmetry"],
     }
-    times: dict[str, list[float]] = {k: [] for k in commands}
+    import resource
+
+    times: dict[str, list[tuple[float, float]]] = {k: [] for k in commands}
     loads = []
     for _ in range(pairs):
         loads.append(os.getloadavg()[0])
         for key, cmd in commands.items():
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             start = time.perf_counter()
             proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-            times[key].append(time.perf_counter() - start)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+            times[key].append((time.perf_counter() - start, cpu))
             if proc.returncode not in (0, 1):
                 raise SystemExit(f"{key} failed: {proc.stderr[-500:]}")
     pm = np.array(times["pymatgen"])
     print(f"   {name}: {len(paths)} files, load {min(loads):.1f}..{max(loads):.1f}; "
-          f"pymatgen {np.median(pm):.2f} s")
+          f"pymatgen {np.median(pm[:, 0]):.2f} s wall, {np.median(pm[:, 1]):.2f} s CPU")
     for key in list(commands)[1:]:
         t = np.array(times[key])
         ratios = pm / t
-        print(f"      {key:24s} {np.median(t):6.2f} s ({len(paths) / np.median(t):6.1f} patterns/s)  ratio "
-              f"{np.median(ratios):.1f}x  (per pair: {', '.join(f'{r:.1f}' for r in ratios)})")
+        print(f"      {key:24s} {np.median(t[:, 0]):6.2f} s wall ({len(paths) / np.median(t[:, 0]):6.1f} patterns/s), "
+              f"{np.median(t[:, 1]):6.2f} s CPU; ratio {np.median(ratios[:, 0]):.1f}x wall, "
+              f"{np.median(ratios[:, 1]):.1f}x CPU (per pair, wall: {', '.join(f'{r:.1f}' for r in ratios[:, 0])})")
 
 
 def all_prototypes() -> None:
