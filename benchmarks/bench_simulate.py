@@ -1,15 +1,26 @@
-"""simulate: spectool's XRD physics against pymatgen's XRDCalculator, one process, one core.
+"""simulate: spectool's XRD physics against pymatgen's XRDCalculator, one worker each.
 
-Usage:  python benchmarks/bench_simulate.py [--repeat N] [--mp N]
+Usage:  python benchmarks/bench_simulate.py [--repeat N] [--mp N] [--sample N] [--seed S] [--pairs P]
+                                           [--skip-all] [--skip-random]
 
-Two comparisons over the same set (13 classic structures built here, 2..576 sites, plus
-prototypes from ../shared/data/cifs/mp-prototypes spanning their sizes):
-  1. from parsed structures: pymatgen ``get_pattern`` + a Gaussian profile on the grid,
-     against spectool ``crystal_from_structure`` + ``simulate_pattern``;
-  2. end to end from CIF files: pymatgen ``CifParser`` + the above, against spectool
-     ``load_structures`` (spectool.xrd.fastcif, pymatgen where it declines) + ``simulate_pattern``.
+Two sets of CIFs:
+  size-weighted: 13 classic structures built here (2..576 sites) plus ``--mp`` prototypes from
+      ../shared/data/cifs/mp-prototypes spread evenly over their sorted sizes;
+  random: a seeded random sample of ``--sample`` (1,000) of the 5,557 prototypes (median ~14 sites).
+Comparisons:
+  1. from parsed structures (size-weighted set): pymatgen ``get_pattern`` + a Gaussian profile
+     on the grid, against spectool ``crystal_from_structure`` + ``simulate_pattern``;
+  2. in-process from CIF files, per file back to back (paired, one run each, wall and CPU
+     time): pymatgen ``CifParser`` + the above, against spectool ``load_structures`` (gemmi,
+     pymatgen where it declines) + ``simulate_pattern``;
+  3. whole processes, one worker each, ``--pairs`` paired runs (peer, then spectool, in turn):
+     ``benchmarks/peer_pymatgen_simulate.py`` against ``spectool simulate --from-list`` (HDF5
+     out, stick lists, labels; with the spglib space group labels and with ``--no-symmetry``);
+     wall time and the children's CPU time (user + sys), which load on the machine disturbs less;
+  4. (unless --skip-all) every prototype through ``spectool simulate --workers 2``.
 Both render with the same function on the same grid (5–90°, 0.02°, CuKa, FWHM 0.1°), so the
-profile cost is shared. Prints patterns/s, the ratios, the zeolite time and the accuracy.
+profile cost is shared. Prints patterns/s, the ratios, the zeolite time and the accuracy. The
+machine's load average is printed with each timing: ratios are paired, absolute times are not.
 """
 
 from __future__ import annotations
@@ -35,7 +46,8 @@ from spectool.xrd.simulate import ProfileOptions, simulate_pattern  # noqa: E402
 from spectool.xrd.structures import crystal_from_structure, load_structures  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-MP = ROOT.parent / "shared" / "data" / "cifs" / "mp-prototypes"
+SHARED = next((p / "shared" for p in ROOT.parents if (p / "shared" / "data").is_dir()), ROOT.parent / "shared")
+MP = SHARED / "data" / "cifs" / "mp-prototypes"
 GRID = make_grid(5, 90, 0.02)
 RADIATION = parse_radiation("CuKa")
 PROFILE = ProfileOptions(fwhm=0.1)
@@ -73,6 +85,13 @@ def classic_structures() -> dict:
                        [0.07403, 0.07403, -0.03183], [0.07160, 0.07160, 0.32062]]) + 0.125).tolist(),
         ),  # fmt: skip
     }
+
+
+def random_files(count: int, seed: int) -> list[Path]:
+    """A seeded random sample of ``count`` prototype CIFs (sorted by path)."""
+    rows = sorted(csv.DictReader(open(MP / "labels.csv")), key=lambda r: r["file"])
+    pick = np.sort(np.random.default_rng(seed).choice(len(rows), min(count, len(rows)), replace=False))
+    return [MP / rows[i]["file"] for i in pick]
 
 
 def mp_files(count: int) -> list[Path]:
@@ -125,7 +144,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--mp", type=int, default=17, help="prototype CIFs to add to the classic set")
+    ap.add_argument("--sample", type=int, default=1000, help="size of the seeded random sample")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--pairs", type=int, default=3, help="paired whole-process runs")
     ap.add_argument("--skip-all", action="store_true", help="skip the all-prototypes CLI run")
+    ap.add_argument("--skip-random", action="store_true", help="skip the random-sample comparisons")
     args = ap.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
@@ -161,23 +184,81 @@ def main() -> None:
             path = Path(tmp) / f"{name}.cif"
             CifWriter(s).write_file(path)
             cifs.append(path)
-        cifs += files
-
-        def pm_file(path):
-            return pymatgen_pattern(calc, CifParser(path).parse_structures(primitive=False)[0])
-
-        def st_file(path):
-            return simulate_pattern(load_structures(path)[0].crystal, GRID, RADIATION, PROFILE)[0]
-
-        t_pmf = time_each(pm_file, cifs, max(1, args.repeat - 2))
-        t_stf = time_each(st_file, cifs, args.repeat)
+        sets = {"size-weighted": cifs + files}
+        if MP.exists() and not args.skip_random:
+            sets[f"random {args.sample} (seed {args.seed})"] = random_files(args.sample, args.seed)
         t_parse = time_each(lambda p: CifParser(p).parse_structures(primitive=False), cifs, args.repeat)
-    print("\n2. end to end from CIF files")
-    print(f"   pymatgen CifParser + get_pattern + profile: {len(cifs) / t_pmf.sum():8.1f} patterns/s")
-    print(f"   spectool load_structures + simulate_pattern: {len(cifs) / t_stf.sum():8.1f} patterns/s")
-    print(f"   ratio: {t_pmf.sum() / t_stf.sum():.1f}x;  pymatgen CifParser alone: {t_parse.mean() * 1e3:.2f} ms/file")
+        print(f"\n2. in-process from CIF files, each file pymatgen then spectool (paired); "
+              f"pymatgen CifParser alone: {t_parse.mean() * 1e3:.2f} ms/file")
+        for name, paths in sets.items():
+            in_process(name, paths, calc, args.repeat)
+        print(f"\n3. whole processes, one worker each, {args.pairs} paired runs (peer, spectool, spectool "
+              "--no-symmetry in turn)")
+        for name, paths in sets.items():
+            whole_process(name, paths, Path(tmp), args.pairs)
     if MP.exists() and not args.skip_all:
         all_prototypes()
+
+
+def in_process(name: str, paths: list[Path], calc, repeat: int) -> None:
+    """Per file, back to back, one run each: pymatgen's parse + pattern + profile, then spectool's.
+    Wall and CPU (process) time; under load the CPU times are the steadier pair."""
+    from pymatgen.io.cif import CifParser
+
+    wall, cpu = np.zeros((2, len(paths))), np.zeros((2, len(paths)))
+    runs = (lambda p: pymatgen_pattern(calc, CifParser(p).parse_structures(primitive=False)[0]),
+            lambda p: simulate_pattern(load_structures(p)[0].crystal, GRID, RADIATION, PROFILE)[0])
+    load = os.getloadavg()[0]
+    for i, path in enumerate(paths):
+        for j, run in enumerate(runs):
+            t, c = time.perf_counter(), time.process_time()
+            run(path)
+            wall[j, i], cpu[j, i] = time.perf_counter() - t, time.process_time() - c
+    print(f"   {name}: {len(paths)} files, load {load:.1f}; per pattern pymatgen {wall[0].mean() * 1e3:.2f} ms wall "
+          f"({cpu[0].mean() * 1e3:.2f} CPU), spectool {wall[1].mean() * 1e3:.2f} ms wall "
+          f"({cpu[1].mean() * 1e3:.2f} CPU); ratio {wall[0].sum() / wall[1].sum():.1f}x wall, "
+          f"{cpu[0].sum() / cpu[1].sum():.1f}x CPU")
+
+
+def whole_process(name: str, paths: list[Path], tmp: Path, pairs: int) -> None:
+    """``pairs`` rounds of: the pymatgen peer process, ``spectool simulate``, ``spectool simulate
+    --no-symmetry``; median seconds and the median of the per-round ratios."""
+    import subprocess
+
+    listing = tmp / "list.txt"
+    listing.write_text("\n".join(map(str, paths)) + "\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    spectool = [sys.executable, "-m", "spectool", "simulate", "--from-list", str(listing), "-q", "--workers", "1"]
+    commands = {
+        "pymatgen": [sys.executable, str(ROOT / "benchmarks" / "peer_pymatgen_simulate.py"), str(listing),
+                     str(tmp / "peer.npy")],
+        "spectool": spectool + ["-o", str(tmp / "a.h5")],
+        "spectool --no-symmetry": spectool + ["-o", str(tmp / "b.h5"), "--no-symmetry"],
+    }
+    import resource
+
+    times: dict[str, list[tuple[float, float]]] = {k: [] for k in commands}
+    loads = []
+    for _ in range(pairs):
+        loads.append(os.getloadavg()[0])
+        for key, cmd in commands.items():
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            start = time.perf_counter()
+            proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+            times[key].append((time.perf_counter() - start, cpu))
+            if proc.returncode not in (0, 1):
+                raise SystemExit(f"{key} failed: {proc.stderr[-500:]}")
+    pm = np.array(times["pymatgen"])
+    print(f"   {name}: {len(paths)} files, load {min(loads):.1f}..{max(loads):.1f}; "
+          f"pymatgen {np.median(pm[:, 0]):.2f} s wall, {np.median(pm[:, 1]):.2f} s CPU")
+    for key in list(commands)[1:]:
+        t = np.array(times[key])
+        ratios = pm / t
+        print(f"      {key:24s} {np.median(t[:, 0]):6.2f} s wall ({len(paths) / np.median(t[:, 0]):6.1f} patterns/s), "
+              f"{np.median(t[:, 1]):6.2f} s CPU; ratio {np.median(ratios[:, 0]):.1f}x wall, "
+              f"{np.median(ratios[:, 1]):.1f}x CPU (per pair, wall: {', '.join(f'{r:.1f}' for r in ratios[:, 0])})")
 
 
 def all_prototypes() -> None:
@@ -199,7 +280,7 @@ def all_prototypes() -> None:
         failed = proc.stderr.count("spectool: error:") - (1 if proc.returncode == 1 else 0)
         rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         size = out.stat().st_size / 1e6 if out.exists() else 0
-    print(f"\n3. all {n} mp-prototype CIFs, `spectool simulate --workers 2` (2 cores, process start included)")
+    print(f"\n4. all {n} mp-prototype CIFs, `spectool simulate --workers 2` (2 cores, process start included)")
     print(f"   {n / seconds:.1f} patterns/s ({seconds:.1f} s), exit {proc.returncode}, {failed} structures failed, "
           f"largest process peak RSS {rss:.0f} MB, output {size:.0f} MB")
 

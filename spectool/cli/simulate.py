@@ -42,6 +42,8 @@ def simulate(
     label: Annotated[str, typer.Option(help="stem, parent, formula, reduced-formula, spacegroup, crystal-system, "
                                             "structure-type, or a CSV mapping id/path to label.")] = "stem",
     symprec: Annotated[float, typer.Option(help="spglib tolerance in Å for space group labels.")] = 0.01,
+    symmetry: Annotated[bool, typer.Option(help="Space group and crystal system labels from spglib (1–30 ms a "
+                                                "structure; --no-symmetry leaves them empty).")] = True,
     workers: WorkersOpt = 1,
     shard: Annotated[Optional[str], typer.Option(metavar="I/N", help="Do only part I of N (0-based) of the inputs.")] = None,
     fmt: Annotated[Optional[str], typer.Option("--format", help="hdf5 or npy [default: from the suffix].")] = None,
@@ -58,15 +60,17 @@ def simulate(
     from spectool.xrd.simulate import LABEL_RULES
 
     refuse_binary_to_terminal(output, env)
+    if not symmetry and label in ("spacegroup", "crystal-system"):
+        raise UsageError(f"--label {label} needs the space group labels that --no-symmetry leaves out")
     settings = _settings(radiation, wavelength, two_theta, step, profile, eta, fwhm, uvw, crystallite_size,
-                         b_iso, monochromator, absolute, symprec, label == "structure-type")
+                         b_iso, monochromator, absolute, symprec, label == "structure-type", symmetry)
     table = None if label in LABEL_RULES else read_label_table(label)
     paths = _shard(_inputs(structures or [], from_list, env), shard)
     _run(env, paths, settings, label, table, output, workers, fmt, shard)
 
 
 def _settings(radiation, wavelength, two_theta, step, profile, eta, fwhm, uvw, size, b_iso, mono, absolute,
-              symprec, structure_type):
+              symprec, structure_type, symmetry=True):
     from spectool.xrd.simulate import SimulationSettings
 
     start, stop = parse_range(two_theta, "--range")
@@ -76,7 +80,7 @@ def _settings(radiation, wavelength, two_theta, step, profile, eta, fwhm, uvw, s
                                   radiation=str(wavelength) if wavelength else radiation, shape=profile,
                                   eta=eta, fwhm=fwhm, uvw=_uvw(uvw), crystallite_size=size,
                                   normalize=not absolute, b_iso=b_iso, monochromator_two_theta=mono,
-                                  symprec=symprec, structure_type=structure_type)
+                                  symmetry=symmetry, symprec=symprec, structure_type=structure_type)
     settings.parsed_radiation(), settings.profile()  # usage errors now, before any work
     return settings
 

@@ -1,4 +1,5 @@
-"""A light crystal record: the only input the physics needs, free of pymatgen objects."""
+"""A light crystal record: the only input the physics needs, free of pymatgen objects; and the cell
+geometry its readers share (cell vectors from parameters, close pairs of positions)."""
 
 from __future__ import annotations
 
@@ -53,3 +54,47 @@ class Crystal:
         else:
             b = np.full(len(self.elements), float(b_iso))
         return Crystal(self.lattice, self.frac_coords, self.elements, self.occupancy, b, self.site)
+
+
+def lattice_matrix(a: float, b: float, c: float, alpha: float, beta: float, gamma: float) -> np.ndarray:
+    """Cell vectors (3, 3) Å as rows, exactly pymatgen's ``Lattice.from_parameters`` (angles in degrees)."""
+    angles_r = np.radians([alpha, beta, gamma])
+    cos_alpha, cos_beta, cos_gamma = np.cos(angles_r)
+    sin_alpha, sin_beta, sin_gamma = np.sin(angles_r)
+    val = max(-1.0, min(1.0, (cos_alpha * cos_beta - cos_gamma) / (sin_alpha * sin_beta)))
+    gamma_star = np.arccos(val)
+    return np.array([
+        [a * sin_beta, 0.0, a * cos_beta],
+        [-b * sin_alpha * np.cos(gamma_star), b * sin_alpha * np.sin(gamma_star), b * cos_alpha],
+        [0.0, 0.0, float(c)],
+    ])  # fmt: skip
+
+
+def close_pairs(points: np.ndarray, tol: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs (i < j) of ``points`` (m, 3) fractional that lie within ``tol`` (scalar or
+    per axis (3,), below 0.25) of each other on every axis, periodically (pymatgen's
+    ``find_in_coord_list_pbc`` test). O(m log m) plus the pairs: sorted on x, only neighbours
+    closer than ``tol`` in x are compared."""
+    tol = np.broadcast_to(np.asarray(tol, dtype=np.float64), (3,))
+    w = points - np.floor(points)
+    order = np.argsort(w[:, 0], kind="stable")
+    xs = w[order, 0]
+    wrap = int(np.searchsorted(xs, 2 * tol[0]))
+    xs_ext = np.concatenate([xs, xs[:wrap] + 1.0])
+    idx_ext = np.concatenate([order, order[:wrap]])
+    hi = np.searchsorted(xs_ext, xs + 2 * tol[0], side="right")
+    counts = np.maximum(hi - np.arange(1, xs.size + 1), 0)
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    a = np.repeat(np.arange(xs.size), counts)
+    b = a + 1 + np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+    i, j = order[a], idx_ext[b]
+    d = points[i] - points[j]
+    d -= np.round(d)
+    ok = np.all(np.abs(d) < tol, axis=1) & (i != j)
+    i, j = np.minimum(i[ok], j[ok]), np.maximum(i[ok], j[ok])
+    if i.size > 1:
+        code = np.unique(i * len(points) + j)
+        i, j = code // len(points), code % len(points)
+    return i, j

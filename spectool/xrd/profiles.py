@@ -129,7 +129,8 @@ def render(
         dx = (grid[0] - centres[sl, None]) + pos * step
         val = shape_values(dx, fwhm[sl, None], shape, eta)
         val *= intensities[sl, None] * (np.abs(dx) <= reach[sl, None])
-        np.clip(pos, -1, grid.size, out=pos)
+        np.maximum(pos, -1, out=pos)
+        np.minimum(pos, grid.size, out=pos)
         pos += 1
         binned += np.bincount(pos.ravel(), weights=val.ravel(), minlength=grid.size + 2)
     return out + binned[1:-1]

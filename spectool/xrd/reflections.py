@@ -98,25 +98,28 @@ def row_box(lattice: np.ndarray, g_max: float) -> tuple[np.ndarray, np.ndarray, 
     """Rows (h, k) of the half-space integer box whose l-line meets the sphere |g| ≤ g_max.
 
     Returns ``(h (R,), k (R,), centre (R,), W)``: the row's points are l = centre + l' for
-    l' in [−W, W], which covers every point of the row inside the sphere.
+    l' in [−W, W], which covers every point of the row inside the sphere. The first row is
+    (0, 0) with centre 0.
     """
     recip = np.linalg.inv(lattice).T  # rows a*, b*, c* in 1/Å
-    gm = recip @ recip.T
-    hmax = int(math.floor(g_max * np.linalg.norm(lattice[0]) + 1e-9))
-    kmax = int(math.floor(g_max * np.linalg.norm(lattice[1]) + 1e-9))
-    h, k = np.meshgrid(np.arange(hmax + 1), np.arange(-kmax, kmax + 1), indexing="ij")
-    h, k = h.ravel(), k.ravel()
-    keep = (h > 0) | (k >= 0)
-    h, k = h[keep], k[keep]
+    return _rows(lattice, recip @ recip.T, g_max)[:4]
+
+
+def _rows(lattice: np.ndarray, gm: np.ndarray, g_max: float):
+    """:func:`row_box` from the reciprocal metric ``gm`` (3, 3), plus each row's
+    h, k part of |g|² (R,) and its l coefficient (R,): |g|² = const + l (lin + gm₂₂ l)."""
+    hmax = int(math.floor(g_max * math.sqrt(lattice[0] @ lattice[0]) + 1e-9))
+    kmax = int(math.floor(g_max * math.sqrt(lattice[1] @ lattice[1]) + 1e-9))
+    h = np.repeat(np.arange(hmax + 1), 2 * kmax + 1)[kmax:]  # the half-space: h > 0, or h = 0 and k ≥ 0
+    k = np.tile(np.arange(-kmax, kmax + 1), hmax + 1)[kmax:]
     lin = gm[0, 2] * h + gm[1, 2] * k
     const = gm[0, 0] * h * h + 2 * gm[0, 1] * h * k + gm[1, 1] * k * k
     centre_f = -lin / gm[2, 2]
-    q_min = const - gm[2, 2] * centre_f**2
-    keep = q_min <= g_max**2 * (1 + 1e-12)
-    half = np.sqrt(np.maximum(g_max**2 - q_min[keep], 0) / gm[2, 2])
-    centre = np.rint(centre_f[keep]).astype(np.int64)
+    keep = const - gm[2, 2] * centre_f**2 <= g_max**2 * (1 + 1e-12)
+    centre_f, const, lin = centre_f[keep], const[keep], lin[keep]
+    half = np.sqrt(np.maximum(g_max**2 - (const - gm[2, 2] * centre_f**2), 0) / gm[2, 2])
     width = int(math.ceil(half.max())) + 1 if half.size else 0
-    return h[keep].astype(np.int64), k[keep].astype(np.int64), centre, width
+    return h[keep], k[keep], np.rint(centre_f).astype(np.int64), width, const, 2 * lin
 
 
 def _phase_tables(frac: np.ndarray, h: np.ndarray, k: np.ndarray, centre: np.ndarray, width: int):
@@ -132,16 +135,16 @@ def _phase_tables(frac: np.ndarray, h: np.ndarray, k: np.ndarray, centre: np.nda
     return rows, cols
 
 
-def _groups(crystal: Crystal) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Scatterers grouped by (element, B): elements (E,), group → element (Q,), scatterer → group (n,)."""
+def _groups(crystal: Crystal) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """Scatterers grouped by (element, B): elements (E,), each group's element index (Q,) and
+    B (Q,) Å², and each scatterer's group (n,)."""
     keys = list(zip(crystal.elements, crystal.b_iso.tolist()))
     uniq = sorted(set(keys))
     elements = sorted({e for e, _ in uniq})
     group_of = {key: i for i, key in enumerate(uniq)}
     member = np.array([group_of[key] for key in keys], dtype=np.int64)
     group_element = np.array([elements.index(e) for e, _ in uniq], dtype=np.int64)
-    group_b = np.array([b for _, b in uniq])
-    return elements, np.stack([group_element, group_b]) if uniq else np.zeros((2, 0)), member
+    return elements, group_element, np.array([b for _, b in uniq]), member
 
 
 def structure_factor_intensities(
@@ -152,33 +155,32 @@ def structure_factor_intensities(
     Returns ``(hkl (M, 3) int64, g (M,) 1/Å, f2 (M,) electrons²)``. Raises ``KeyError`` for
     an element without scattering factors.
     """
-    h, k, centre, width = row_box(crystal.lattice, g_max)
+    recip = np.linalg.inv(crystal.lattice).T
+    h, k, centre, width, const, lin = _rows(crystal.lattice, recip @ recip.T, g_max)
     if h.size == 0 or len(crystal.elements) == 0:
         return np.zeros((0, 3), np.int64), np.zeros(0), np.zeros(0)
-    recip = np.linalg.inv(crystal.lattice).T
     lp = np.arange(-width, width + 1)
-    hkl = np.empty((h.size, lp.size, 3), dtype=np.int64)
-    hkl[..., 0], hkl[..., 1] = h[:, None], k[:, None]
-    hkl[..., 2] = centre[:, None] + lp[None, :]
-    g2 = np.einsum("rli,ij,rlj->rl", hkl.astype(np.float64), recip @ recip.T, hkl.astype(np.float64))
+    ll = centre[:, None] + lp  # (R, L) l of each box point
+    g2 = const[:, None] + ll * (lin[:, None] + (recip[2] @ recip[2]) * ll)
     mask = (g2 <= g_max**2) & (g2 >= g_min**2)
-    mask &= ~((hkl[..., 0] == 0) & (hkl[..., 1] == 0) & (hkl[..., 2] <= 0))
-    hkl_m = hkl[mask]
-    g = np.linalg.norm(hkl_m.astype(np.float64) @ recip, axis=1)
+    mask[0, : width + 1] = False  # row (0, 0): the origin and the other half-space
+    ri, li = np.nonzero(mask)
+    hkl_m = np.empty((ri.size, 3), dtype=np.int64)
+    hkl_m[:, 0], hkl_m[:, 1], hkl_m[:, 2] = h[ri], k[ri], ll[ri, li]
+    cart = hkl_m.astype(np.float64) @ recip
+    g = np.sqrt((cart * cart).sum(axis=1))
     s2 = (g / 2) ** 2
-    elements, groups, member = _groups(crystal)
+    elements, group_element, group_b, member = _groups(crystal)
     z, a, b = coefficients(elements)
-    f_el = form_factors(z, a, b, s2)  # (E, M)
+    f = form_factors(z, a, b, s2)[group_element] * np.exp(-group_b[:, None] * s2)  # (Q, M)
     rows, cols = _phase_tables(crystal.frac_coords, h, k, centre, width)
-    rows = rows * crystal.occupancy[:, None]
-    total = np.zeros(g.size, dtype=np.complex128)
-    for q in range(groups.shape[1]):
-        idx = np.flatnonzero(member == q)
-        phase_sum = (rows[idx].T @ cols[idx])[mask]  # (M,)
-        f = f_el[int(groups[0, q])]
-        if groups[1, q]:
-            f = f * np.exp(-groups[1, q] * s2)
-        total += f * phase_sum
+    rows *= crystal.occupancy[:, None]
+    if len(group_b) == 1:
+        total = f[0] * (rows.T @ cols)[ri, li]
+    else:
+        total = sum(f[q] * (rows[idx].T @ cols[idx])[ri, li]
+                    for q, idx in enumerate(np.split(np.argsort(member, kind="stable"),
+                                                     np.cumsum(np.bincount(member))[:-1])))
     return hkl_m, g, total.real**2 + total.imag**2
 
 
@@ -226,7 +228,7 @@ def compute_reflections(
     """
     g_min, g_max = g_limits(two_theta_range, wavelength)
     hkl, g, f2 = structure_factor_intensities(crystal, g_min, g_max)
-    theta = np.arcsin(np.clip(wavelength * g / 2, -1, 1))
+    theta = np.arcsin(np.minimum(wavelength * g / 2, 1.0))  # g ≥ 0
     intensity = 2 * f2 * lorentz_polarization(theta, monochromator_two_theta)
     peaks = merge_peaks(np.degrees(2 * theta), g, intensity, hkl)
     if drop_weak and len(peaks):

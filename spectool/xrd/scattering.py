@@ -67,9 +67,14 @@ def element_symbol(species: str) -> str:
 def coefficients(elements: list[str] | tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Fit parameters for E elements.
 
-    Returns ``(z (E,) float64, a (E, 4) Å², b (E, 4) Å²)``. Raises ``KeyError`` naming the
-    element when it is not a known element or has no coefficients.
+    Returns ``(z (E,) float64, a (E, 4) Å², b (E, 4) Å²)`` (shared: do not modify). Raises
+    ``KeyError`` naming the element when it is not a known element or has no coefficients.
     """
+    return _coefficients(tuple(elements))
+
+
+@lru_cache(maxsize=1024)
+def _coefficients(elements: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     table = scattering_table()
     missing = [e for e in elements if e not in table or e not in ATOMIC_NUMBER]
     if missing:

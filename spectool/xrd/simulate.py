@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
@@ -233,11 +234,17 @@ class SimulationSettings:
             raise UsageError(str(exc)) from None
 
 
+@lru_cache(maxsize=8)
+def _prepared(settings: SimulationSettings) -> tuple:
+    """Grid, radiation and profile of ``settings``, made once per worker, not per file."""
+    return settings.grid(), settings.parsed_radiation(), settings.profile()
+
+
 def simulate_file(path: str, settings: SimulationSettings) -> list:
     """Every structure of one file as a :class:`SampleRow`, or the error for the file/block."""
     out: list = []
-    for item in simulate_files([path], settings.grid(), settings.parsed_radiation(), settings.profile(),
-                               settings.b_iso, settings.monochromator_two_theta, settings.symmetry,
+    grid, radiation, profile = _prepared(settings)
+    for item in simulate_files([path], grid, radiation, profile, settings.b_iso, settings.monochromator_two_theta, settings.symmetry,
                                settings.symprec):
         if isinstance(item, SpectoolError):
             out.append(item)
@@ -293,7 +300,7 @@ def _amount(n: float) -> str:
 def cell_parameters(lattice: np.ndarray) -> np.ndarray:
     """(a, b, c) in Å and (α, β, γ) in degrees of a (3, 3) row-vector lattice."""
     a, b, c = np.linalg.norm(lattice, axis=1)
-    angle = lambda u, v: np.degrees(np.arccos(np.clip(u @ v / np.linalg.norm(u) / np.linalg.norm(v), -1, 1)))  # noqa: E731
+    angle = lambda u, v: np.degrees(np.arccos(max(-1.0, min(1.0, u @ v / np.linalg.norm(u) / np.linalg.norm(v)))))  # noqa: E731
     return np.array([a, b, c, angle(lattice[1], lattice[2]), angle(lattice[0], lattice[2]),
                      angle(lattice[0], lattice[1])])
 

@@ -8,16 +8,20 @@ returned as messages the caller may show.
 
 from __future__ import annotations
 
+import gzip
+import importlib.util
+import json
 import math
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from spectool.errors import FormatError, SpectoolError
-from spectool.xrd.crystal import Crystal
+from spectool.xrd.crystal import Crystal, close_pairs
 from spectool.xrd.scattering import ATOMIC_NUMBER, scattering_table
 
 #: Distinct, fully occupied sites closer than this (Å) are overlapping atoms.
@@ -28,6 +32,7 @@ CRYSTAL_SYSTEMS = (
     (167, "trigonal"), (194, "hexagonal"), (230, "cubic"),
 )  # fmt: skip
 _B_PER_U = 8 * math.pi**2
+_SHIFTS = np.stack(np.meshgrid(*[np.arange(-1, 2)] * 3, indexing="ij"), -1).reshape(-1, 3)  # the 27 cell images
 
 
 @dataclass
@@ -87,11 +92,9 @@ def closest_pair(crystal: Crystal, cutoff: float) -> tuple[int, int, float] | No
 
     Candidates first: two sites within ``cutoff`` differ in fractional coordinate k by at
     most cutoff · |k-th reciprocal vector| (periodically), so a sort on x finds them in
-    O(n log n) (:func:`spectool.xrd.fastcif.close_pairs`); each candidate's distance is then
+    O(n log n) (:func:`spectool.xrd.crystal.close_pairs`); each candidate's distance is then
     the minimum over the 27 neighbouring cell images of its wrapped difference.
     """
-    from spectool.xrd.fastcif import close_pairs
-
     sites, first = np.unique(crystal.site, return_index=True)
     occ = np.bincount(np.searchsorted(sites, crystal.site), weights=crystal.occupancy)
     frac = crystal.frac_coords[first]
@@ -108,8 +111,7 @@ def closest_pair(crystal: Crystal, cutoff: float) -> tuple[int, int, float] | No
         return None
     d = frac[i] - frac[j]
     d -= np.round(d)
-    shifts = np.stack(np.meshgrid(*[np.arange(-1, 2)] * 3, indexing="ij"), -1).reshape(-1, 3)
-    cart = (d[:, None, :] + shifts[None, :, :]) @ crystal.lattice  # (k, 27, 3)
+    cart = (d[:, None, :] + _SHIFTS[None, :, :]) @ crystal.lattice  # (k, 27, 3)
     dist = np.sqrt((cart**2).sum(-1)).min(axis=1)
     bad = np.flatnonzero(dist < cutoff)
     if bad.size == 0:
@@ -147,12 +149,13 @@ def symmetry_labels(crystal: Crystal, symprec: float = 0.01) -> dict[str, object
 def load_structures(path: str | Path, primitive: bool = False, fast: bool = True) -> list[LoadedStructure]:
     """All structures in one file: each data block of a CIF, or one structure of any file
     pymatgen reads (POSCAR, JSON, …). B factors come from the CIF's
-    ``_atom_site_B_iso_or_equiv`` (or ``U_iso`` × 8π²) where present.
+    ``_atom_site_B_iso_or_equiv`` (or ``U_iso`` × 8π²) where present; through gemmi, a site
+    with anisotropic U's only gets 8π² U_eq.
 
-    CIFs go through :mod:`spectool.xrd.fastcif` (same structures as pymatgen's ``CifParser``)
-    unless ``fast`` is false, ``primitive`` is asked for, or the file has something that
-    reader leaves to pymatgen. Raises ``FormatError`` with the path when nothing can be
-    read. A CIF block that fails is skipped with a message, unless it is the only one.
+    CIFs go through gemmi (:mod:`spectool.xrd.cif`: the same structures as pymatgen's
+    ``CifParser``) unless ``fast`` is false, ``primitive`` is asked for, or the file has
+    something that reader leaves to pymatgen. Raises ``FormatError`` with the path when
+    nothing can be read. A CIF block that fails is skipped with a message, unless it is the only one.
     """
     path = Path(path)
     with warnings.catch_warnings(record=True) as caught:
@@ -190,7 +193,7 @@ def _loaded(path: Path, name: str, structure, messages: list[str] | None = None)
 
 
 def _load_cif(path: Path, primitive: bool, fast: bool = True) -> list[LoadedStructure]:
-    """Every block of a CIF: :mod:`spectool.xrd.fastcif` when it can read the file (the same
+    """Every block of a CIF: gemmi (:mod:`spectool.xrd.cif`) when it can read the file (the same
     structures as pymatgen's ``CifParser``, ~10x faster), else pymatgen."""
     if fast and not primitive:
         loaded = _load_cif_fast(path)
@@ -200,7 +203,7 @@ def _load_cif(path: Path, primitive: bool, fast: bool = True) -> list[LoadedStru
 
 
 def _load_cif_fast(path: Path) -> list[LoadedStructure] | None:
-    from spectool.xrd.fastcif import read_cif
+    from spectool.xrd.cif import read_cif
 
     blocks = read_cif(path.read_bytes().decode("utf-8", errors="replace"))
     if blocks is None:
@@ -211,10 +214,60 @@ def _load_cif_fast(path: Path) -> list[LoadedStructure] | None:
 
 
 def reduced_formula(composition: dict[str, float]) -> str:
-    """pymatgen's ``Composition.reduced_formula`` of element → amount (``Na4Cl4`` → NaCl)."""
-    from pymatgen.core.composition import Composition
+    """pymatgen's ``Composition.reduced_formula`` of element → amount (``Na4Cl4`` → NaCl).
 
-    return Composition(composition).reduced_formula
+    Whole amounts follow pymatgen's ``reduce_formula`` here (elements by Pauling
+    electronegativity, a polyanion of the last two in brackets, ``O`` → ``O2``, …), without
+    importing pymatgen (~0.2 s); fractional amounts (disordered sites) go to pymatgen.
+    """
+    if not all(abs(v - round(v)) < _AMOUNT_TOL for v in composition.values()):
+        from pymatgen.core.composition import Composition
+
+        return Composition(composition).reduced_formula
+    formula, _ = _reduce_formula({e: round(v) for e, v in composition.items()})
+    return _SPECIAL_FORMULAS.get(formula, formula)
+
+
+_AMOUNT_TOL = 1e-8
+_SPECIAL_FORMULAS = {"LiO": "Li2O2", "NaO": "Na2O2", "KO": "K2O2", "HO": "H2O2", "CsO": "Cs2O2",
+                     "RbO": "Rb2O2", "O": "O2", "N": "N2", "F": "F2", "Cl": "Cl2", "H": "H2"}
+
+
+def _reduce_formula(amounts: dict[str, float]) -> tuple[str, int]:
+    """pymatgen's ``reduce_formula``: (formula, factor) of element → amount."""
+    x = electronegativity()
+    syms = sorted(amounts, key=lambda e: (math.inf if math.isnan(x.get(e, math.nan)) else x[e], e))
+    syms = [e for e in syms if abs(amounts[e]) > _AMOUNT_TOL]
+    factor = 1
+    if all(int(v) == v for v in amounts.values()):
+        factor = abs(math.gcd(*(int(v) for v in amounts.values())))
+    poly = ""
+    if len(syms) >= 3 and x.get(syms[-1], math.nan) - x.get(syms[-2], math.nan) < 1.65:
+        inner, inner_factor = _reduce_formula({e: amounts[e] / factor for e in syms[-2:]})
+        if inner_factor != 1:
+            poly, syms = f"({inner}){inner_factor}", syms[:-2]
+    return "".join(f"{e}{_amount_text(amounts[e] / factor)}" for e in syms) + poly, factor
+
+
+def _amount_text(amount: float) -> str:
+    """pymatgen's ``formula_double_format``: "" for 1, an integer when within 1e-8, else 8 decimals."""
+    if math.isclose(amount, 1, abs_tol=1e-8):
+        return ""
+    if math.isclose(amount, round(amount), abs_tol=1e-8, rel_tol=0):
+        return str(round(amount))
+    return str(round(amount, 8))
+
+
+@lru_cache(maxsize=1)
+def electronegativity() -> dict[str, float]:
+    """Element → Pauling electronegativity from the installed pymatgen's periodic table (read
+    without importing pymatgen); elements without one are left out."""
+    spec = importlib.util.find_spec("pymatgen")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("pymatgen is needed for the periodic table")
+    path = Path(list(spec.submodule_search_locations)[0]) / "core" / "periodic_table.json.gz"
+    table = json.loads(gzip.decompress(path.read_bytes()))
+    return {e: float(v["X"]) for e, v in table.items() if isinstance(v, dict) and v.get("X")}
 
 
 def _load_cif_pymatgen(path: Path, primitive: bool) -> list[LoadedStructure]:
@@ -244,19 +297,40 @@ def _load_cif_pymatgen(path: Path, primitive: bool) -> list[LoadedStructure]:
 
 
 def _with_cif_b(structure, data: dict) -> object:
-    """Attach site property ``b_iso`` (Å²) from the CIF's atom-site loop, matched by label."""
+    """Attach site property ``b_iso`` (Å²) from the CIF's atom-site loop, matched by label; a
+    label without an isotropic value (or with 0) takes 8π² U_eq of its anisotropic U's, as the
+    gemmi path does."""
     labels = data.get("_atom_site_label")
+    table: dict[str, float] = {}
     for tag, factor in (("_atom_site_B_iso_or_equiv", 1.0), ("_atom_site_U_iso_or_equiv", _B_PER_U)):
         values = data.get(tag)
         if labels is None or values is None or len(values) != len(labels):
             continue
         table = {lab: _cif_number(v) for lab, v in zip(labels, values)}
         table = {lab: v * factor for lab, v in table.items() if v is not None}
-        if table:
-            b = [table.get(getattr(site, "label", None)) for site in structure]
-            structure.add_site_property("b_iso", b)
         break
+    for lab, b in _aniso_b(data, structure.lattice.matrix).items():
+        if not table.get(lab):
+            table[lab] = b
+    if table:
+        structure.add_site_property("b_iso", [table.get(getattr(site, "label", None)) for site in structure])
     return structure
+
+
+def _aniso_b(data: dict, lattice: np.ndarray) -> dict[str, float]:
+    """Label → 8π² U_eq (Å²) from the CIF's ``_atom_site_aniso_U_ij`` loop (empty when incomplete)."""
+    from spectool.xrd.cif import u_equivalent
+
+    labels = data.get("_atom_site_aniso_label")
+    columns = [data.get(f"_atom_site_aniso_U_{ij}") for ij in ("11", "22", "33", "12", "13", "23")]
+    if not isinstance(labels, list) or any(not isinstance(c, list) or len(c) != len(labels) for c in columns):
+        return {}
+    out = {}
+    for k, lab in enumerate(labels):
+        u = [_cif_number(c[k]) for c in columns]
+        if None not in u:
+            out[lab] = _B_PER_U * u_equivalent(tuple(u), lattice)
+    return out
 
 
 def _cif_number(text: str) -> float | None:

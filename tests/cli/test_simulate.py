@@ -116,11 +116,22 @@ def test_no_reflection_in_range_is_reported(cifs, tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--range", "90:5"], "empty"), (["--radiation", "Unobtainium"], "radiation"),
     (["--shard", "3/3"], "shard"), (["--uvw", "1,2"], "uvw"), (["--profile", "square"], "shape"),
+    (["--no-symmetry", "--label", "spacegroup"], "no-symmetry"),
 ])
 def test_usage_errors_before_any_work(cifs, tmp_path, args, message):
     res = run_cli("simulate", str(cifs[0]), "-o", str(tmp_path / "x.h5"), *args)
     assert res.returncode == 2 and message in res.stderr.decode().lower()
     assert not (tmp_path / "x.h5").exists()
+
+
+def test_no_symmetry_leaves_the_space_group_labels_empty(cifs, tmp_path):
+    with_sg, without = tmp_path / "a.h5", tmp_path / "b.h5"
+    assert run_cli("simulate", *map(str, cifs[:2]), "-o", str(with_sg), "-q").returncode == 0
+    assert run_cli("simulate", *map(str, cifs[:2]), "-o", str(without), "-q", "--no-symmetry").returncode == 0
+    with h5py.File(with_sg) as a, h5py.File(without) as b:
+        assert a["entry/samples/spacegroup_number"][:].tolist() == [221, 225]
+        assert b["entry/samples/spacegroup_number"][:].tolist() == [0, 0]
+        np.testing.assert_array_equal(a["entry/data/X"][:], b["entry/data/X"][:])
 
 
 def test_from_list_on_stdin_and_output_to_a_pipe(cifs):

@@ -161,7 +161,7 @@ def _naive_close(crystal, cutoff):
 
 
 def test_closest_pair_against_naive_oracle():
-    from spectool.xrd.fastcif import lattice_matrix
+    from spectool.xrd.crystal import lattice_matrix
     from spectool.xrd.structures import closest_pair
 
     rng = np.random.default_rng(3)
