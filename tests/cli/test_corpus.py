@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import time
 
 import h5py
 import pytest
@@ -24,10 +23,8 @@ def _table(path):
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     out = tmp_path_factory.mktemp("corpus") / "c"
-    start = time.perf_counter()
     result = run_cli(*TINY, "-o", str(out))
     assert result.returncode == 0, result.stderr
-    assert time.perf_counter() - start < 60  # ~6 s, most of it loading pymatgen's library
     return out
 
 
