@@ -156,8 +156,7 @@ class Predictor:
         about nothing.
         """
         if item.kind != self.kind:
-            what = ("a neutron or other non-X-ray" if item.kind == "other" else
-                    f"{'an' if item.kind in ('xrd', 'ftir') else 'a'} {item.kind}")
+            what = "a neutron or other non-X-ray" if item.kind == "other" else f"a {item.kind}"
             raise FormatError(f"is {what} spectrum on {_axis_words(item.axis)}, but the model was trained on "
                               f"{self.kind} spectra on {_axis_words(self.axis)}", item.name)
         have, need = self._recipe_axis(item), self.axis

@@ -58,7 +58,7 @@ def test_freeze_blocks_needs_init(models):
 
 
 @pytest.mark.parametrize("model, scan, words", [
-    ("ir.safetensors", SCANS / "simple.xy", ["is an xrd spectrum on a two_theta axis in deg", "ftir spectra on a wavenumber"]),
+    ("ir.safetensors", SCANS / "simple.xy", ["is a xrd spectrum on a two_theta axis in deg", "ftir spectra on a wavenumber"]),
     ("xrd.safetensors", RRUFF, ["is a raman spectrum on a raman_shift axis in 1/cm", "xrd spectra on a two_theta"]),
 ], ids=["xrd scan, IR model", "raman scan, XRD model"])
 def test_predict_refuses_a_scan_of_another_modality_in_one_line(models, model, scan, words):
