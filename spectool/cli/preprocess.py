@@ -12,7 +12,7 @@ from spectool.env import Env
 from spectool.errors import SpectoolError
 
 STEP_HELP = ("A step NAME[:key=value,…], applied in the order given (repeatable): crop, resample, savgol, baseline, "
-             "normalize, clip, absorbance, wavenumber, raman_shift, bragg. E.g. --step savgol:window=21,order=3 "
+             "normalize, clip, absorbance, wavenumber, raman_shift, despike, bragg. E.g. --step savgol:window=21,order=3 "
              "--step baseline:method=arpls --step normalize:method=max. `spectool ops` lists parameters.")
 
 
@@ -22,7 +22,10 @@ def preprocess(
     inputs: InputsArg,
     output: OutputOpt = "-",
     step: Annotated[Optional[list[str]], typer.Option("--step", "-s", metavar="NAME[:K=V,…]", help=STEP_HELP)] = None,
-    recipe: Annotated[Optional[str], typer.Option(metavar="FILE", help="Steps from a recipe JSON (before any --step).")] = None,
+    recipe: Annotated[Optional[str], typer.Option(metavar="FILE|NAME", help=(
+        "Steps from a recipe JSON, or a named recipe: ftir (transmittance → absorbance, nm/µm → cm⁻¹, 700–3500 "
+        "cm⁻¹ step 2, 0–1) or raman (laser line → Raman shift, spike removal, 100–1800 cm⁻¹, baseline, step 1, "
+        "0–1); before any --step."))] = None,
     grid: Annotated[Optional[str], typer.Option(metavar="START:STOP:STEP",
                                                 help="Resample onto this grid as the last step.")] = None,
     like: Annotated[Optional[str], typer.Option(metavar="MODEL|SET",

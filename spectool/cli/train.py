@@ -24,7 +24,8 @@ RESUME_HELP = ("Continue an interrupted run from its state file: SET, --val and 
                "model and training settings win (options that would change them are ignored, with a warning).")
 JOB_OPTIONS = ("model", "val_fraction", "epochs", "batch_size", "lr", "weight_decay", "warmup", "schedule",
                "label_smoothing", "patience", "grad_clip", "compile", "amp", "patch", "dim", "depth", "heads", "width",
-               "dropout", "arg", "augment", "aug_op", "init", "freeze", "groups", "add_to", "seed", "split")  # the state's on --resume
+               "dropout", "arg", "augment", "aug_op", "init", "freeze", "freeze_blocks", "pos_embed", "groups", "add_to",
+               "seed", "split")  # the state's on --resume
 
 
 @command(app, "train")
@@ -73,8 +74,16 @@ def train(
     aug_op: Annotated[Optional[list[str]], Opt("--aug-op", metavar="NAME[:K=V,…]", help="An augment pattern "
                                                "operation applied on the fly (repeatable).")] = None,
     init: Annotated[Optional[str], Opt(metavar="CKPT", help="Start from a trained checkpoint's backbone "
-                                       "(new head when the classes differ).")] = None,
+                                       "(new head when the classes differ; its architecture unless --patch, "
+                                       "--dim… say otherwise), also across modalities: an XRD model for FTIR "
+                                       "or Raman sets.")] = None,
     freeze: Annotated[bool, Opt(help="With --init: train only the head (frozen BatchNorm stays in eval mode).")] = False,
+    freeze_blocks: Annotated[int, Opt("--freeze-blocks", metavar="N", help=(
+        "With --init: freeze the input layers and the first N blocks (ViT encoder blocks, CNN conv blocks, "
+        "ResNet blocks); the rest and the head train."))] = 0,
+    pos_embed: Annotated[str, Opt("--pos-embed", metavar="interpolate|relearn", help=(
+        "With --init on another grid length (ViT): interpolate the checkpoint's position embeddings onto the "
+        "new number of segments, or learn them anew."))] = "interpolate",
     groups: Annotated[Optional[str], Opt(metavar="JSON", help="--model union: {group: [labels…]} (cluster "
                                          "--group-classes).")] = None,
     add_to: Annotated[Optional[str], Opt("--add-to", metavar="UNION", help="Train one more RCNet on this set's "

@@ -146,21 +146,38 @@ class Predictor:
                               f"{self.min_coverage:.0%} needed)", item.name)
 
     def _check_kind(self, item) -> None:
-        """Refuse spectra of another kind, or on an axis of another quantity or units than the model's.
+        """Refuse spectra of another kind, or on an axis the recipe does not bring to the model's quantity and units.
 
-        An ``index`` axis (an embedding's features, an array without its sidecar) is a quantity
-        like any other: its values are positions, not degrees, and resampling them as 2θ would
-        answer confidently about nothing.
+        The kind (xrd, ftir, raman, …) comes from the reader, which tells it by the axis (2θ, cm⁻¹, a Raman
+        shift, …): an XRD scan before an IR model, or the reverse, is refused in one line that names both
+        axes. A raw axis the model's own recipe converts (µm → cm⁻¹, absolute wavenumbers → Raman shift) passes.
+        An ``index`` axis (an embedding's features, an array without its sidecar) is a quantity like any
+        other: its values are positions, not degrees, and resampling them as 2θ would answer confidently
+        about nothing.
         """
         if item.kind != self.kind:
             what = "a neutron or other non-X-ray" if item.kind == "other" else f"a {item.kind}"
-            raise FormatError(f"is {what} spectrum but the model was trained on {self.kind}", item.name)
-        have, need = item.axis, self.axis
+            raise FormatError(f"is {what} spectrum on {_axis_words(item.axis)}, but the model was trained on "
+                              f"{self.kind} spectra on {_axis_words(self.axis)}", item.name)
+        have, need = self._recipe_axis(item), self.axis
         if have.quantity != need.quantity:
             raise FormatError(f"is on {_axis_words(have)}; the model needs {_axis_words(need)}", item.name)
         if have.units != need.units:
             raise FormatError(f"has its {have.quantity} axis in {have.units or 'no units'}; the model needs "
                               f"{need.units}", item.name)
+
+    def _recipe_axis(self, item) -> Axis:
+        """The item's axis, or where the stored recipe's axis conversions take it when its quantity or
+        units are not the model's (a conversion that cannot run is the item's FormatError)."""
+        from spectool.signal.ops import AxisConversionError, Context
+
+        axis = item.axis
+        if (axis.quantity, axis.units) == (self.axis.quantity, self.axis.units) or not item.is_scan:
+            return axis
+        try:
+            return self.recipe.axis_after(axis, Context(item.wavelength, item.laser_nm, item.kind))
+        except AxisConversionError as exc:
+            raise FormatError(str(exc), item.name) from None
 
     def predict(self, X: np.ndarray, batch_size: int = 256) -> Prediction:
         """Scores for X (B, L) on the training axis."""

@@ -32,6 +32,8 @@ class Job:
     freeze: bool = False
     labels: list | None = None  # fixed by the first run, so a resume keeps the class order
     split: str = "auto"  # auto (by parent when the set has one) | parent | rows
+    freeze_blocks: int = 0  # --freeze-blocks N: the stem and the first N blocks
+    pos_embed: str = "interpolate"  # --pos-embed: ViT position embeddings for another grid length
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -183,19 +185,42 @@ def build_model(name: str, args: dict, num_classes: int, input_length: int, seed
             raise UsageError(f"cannot build {name}: {exc}") from None
 
 
-def transfer(model, source, path: str, freeze: bool, labels: list[str]) -> dict:
+POS_EMBED = ("interpolate", "relearn")
+
+#: Constructor arguments a model made for ``--init`` does not take from the checkpoint: the classes, the
+#: grid length and the input max filter (``smear``, sized for the checkpoint's axis) follow the new data.
+NOT_INHERITED = ("num_classes", "input_length", "smear")
+
+
+def inherited_args(checkpoint_kwargs: dict, given: dict) -> dict:
+    """The architecture of an ``--init`` checkpoint (its constructor arguments but :data:`NOT_INHERITED`),
+    overridden by the arguments ``given`` on the command line: the weights then fit without asking for
+    ``--patch/--dim/--depth/--heads`` again."""
+    return {**{k: v for k, v in checkpoint_kwargs.items() if k not in NOT_INHERITED}, **given}
+
+
+def check_init(source, path: str, model_name: str) -> None:
+    """``--init``: the checkpoint must hold the same family of model."""
+    if source.meta["model"]["name"] != model_name:
+        raise UsageError(f"--init {path}: a {source.meta['model']['name']} checkpoint cannot initialise "
+                         f"a {model_name}")
+
+
+def transfer(model, source, path: str, freeze: bool, labels: list[str], freeze_blocks: int = 0,
+             pos_embed: str = "interpolate") -> dict:
     """``--init``: load the backbone of checkpoint ``source`` (read from ``path``; the head too if the
-    classes are the same); ``--freeze``."""
+    classes are the same); ``--freeze`` or ``--freeze-blocks``; ``--pos-embed`` for another grid length."""
     from spectool.models.transfer import init_from
 
-    if source.meta["model"]["name"] != model.model_name:
-        raise UsageError(f"--init {path}: a {source.meta['model']['name']} checkpoint cannot initialise "
-                         f"a {model.model_name}")
-    report = init_from(model, source, freeze=freeze, labels=labels)
+    check_init(source, path, model.model_name)
+    report = init_from(model, source, freeze=freeze, labels=labels, freeze_blocks=freeze_blocks,
+                       adapt=pos_embed == "interpolate")
     if not report.loaded and not report.adapted:
         raise UsageError(f"--init {path}: no backbone weight fits this model")
-    return {"path": path, "loaded": len(report.loaded), "adapted": report.adapted, "head": report.head,
-            "skipped": len(report.skipped), "frozen": len(report.frozen)}
+    relearned = [k for k, why in report.skipped.items() if why.endswith("learned anew")]
+    return {"path": path, "loaded": len(report.loaded), "adapted": report.adapted, "relearned": relearned,
+            "head": report.head, "skipped": len(report.skipped), "frozen": len(report.frozen),
+            "pos_embed": pos_embed}
 
 
 class Augmenter:

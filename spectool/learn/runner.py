@@ -15,8 +15,8 @@ import numpy as np
 
 from spectool.errors import UsageError
 from spectool.learn.distributed import World
-from spectool.learn.job import (Data, Job, build_model, check_split, class_means, make_augmenter, prepare_data,
-                                summary, train_model_args, transfer)
+from spectool.learn.job import (Data, Job, build_model, check_init, check_split, class_means, make_augmenter,
+                                inherited_args, prepare_data, summary, train_model_args, transfer)
 
 
 @dataclass
@@ -149,11 +149,16 @@ def run_network(job: Job, inputs: Inputs, data: Data, opts: Options, hooks) -> O
     """ViT / CNN / ResNet (RCNet): build (or --init), train, keep the best epoch."""
     check_split(data)
     L = len(inputs.reader.meta.axis)
+    if (job.freeze or job.freeze_blocks) and not job.init:
+        raise UsageError("--freeze and --freeze-blocks need --init (a trained backbone to freeze)")
+    source = opts.load_checkpoint(job.init) if job.init else None
+    if source is not None and opts.resume is None:
+        check_init(source, job.init, job.model)
+        job.model_args = inherited_args(source.meta["model"]["kwargs"], job.model_args)
     job.model_args = train_model_args(job.model, job.model_args, inputs.reader.meta.axis)
     model = build_model(job.model, job.model_args, len(data.labels), L, opts.seed)
-    init = transfer(model, opts.load_checkpoint(job.init), job.init, job.freeze, data.labels) if job.init else None
-    if job.freeze and not job.init:
-        raise UsageError("--freeze needs --init (a trained backbone to freeze)")
+    init = transfer(model, source, job.init, job.freeze, data.labels, job.freeze_blocks,
+                    job.pos_embed) if source is not None else None
     if init:
         hooks.info(f"train: --init {job.init}: {init['loaded']} tensors loaded, head {init['head']}"
                    + (f", {init['frozen']} frozen" if init["frozen"] else ""))
@@ -198,7 +203,7 @@ def run_classical(job: Job, inputs: Inputs, data: Data, opts: Options, hooks) ->
     """kNN / logistic regression / Gaussian naive Bayes through scikit-learn, stored as tensors."""
     from spectool.learn import classical
 
-    if job.augment or job.init or job.freeze:
+    if job.augment or job.init or job.freeze or job.freeze_blocks:
         raise UsageError(f"{job.model} takes no --augment, --init or --freeze")
     check_split(data)
     say_split(data, hooks)

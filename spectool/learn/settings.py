@@ -9,8 +9,8 @@ from dataclasses import dataclass, field, fields
 from typing import ClassVar
 
 from spectool.errors import UsageError
-from spectool.learn.job import SPLITS, Job, canonical_model
-from spectool.signal.ops import Check, one_of
+from spectool.learn.job import POS_EMBED, SPLITS, Job, canonical_model
+from spectool.signal.ops import Check, number, one_of
 
 SCHEDULES = ("cosine", "plateau", "constant")
 AUGMENT_PRESETS = ("none", "pattern")
@@ -50,6 +50,8 @@ class TrainSettings:
     aug_op: list[str] | None
     init: str | None
     freeze: bool
+    freeze_blocks: int
+    pos_embed: str
     groups: str | None
     add_to: str | None
     resume: str | None
@@ -70,6 +72,7 @@ class TrainSettings:
 
     checks: ClassVar[dict[str, Check]] = {
         "schedule": one_of(*SCHEDULES), "split": one_of(*SPLITS), "augment": one_of(*AUGMENT_PRESETS),
+        "pos_embed": one_of(*POS_EMBED), "freeze_blocks": number(0, integer=True),
     }
 
     def __post_init__(self) -> None:
@@ -94,8 +97,10 @@ def new_job(o: TrainSettings) -> Job:
         raise UsageError("--groups and --add-to train RCNets: use --model union")
     config = {k: getattr(o, k) for k in TrainConfig.__dataclass_fields__ if hasattr(o, k)}
     config["seed"] = o.seed
+    if o.freeze and o.freeze_blocks:
+        raise UsageError("give --freeze (the whole backbone) or --freeze-blocks N, not both")
     return Job(name, _model_args(o), config, o.val_fraction, _augment_ops(o), o.init, o.freeze,
-               split=o.split)
+               split=o.split, freeze_blocks=o.freeze_blocks, pos_embed=o.pos_embed)
 
 
 def _model_args(o: TrainSettings) -> dict:

@@ -84,3 +84,8 @@ class SpectrumModel(nn.Module):
     def explain_hooks(self) -> ExplainHooks:
         """The hook points of this model for ``explain``: none unless the family declares them."""
         return ExplainHooks()
+
+    def stages(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(stem, blocks): parameter-name prefixes of the input layers and of each block, input to output,
+        for ``--freeze-blocks N`` (the stem and the first N blocks). None declared: nothing to freeze."""
+        raise UsageError(f"{self.model_name} declares no blocks: --freeze-blocks does not apply")

@@ -95,6 +95,10 @@ class CNN1D(SpectrumModel):
     def explain_hooks(self) -> ExplainHooks:
         return ExplainHooks(cam_layer=self.cam_layer, cam_exact=self.cam_exact)
 
+    def stages(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """No stem; each conv block (conv, pool, dropout) is a block."""
+        return (), tuple(f"features.{i}" for i in range(len(self.features)))
+
     def forward_maps(self, x: torch.Tensor) -> torch.Tensor:
         """(B, L) → last block's maps (B, K, map_length)."""
         self.check_input(x)

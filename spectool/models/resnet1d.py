@@ -82,6 +82,10 @@ class ResNet1D(SpectrumModel):
     def explain_hooks(self) -> ExplainHooks:
         return ExplainHooks(cam_layer=self.cam_layer, cam_exact=True)
 
+    def stages(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The stem (conv, BN, pool) and each residual block."""
+        return ("stem",), tuple(f"blocks.{i}" for i in range(len(self.blocks)))
+
     def forward_maps(self, x: torch.Tensor) -> torch.Tensor:
         """(B, L) → last block's maps (B, D, L')."""
         self.check_input(x)

@@ -171,6 +171,11 @@ class ViT1D(SpectrumModel):
         start = torch.arange(self.num_patches) * self.patch
         return torch.stack([start, (start + self.patch).clamp(max=self.input_length)], dim=1)
 
+    def stages(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Stem: the segment projection and [CLS]; blocks: the encoder blocks. The position embeddings
+        belong to neither: they follow the grid, which a transfer across modalities changes."""
+        return ("patch_embed", "cls_token"), tuple(f"blocks.{i}" for i in range(len(self.blocks)))
+
     def adapt_weight(self, name: str, tensor: torch.Tensor, shape: torch.Size) -> torch.Tensor | None:
         """Position embeddings for another number of segments: linear interpolation, [CLS] kept."""
         if name != "pos_embed" or tensor.shape[-1] != shape[-1]:

@@ -241,11 +241,17 @@ class Clip(Op):
 @dataclass(frozen=True)
 class Absorbance(Op):
     """Transmittance → absorbance A = −log₁₀ T; T in percent when ``percent`` is true
-    (``auto``: a row whose maximum exceeds 1.5 is taken as percent). T is floored at 1e-6."""
+    (``auto``: a row whose maximum exceeds 1.5 is taken as percent). T is floored at 1e-6.
+
+    ``source``: ``transmittance`` converts every row; ``auto`` converts only rows that look like
+    transmittance (baseline at the top: the median above the middle of the row's range, no value
+    below −0.05) and leaves absorbance rows as they are, so one recipe takes both kinds of export.
+    """
 
     name = "absorbance"
-    checks = {"percent": one_of("auto", True, False)}
+    checks = {"percent": one_of("auto", True, False), "source": one_of("transmittance", "auto")}
     percent: str | bool = "auto"
+    source: str = "transmittance"
 
     def apply(self, X, axis, ctx=None):
         T = np.asarray(X, np.float64)
@@ -253,13 +259,27 @@ class Absorbance(Op):
             scale = np.where(T.max(axis=1, keepdims=True) > 1.5, 0.01, 1.0)
         else:
             scale = 0.01 if self.percent else 1.0
-        return _f32(-np.log10(np.maximum(T * scale, 1e-6))), axis
+        A = -np.log10(np.maximum(T * scale, 1e-6))
+        if self.source == "auto":
+            A = np.where(looks_like_transmittance(T)[:, None], A, T)
+        return _f32(A), axis
+
+
+def looks_like_transmittance(X: np.ndarray) -> np.ndarray:
+    """(N,) bool: rows whose baseline lies at the top (bands point down) and that hold no clearly
+    negative value, as transmittance (0–1 or %) does and absorbance (bands up from ~0) does not."""
+    lo, hi = X.min(axis=1), X.max(axis=1)
+    return (np.median(X, axis=1) > 0.5 * (lo + hi)) & (lo > -0.05)
 
 
 @register
 @dataclass(frozen=True)
 class Wavenumber(Op):
-    """Wavelength axis (``units`` nm or um, or the axis's own) → wavenumber (cm⁻¹), ascending."""
+    """Wavelength axis (``units`` nm or um, or the axis's own) → wavenumber (cm⁻¹), ascending.
+
+    An axis already in wavenumbers (1/cm) passes unchanged unless ``units`` says otherwise, so an IR
+    recipe takes exports in cm⁻¹, nm and µm alike.
+    """
 
     name = "wavenumber"
     checks = {"units": one_of(None, "nm", "um", "µm")}
@@ -267,6 +287,8 @@ class Wavenumber(Op):
     units: str | None = None
 
     def apply(self, X, axis, ctx=None):
+        if axis.quantity == "wavenumber" and axis.units == "1/cm" and self.units is None:
+            return X if X.dtype == F32 else _f32(X), axis
         units = self.units or axis.units
         if axis.quantity not in ("wavelength", "index") and self.units is None:
             raise AxisConversionError(f"wavenumber: the axis is {axis.quantity}, not a wavelength")
@@ -279,8 +301,9 @@ class Wavenumber(Op):
 @register
 @dataclass(frozen=True)
 class RamanShift(Op):
-    """Absolute wavenumber (cm⁻¹) → Raman shift (cm⁻¹) for a laser line ``laser_nm`` (nm,
-    else the scan's), ascending."""
+    """Absolute wavenumber (cm⁻¹; or a wavelength axis in nm/µm) → Raman shift (cm⁻¹) for a laser
+    line ``laser_nm`` (nm, else the scan's), ascending. A Raman-shift axis passes unchanged (most
+    exports, RRUFF's included, are already shifts)."""
 
     name = "raman_shift"
     checks = {"laser_nm": number(0, lo_open=True, optional=True)}
@@ -288,10 +311,15 @@ class RamanShift(Op):
     laser_nm: float | None = None
 
     def apply(self, X, axis, ctx=None):
+        if axis.quantity == "raman_shift":
+            return X if X.dtype == F32 else _f32(X), axis
         laser = self.laser_nm or (ctx.laser_nm if ctx else None)
         if laser is None:
             raise AxisConversionError("raman_shift: the laser wavelength is unknown; give laser_nm")
-        return _flip(X, conv.wavenumber_to_raman_shift(axis.values, laser), "raman_shift", "1/cm")
+        values = axis.values
+        if axis.quantity == "wavelength" and axis.units in conv.WAVELENGTH_UNITS:
+            values = conv.wavelength_to_wavenumber(values, axis.units)
+        return _flip(X, conv.wavenumber_to_raman_shift(values, laser), "raman_shift", "1/cm")
 
 
 @register
@@ -326,3 +354,46 @@ class Bragg(Op):
 
     def context_after(self, ctx):
         return Context(self.to_wavelength, ctx.laser_nm, ctx.kind)
+
+
+@register
+@dataclass(frozen=True)
+class Despike(Op):
+    """Cosmic-ray spike removal: points far above the median of their ±``window`` neighbours.
+
+    r = y − median(y over ±window points). A point is a spike when r exceeds ``threshold`` robust
+    noise units (1.4826 · MAD of r over the row; the modified z-score of Whitaker & Hayes, Chemom.
+    Intell. Lab. Syst. 179, 82 (2018), taken on r rather than on first differences) and when r is over
+    half the point's height above the lowest of those neighbours: a spike rises alone, one or two
+    points wide, while the top of a real band (wider than ~3 points) stands on its own flanks, so its
+    r is a small part of its height. Spikes are replaced by that median; everything else is kept.
+    """
+
+    name = "despike"
+    checks = {"threshold": number(0, lo_open=True), "window": number(1, 25, integer=True)}
+    threshold: float = 5.0
+    window: int = 2
+
+    def apply(self, X, axis, ctx=None):
+        from scipy.ndimage import median_filter
+
+        X = np.asarray(X, np.float64)
+        size = (1, 2 * int(self.window) + 1)
+        if X.shape[1] < size[1]:
+            return _f32(X), axis
+        med = median_filter(X, size=size, mode="nearest")
+        spikes = spike_mask(X, med, self.threshold, size)
+        return _f32(np.where(spikes, med, X)), axis
+
+
+def spike_mask(X: np.ndarray, med: np.ndarray, threshold: float, size: tuple[int, int]) -> np.ndarray:
+    """(N, L) bool: points above their running median ``med`` by ``threshold`` robust noise units and
+    by more than half their height above the running minimum (window ``size``)."""
+    from scipy.ndimage import minimum_filter
+
+    r = X - med
+    centre = np.median(r, axis=1, keepdims=True)
+    noise = 1.4826 * np.median(np.abs(r - centre), axis=1, keepdims=True)
+    noise = np.maximum(noise, 1e-12 * np.maximum(np.abs(X).max(axis=1, keepdims=True), 1e-30))
+    height = X - minimum_filter(X, size=size, mode="nearest")
+    return (r > threshold * noise) & (r > 0.5 * height)

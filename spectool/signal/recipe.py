@@ -108,6 +108,28 @@ class Recipe:
         return None
 
 
+#: Recipes shipped by name (``preprocess --recipe ftir``), as ``--step`` strings.
+#: ftir (PAPERS.md A): transmittance (0–1 or %) → absorbance, rows already in absorbance kept; a
+#: wavelength axis (nm, µm) → wavenumber; 700–3500 cm⁻¹ on a 2 cm⁻¹ grid (1401 points, about the
+#: resolution of bench FTIR); scaled to 0–1.
+#: raman: absolute wavenumbers (or nm) → Raman shift with the scan's laser line, shifts kept; cosmic-ray
+#: spikes out on the native grid; 100–1800 cm⁻¹ (lattice modes to C=O, what mineral databases cover);
+#: arPLS baseline; a 1 cm⁻¹ grid (1701 points); 0–1.
+NAMED_RECIPES: dict[str, tuple[str, ...]] = {
+    "ftir": ("absorbance:source=auto", "wavenumber", "crop:start=700,stop=3500",
+             "resample:start=700,stop=3500,step=2", "normalize:method=minmax"),
+    "raman": ("raman_shift", "despike", "crop:start=100,stop=1800", "baseline:method=arpls",
+              "resample:start=100,stop=1800,step=1", "normalize:method=minmax"),
+}
+
+
+def named_recipe(name: str) -> Recipe:
+    """The shipped recipe ``name`` (a key of :data:`NAMED_RECIPES`); UsageError for another name."""
+    if name not in NAMED_RECIPES:
+        raise UsageError(f"no recipe named {name!r} (named recipes: {', '.join(sorted(NAMED_RECIPES))})")
+    return Recipe.parse(list(NAMED_RECIPES[name]))
+
+
 def history_steps(history: list[dict]) -> list[dict]:
     """The preprocess steps recorded in a set's history (``/entry/history`` records), oldest first."""
     steps: list[dict] = []

@@ -75,3 +75,35 @@ def test_only_networks_transfer():
     with pytest.raises(UsageError, match="no backbone"):
         transfer_weights(union, {})
     assert create_model("resnet1d", num_classes=2, input_length=50)
+
+
+def test_vit_position_embeddings_relearned_for_another_length():
+    source = tiny_model("vit1d", seed=1)
+    target = tiny_model("vit1d", seed=2, input_length=90, num_classes=2)
+    fresh = target.pos_embed.detach().clone()
+    report = init_from(target, Loaded(source, list("abcde")), adapt=False)
+    assert not report.adapted and report.skipped["pos_embed"].endswith("learned anew")
+    assert torch.equal(target.pos_embed, fresh)  # the new model's own initialisation
+    torch.testing.assert_close(target.patch_embed.weight, source.patch_embed.weight)
+
+
+@pytest.mark.parametrize("name, frozen, trained", [
+    ("vit1d", ["patch_embed.weight", "cls_token", "blocks.0.attn.qkv.weight"], ["blocks.1.attn.qkv.weight", "pos_embed", "norm.weight", "head.weight"]),
+    ("cnn1d", ["features.0.0.weight"], ["features.1.0.weight", "classifier.weight"]),
+    ("resnet1d", ["stem.0.0.weight", "blocks.0.conv1.0.weight"], ["blocks.1.conv1.0.weight", "fc.weight"]),
+])
+def test_freeze_blocks_stops_the_stem_and_the_first_blocks_only(name, frozen, trained):
+    source, target = tiny_model(name, seed=1), tiny_model(name, seed=2, num_classes=2)
+    report = init_from(target, Loaded(source, list("abcde")), freeze_blocks=1)
+    grads = {n: p.requires_grad for n, p in target.named_parameters()}
+    assert set(frozen) <= set(report.frozen) and not any(grads[n] for n in frozen)
+    assert all(grads[n] for n in trained) and not set(trained) & set(report.frozen)
+    with pytest.raises(UsageError, match="blocks"):
+        init_from(tiny_model(name, seed=3, num_classes=2), Loaded(source, list("abcde")), freeze_blocks=99)
+
+
+def test_init_takes_the_checkpoints_architecture_but_not_its_grid():
+    from spectool.learn.job import inherited_args
+
+    kwargs = {"num_classes": 278, "input_length": 4251, "patch": 120, "dim": 96, "depth": 4, "smear": 51}
+    assert inherited_args(kwargs, {"depth": 2}) == {"patch": 120, "dim": 96, "depth": 2}

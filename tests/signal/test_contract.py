@@ -33,8 +33,9 @@ SETUP = {
 BAD = {
     "crop": [{"start": 5, "stop": 5}], "resample": [{"start": 1, "stop": 0, "step": 1}, {"start": 1}],
     "savgol": [{"window": 20}, {"window": 5, "order": 5}], "baseline": [{"method": "magic"}, {"lam": -1}],
-    "normalize": [{"method": "l3"}], "clip": [{"lo": 1, "hi": 0}], "absorbance": [{"percent": "maybe"}],
+    "normalize": [{"method": "l3"}], "clip": [{"lo": 1, "hi": 0}], "absorbance": [{"percent": "maybe"}, {"source": "reflectance"}],
     "wavenumber": [{"units": "furlong"}], "raman_shift": [{"laser_nm": -532}],
+    "despike": [{"threshold": 0}, {"window": 0}],
     "bragg": [{"to_wavelength": 0}], "peak_scale": [{"factor": [2, 1]}, {"fraction": [0, 1.5]}],
     "peak_drop": [{"p": 1.5}, {"fraction": [-0.1, 0.2]}], "shift": [{"delta": [1, -1]}],
     "window": [{"width": [0.9, 0.5]}, {"mode": "blur"}, {"width": [0, 0]}],

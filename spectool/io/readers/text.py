@@ -3,7 +3,10 @@
 Comment lines (``# ! ; %``) and free header lines before the numbers are kept as header
 text; separators are comma, tab, semicolon or spaces, with decimal commas where the
 export uses them (``1,5;300`` or ``12,5<TAB>300``). Columns are x, y and an optional σ.
-Units and quantity come from the header words ("2theta", "cm-1", "raman", "eV" …).
+Units and quantity come from the header words ("2theta", "cm-1", "raman", "eV", "µm", "nm" …);
+a wavelength axis in µm, or in nm reaching the mid-IR (≥ 2500 nm), is an IR spectrum.
+A RRUFF file (``##RRUFFID=``) is Raman, IR or XRD as its name or ``##DESCRIPTION`` says
+(``…__Raman__532__…`` gives the laser line too, into ``meta['laser_nm']``).
 """
 
 from __future__ import annotations
@@ -128,8 +131,10 @@ _UNIT_RULES = (  # (pattern in lower-case header text, quantity, units, kind)
     (r"\bkev\b", "energy", "keV", "other"),
     (r"\bev\b|energy", "energy", "eV", "other"),
     (r"\bq\b|q\s*\(|1/a\b|nm-1|a\^-1", "q", "1/A", "other"),
+    (r"µm|\bum\b|micron|micrometer", "wavelength", "um", "ftir"),
     (r"\bnm\b|wavelength", "wavelength", "nm", "other"),
 )
+MID_IR_NM = 2500.0  # a wavelength axis in nm reaching this far is an IR spectrum, not UV-Vis
 
 
 _STATEMENT = re.compile(r"(wavelength|lambda|λ)[^0-9\n]{0,20}[0-9.]+\s*(å|a|angstrom|nm)?", re.IGNORECASE)
@@ -150,18 +155,23 @@ def _axis_kind(text: str, suffix: str, x: np.ndarray) -> tuple[str, str, str, bo
                 return "raman_shift", "1/cm", "raman", False
             if quantity == "energy" and re.search(r"xanes|xafs|exafs|\bxas\b|\bmu\b", low):
                 kind = "xanes"
+            if units == "nm" and float(np.nanmax(x)) >= MID_IR_NM:
+                kind = "ftir"
             return quantity, units, kind, False
     if suffix == ".dpt" or float(np.nanmax(np.abs(x))) > 180.0:
         return "wavenumber", "1/cm", "ftir", True
     return "two_theta", "deg", "xrd", suffix not in (".xy", ".xye", ".chi")
 
 
+_SIGNALS = ((r"absorbance", "absorbance"), (r"transmittance|%t\b", "transmittance"),
+            (r"reflectance", "reflectance"), (r"\bcps\b|counts/s", "cps"), (r"\bcounts?\b", "counts"))
+
+
 def _signal(text: str) -> str | None:
+    """What the y column holds, from whole header words ("Rutherford County" is no count)."""
     low = text.lower()
-    for word, signal in (("absorbance", "absorbance"), ("transmittance", "transmittance"),
-                         ("%t", "transmittance"), ("reflectance", "reflectance"),
-                         ("cps", "cps"), ("counts/s", "cps"), ("count", "counts")):
-        if word in low:
+    for pattern, signal in _SIGNALS:
+        if re.search(pattern, low):
             return signal
     return None
 
@@ -177,7 +187,7 @@ def _wavelength(header: list[str], keys: dict[str, str], kind: str, meta: dict):
             if value is None or value <= 0:
                 continue
             if kind in ("raman", "ftir") or "laser" in low or value > 10:
-                meta["laser_wavelength_nm"] = value
+                meta["laser_nm"] = value
                 continue
             return value, None
     for line in candidates:
@@ -203,6 +213,24 @@ def _meta(header: list[str], keys: dict[str, str], signal: str | None) -> dict:
     return meta
 
 
+_RRUFF_NAME = re.compile(r"__(Raman|Infrared|IR|Powder)__(?:(\d{3,4})__)?", re.IGNORECASE)
+
+
+def _rruff(keys: dict[str, str], name: str) -> tuple[tuple[str, str, str, bool] | None, float | None]:
+    """A RRUFF file's axis (quantity, units, kind, guessed) and laser line (nm) from its file name
+    (``Mineral__R050409__Raman__532__…``) or ``##DESCRIPTION``; (None, None) for other files."""
+    if "RRUFFID" not in keys:
+        return None, None
+    m = _RRUFF_NAME.search(name.rsplit("/", 1)[-1])
+    what = (m.group(1) if m else keys.get("DESCRIPTION", "")).lower()
+    laser = float(m.group(2)) if m and m.group(2) else None
+    if "raman" in what:
+        return ("raman_shift", "1/cm", "raman", False), laser
+    if "infrared" in what or what == "ir":
+        return ("wavenumber", "1/cm", "ftir", False), None
+    return None, None
+
+
 def _scan(block, name: str, suffix: str, index: int) -> Scan:
     header, keys, rows, where = block
     cols = _columns(rows, where, name)
@@ -210,8 +238,11 @@ def _scan(block, name: str, suffix: str, index: int) -> Scan:
     if where is not None:
         _check_axis(x, cols, where, name)
     text = " ".join(header + [f"{k} {v}" for k, v in keys.items()])
-    quantity, units, kind, guessed = _axis_kind(_without_statements(text), suffix, x)
+    rruff, laser = _rruff(keys, name)
+    quantity, units, kind, guessed = rruff or _axis_kind(_without_statements(text), suffix, x)
     meta = _meta(header, keys, _signal(text))
+    if laser is not None:
+        meta["laser_nm"] = laser
     meta["scan_index"] = index
     if guessed:
         meta["axis_guessed"] = True

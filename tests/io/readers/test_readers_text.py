@@ -52,7 +52,7 @@ def test_rruff_keys_and_raman_axis():
     scan = one("rruff_raman.txt")
     assert scan.meta["sample"] == "Quartz" and scan.meta["rruff_id"] == "R040031"
     assert (scan.quantity, scan.units, scan.kind) == ("raman_shift", "1/cm", "raman")
-    assert scan.wavelength is None and scan.meta["laser_wavelength_nm"] == 785
+    assert scan.wavelength is None and scan.meta["laser_nm"] == 785
 
 
 def test_header_wavelength_sample_and_signal():
