@@ -26,6 +26,12 @@ the answer is the stopped solution of best quality (of equals, the one with fewe
 Weight fractions: Hill–Howard, W_p = S_p (ZMV)_p / Σ S (ZMV) with S the fitted factor on the
 reference's per-cell intensities Σ 2|F|² (× LP, as simulate renders them), Z·M the mass of the
 cell's content and V its volume (:func:`~spectool.fit.reference.hill_howard`).
+
+Measured-pattern references (:mod:`spectool.fit.measured`, a library of a laboratory's standards):
+every reference is fitted alone (scale, its own 2θ shift and extra width, background) and a label
+is scored by its best reference, as above; with ``max_phases`` > 1 the phases come from full-pattern
+summation (all references together, the phases without a share of at least ``min_share`` dropped,
+then one reference per label, the one of largest share) and the weight fractions from the RIRs.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from typing import Callable
 import numpy as np
 
 from spectool.fit.engine import FitOptions, FitResult, coarse_scores, fit_hypotheses, noise_level
+from spectool.fit.measured import MeasuredOptions, is_measured
 from spectool.fit.peaks import evidence
 from spectool.fit.search import SearchIndex, SearchOptions
 
@@ -66,7 +73,9 @@ class VerifyOptions:
     search_candidates: int = 4
     per_label: int = 2
     beam: int = 3
+    min_share: float = 0.01  # full-pattern summation of measured references: least share a phase keeps
     fit: FitOptions = field(default_factory=FitOptions)
+    measured: MeasuredOptions = field(default_factory=MeasuredOptions)
     search: SearchOptions = field(default_factory=SearchOptions)
 
 
@@ -145,8 +154,11 @@ def identify(x, y, propose: Callable[[np.ndarray], list[tuple[str, float]]], lib
     ``propose(pattern (L,))`` returns the network's candidates (label, probability), best first,
     for a pattern on the same axis. ``lines``: (wavelengths, weights) of the radiation.
     ``search``: the library search–match on the same axis (:data:`Search`); by default a
-    :class:`~spectool.fit.search.SearchIndex` of ``library`` is built for this call.
+    :class:`~spectool.fit.search.SearchIndex` of ``library`` is built for this call. A library of
+    measured patterns goes to :func:`identify_measured` (``lines`` and ``search`` unused).
     """
+    if is_measured(library):
+        return identify_measured(x, y, propose, library, options, device)
     candidates = verify_candidates(x, y, propose(y), library, lines, options, device)
     fitted = [c for c in candidates if c.fit is not None and c.fit.converged]
     if not fitted:
@@ -159,6 +171,47 @@ def identify(x, y, propose: Callable[[np.ndarray], list[tuple[str, float]]], lib
         answer = _mixture(x, y, fitted, propose, search, library, lines, options, device)
     unknown = answer.fit.unexplained > options.unknown_threshold
     return Verdict(candidates, answer.fit, list(answer.labels), unknown, peak_evidence(x, y, answer.fit))
+
+
+def identify_measured(x, y, propose: Callable[[np.ndarray], list[tuple[str, float]]], library: dict,
+                      options: VerifyOptions = VerifyOptions(), device: str = "cpu") -> Verdict:
+    """Name the phases of one scan y (L,) on x (L,) degrees against measured references (label →
+    [:class:`~spectool.fit.measured.MeasuredReference`]); see the module docstring."""
+    from spectool.fit.measured import fit_measured, summation
+
+    flat = [(label, ref) for label, refs in library.items() for ref in refs]
+    fits = fit_measured(x, y, [[ref] for _, ref in flat], options.measured, device)
+    best: dict[str, FitResult] = {}
+    for (label, _), fit in zip(flat, fits):
+        if fit.converged and (label not in best or fit_quality(fit) > fit_quality(best[label])):
+            best[label] = fit
+    network = dict(propose(y))
+    candidates = [Candidate(label, float(network.get(label, 0.0)), best.get(label)) for label in library]
+    for c in candidates:
+        c.score = combined_score(c.probability, c.fit, options.network_weight)
+    candidates.sort(key=lambda c: -c.score)
+    if not best:
+        return Verdict(candidates, None, [], False)
+    first = next(c for c in candidates if c.fit is not None)
+    if options.max_phases <= 1:
+        answer, labels = first.fit, [first.label]
+    else:
+        label_of = {id(ref): label for label, ref in flat}
+        answer = summation(x, y, [ref for _, ref in flat], options.max_phases, options.min_share, options.measured,
+                           device)
+        if answer is not None:  # one reference per label: the one that explains most
+            keep: dict[str, tuple[float, object]] = {}
+            for ph in answer.phases:
+                label = label_of[id(ph.reference)]
+                if label not in keep or ph.share > keep[label][0]:
+                    keep[label] = (ph.share, ph.reference)
+            answer = summation(x, y, [ref for _, ref in keep.values()], options.max_phases, options.min_share,
+                               options.measured, device)
+        if answer is None:
+            answer = first.fit
+        labels = [label_of[id(ph.reference)] for ph in answer.phases] if answer is not first.fit else [first.label]
+    unknown = answer.unexplained > options.unknown_threshold
+    return Verdict(candidates, answer, labels, unknown, peak_evidence(x, y, answer))
 
 
 def _mixture(x, y, fitted: list[Candidate], propose, search: Search, library, lines, options: VerifyOptions,
