@@ -2,7 +2,7 @@
 
     python benchmarks/bench_verify.py [--model spectool/data/default.safetensors] [--build build/model]
                                       [--threads 2] [--limit N] [--mixtures 20] [--seed 0]
-                                      [--part single|measured|synthetic ...]
+                                      [--part single|measured|synthetic|standards ...]
 
 1. Measured single-phase RockJock references of known structure type (the mapping of
    bench_default_model.py): top-1/top-5 of the network alone, with verification (candidates re-ranked
@@ -21,7 +21,13 @@
    subtraction (fractions from its scales on max-normalised patterns), same scans: phases found,
    phases in the first step's top 3, RMS wt % error over the true phases (missed = 0), spurious
    phases, time per scan.
-4. Time per scan, warm, with and without verification (10 candidates), on --threads threads; and
+4. (--part standards) The same 8 mixtures against measured references, as powdR's full-pattern
+   summation does: RockJock's 168 measured patterns (rockjock_refs, labels and RIRs from
+   rockjock_refs_labels.csv) through `--references` (scale, shift and width per reference, wt % from
+   RIRs), against search–match with iterative subtraction over the same prepared patterns (fractions
+   from its scales ÷ RIR): phases found (≥ 4 wt %), RMS wt % error over the 7 minerals, spurious
+   phases, time per scan.
+5. Time per scan, warm, with and without verification (10 candidates), on --threads threads; and
    `spectool predict` as a user runs it (a fresh process, torch's default threads): one scan (start-up
    included) and a folder of --folder scans (start-up paid once), --refine against --no-refine (the
    network alone) and against search–match (in-process, per scan, same library as 1.).
@@ -120,7 +126,7 @@ def main() -> None:
     ap.add_argument("--folder", type=int, default=10, help="scans in the folder that predict is timed on")
     ap.add_argument("--mixtures", type=int, default=20, help="synthetic mixtures in the random sample")
     ap.add_argument("--seed", type=int, default=0, help="seed of the synthetic sample")
-    ap.add_argument("--part", action="append", choices=["single", "measured", "synthetic"],
+    ap.add_argument("--part", action="append", choices=["single", "measured", "synthetic", "standards"],
                     help="run only these parts (repeatable) [default: all]")
     args = ap.parse_args()
     parts = set(args.part or ["single", "measured", "synthetic"])
@@ -146,6 +152,8 @@ def main() -> None:
         measured_mixtures(predictor, verifier, lib, lib_labels, x)
     if "synthetic" in parts:
         synthetic(predictor, verifier, lib, lib_labels, x, Path(args.build), args.mixtures, args.seed)
+    if "standards" in parts:
+        standards(predictor, x)
 
 
 def single_phase(args, predictor, refs, verifier, index, lib, lib_labels, C, x) -> None:
@@ -234,6 +242,72 @@ def measured_mixtures(predictor, verifier, lib, lib_labels, x) -> None:
     rms = lambda e: float(np.sqrt(np.mean(np.square(e))))  # noqa: E731
     print(f"  phases found (≥ 4 wt %, type in the library): verified {found_v}/{want}, search–match {found_s}/{want}")
     print(f"  RMS wt % error over all 7 minerals: verified {rms(errs_v):.1f}, search–match {rms(errs_s):.1f}")
+
+
+#: weights_wt_percent.csv's columns → RockJock's phase_name of the references of that mineral.
+STANDARD_NAMES = {"Quartz": "Quartz", "K_feldspar": "K-feldspar", "Plagioclase": "Plagioclase",
+                  "Kaolinite": "Kaolinite", "Dioctahedral_smectite": "Smectite (Di)", "Illite": "Illite",
+                  "Corundum": "Corundum"}
+
+
+def standards(predictor, x) -> None:
+    """Part 4: the measured mixtures against RockJock's measured references (full-pattern summation)."""
+    from spectool.env import Env
+    from spectool.fit.verify import VerifyOptions
+    from spectool.io.references import measured_entries
+    from spectool.io.spectra import iter_spectra
+    from spectool.learn.verification import Verifier, measured_library
+
+    table = ROCKJOCK / "rockjock_refs_labels.csv"
+    entries, errors = measured_entries(table, Env(), wavelength=1.5406)
+    dropped = []
+    library = measured_library(predictor, entries, dropped.append)
+    refs = [(label, r) for label, rs in library.items() for r in rs]
+    print(f"\nmeasured mixtures against measured references ({len(refs)} RockJock patterns of {len(library)} "
+          f"phases, RIRs from {table.name}; {len(dropped) + len(errors)} without a peak or unreadable: "
+          f"{', '.join(m.split(':')[0].split('/')[-1] for m in dropped + errors)}):")
+    verifier = Verifier(predictor, library, 10, VerifyOptions(max_phases=8))
+    lib = np.stack([np.interp(x, r.x, r.y, left=0, right=0) for _, r in refs])
+    rir = np.array([r.rir or 1.0 for _, r in refs])
+    with open(ROCKJOCK / "rockjock_mixtures" / "weights_wt_percent.csv", newline="") as f:
+        table_rows = list(csv.DictReader(f))
+    minerals = [k for k in table_rows[0] if k != "sample_id"]
+    tally = {m: dict(found=0, spurious=0, errors=[], times=[]) for m in ("summation", "search–match")}
+    want = 0
+    for row in table_rows:
+        _, item = next(iter(iter_spectra([str(ROCKJOCK / "rockjock_mixtures" / f"{row['sample_id']}.xy")], Env(),
+                                         wavelength=1.5406)))
+        X = predictor.prepare(item)
+        t = time.perf_counter()
+        (verdict,) = verifier.verdicts(item, X)
+        t_v = time.perf_counter() - t
+        got_v = {}
+        if not isinstance(verdict, Exception) and verdict.phases is not None:
+            for lab, p in zip(verdict.labels, verdict.phases.phases):
+                got_v[lab] = got_v.get(lab, 0.0) + 100 * p.weight_fraction
+        t = time.perf_counter()
+        found, scales = iterative_subtraction(X[0], lib, list(range(len(refs))), x, rounds=8, stop=0.05)
+        t_s = time.perf_counter() - t
+        w = np.array([s / rir[j] for j, s in zip(found, scales)])
+        got_s = {}
+        for j, v in zip(found, 100 * w / max(w.sum(), 1e-12)):
+            got_s[refs[j][0]] = got_s.get(refs[j][0], 0.0) + v
+        truth = {STANDARD_NAMES[m]: float(row[m]) for m in minerals}
+        present = [k for k, v in truth.items() if v >= 4]
+        want += len(present)
+        for m, got, dt in (("summation", got_v, t_v), ("search–match", got_s, t_s)):
+            r = tally[m]
+            r["found"] += sum(k in got for k in present)
+            r["spurious"] += sum(k not in truth for k in got)
+            r["errors"] += [got.get(k, 0.0) - v for k, v in truth.items()]
+            r["times"].append(dt)
+        fmt = lambda d: ", ".join(f"{k} {v:.0f}%" for k, v in sorted(d.items(), key=lambda kv: -kv[1])) or "-"  # noqa: E731
+        print(f"  {row['sample_id']}: true {fmt({k: v for k, v in truth.items() if v})}\n        summation {fmt(got_v)} "
+              f"[{t_v:.1f} s]\n        search–match {fmt(got_s)}")
+    rms = lambda e: float(np.sqrt(np.mean(np.square(e))))  # noqa: E731
+    for m, r in tally.items():
+        print(f"  {m:13}: phases found (≥ 4 wt %) {r['found']}/{want}, RMS wt % error over the 7 minerals "
+              f"{rms(r['errors']):.1f}, spurious phases {r['spurious']}, time per scan {np.median(r['times']):.2f} s median")
 
 
 def cli_times(model: str, scans: list[str], search_match_s: float) -> None:

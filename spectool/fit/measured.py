@@ -258,8 +258,9 @@ def summation(x: np.ndarray, y: np.ndarray, references: list[MeasuredReference],
               ) -> FitResult | None:
     """Full-pattern summation: fit all ``references`` together to y (L,) on x (L,), then drop phases
     until every one left has a positive scale and explains at least ``min_share`` of the peak area,
-    and at most ``max_phases`` remain (the phase of least share goes first, refitted each time).
-    None when no reference keeps a positive scale."""
+    and at most ``max_phases`` remain: all phases below ``min_share`` go at once, then, while there are
+    too many, those of least share (down to ``max_phases`` + 2 at once, then one at a time), refitted
+    each time. None when no reference keeps a positive scale."""
     current = list(references)
     while current:
         (fit,) = fit_measured(x, y, [current], options, device)
@@ -269,8 +270,7 @@ def summation(x: np.ndarray, y: np.ndarray, references: list[MeasuredReference],
             return fit
         if weak.all():
             return None
-        if weak.any():  # every phase without a share goes at once; they cost the others nothing
-            current = [r for r, w in zip(current, weak) if not w]
-        else:
-            current.pop(int(np.argmin(shares)))
+        if not weak.any():
+            weak[np.argsort(shares)[:max(len(current) - max_phases - 2, 1)]] = True
+        current = [r for r, w in zip(current, weak) if not w]
     return None
