@@ -73,6 +73,7 @@ class VerifyOptions:
     search_candidates: int = 4
     per_label: int = 2
     beam: int = 3
+    all_members: bool = True  # the mixture search fits every member of a candidate label and keeps the best
     min_share: float = 0.01  # full-pattern summation of measured references: least share a phase keeps
     fit: FitOptions = field(default_factory=FitOptions)
     measured: MeasuredOptions = field(default_factory=MeasuredOptions)
@@ -222,8 +223,14 @@ def _mixture(x, y, fitted: list[Candidate], propose, search: Search, library, li
     tried = {c.fit.phases[0].name for c in fitted}
     extra = _search_proposals(search(np.asarray(y, np.float64) - base.background, base.zero), (), tried,
                               options.search_candidates, options.per_label)
+    if options.all_members:  # every member of every first-step label, so the best one can be kept
+        done_names = tried | {ref.name for _, ref in extra}
+        labels = list(dict.fromkeys([c.label for c in fitted] + [lab for lab, _ in extra]))
+        extra += [(lab, ref) for lab in labels for ref in library.get(lab, []) if ref.name not in done_names]
     fits = fit_hypotheses(x, y, [[ref] for _, ref in extra], *lines, options=options.fit, device=device)
     seeds += [_Partial(f, (lab,)) for (lab, _), f in zip(extra, fits) if f.converged]
+    if options.all_members:
+        seeds = _best_member(seeds)
     beams, done = _best(seeds, options.beam, options.per_label), []
     while beams:
         open_ = [len(b.labels) < options.max_phases and b.fit.unexplained > options.stop_unexplained for b in beams]
@@ -292,6 +299,8 @@ def _extend(x, y, partials: list[_Partial], propose, search, library, lines, opt
         chosen = [(lab, member[lab]) for lab in network]
         chosen += _search_proposals(ranked, part.labels, {ref.name for _, ref in chosen}, options.search_candidates,
                                     options.per_label)
+        if options.all_members:
+            chosen = [(lab, ref) for lab in dict.fromkeys(lab for lab, _ in chosen) for ref in library.get(lab, [])]
         found = [ph.reference for ph in part.fit.phases]
         for lab, ref in chosen:
             hypotheses.append(found + [ref])
@@ -299,14 +308,27 @@ def _extend(x, y, partials: list[_Partial], propose, search, library, lines, opt
             labels.append(lab)
     fits = fit_hypotheses(x, y, hypotheses, *lines, options=options.fit,
                           start=[partials[i].fit for i in owners], device=device)
-    children, grew = [], set()
+    best: dict[tuple[int, str], FitResult] = {}  # of a label's members, the one whose joint fit is best
     for fit, i, lab in zip(fits, owners, labels):
+        if fit.converged and ((i, lab) not in best or fit_quality(fit) > fit_quality(best[i, lab])):
+            best[i, lab] = fit
+    children, grew = [], set()
+    for (i, lab), fit in best.items():
         parent = partials[i].fit
-        if (fit.converged and fit.explained - parent.explained >= options.phase_margin
+        if (fit.explained - parent.explained >= options.phase_margin
                 and all(ph.scale > 0 and ph.share >= options.phase_margin for ph in fit.phases)):
             children.append(_Partial(fit, partials[i].labels + (lab,)))
             grew.add(i)
     return children, [p for i, p in enumerate(partials) if i not in grew]
+
+
+def _best_member(partials: list[_Partial]) -> list[_Partial]:
+    """Of one-phase partials with the same label, the one of best quality (first-seen order kept)."""
+    best: dict[tuple[str, ...], _Partial] = {}
+    for p in partials:
+        if p.labels not in best or p.quality > best[p.labels].quality:
+            best[p.labels] = p
+    return list(best.values())
 
 
 def peak_evidence(x, y, fit: FitResult) -> list:
