@@ -2,7 +2,8 @@
 
     python benchmarks/bench_verify.py [--model spectool/data/default.safetensors] [--build build/model]
                                       [--threads 2] [--limit N] [--mixtures 20] [--seed 0]
-                                      [--part single|measured|synthetic|standards ...]
+                                      [--part single|measured|synthetic|standards ...] [--diagnose]
+                                      [--all-members]
 
 1. Measured single-phase RockJock references of known structure type (the mapping of
    bench_default_model.py): top-1/top-5 of the network alone, with verification (candidates re-ranked
@@ -20,7 +21,11 @@
    Hill–Howard recovers wt). Verification (--phases 4) against search–match with iterative
    subtraction (fractions from its scales on max-normalised patterns), same scans: phases found,
    phases in the first step's top 3, RMS wt % error over the true phases (missed = 0), spurious
-   phases, time per scan.
+   phases, time per scan. --diagnose adds, per true phase, its rank among the network's 10 candidates
+   on the scan and how far the nearest reference member's cell is from the compound's (largest
+   |Δa/a|, |Δb/b|, |Δc/c|; the fit moves cells by ±5 %), a tally of the missed phases by those
+   causes, and an upper bound: the same search with each held-out compound's own structure added
+   to its label's references.
 4. (--part standards) The same 8 mixtures against measured references, as powdR's full-pattern
    summation does: RockJock's 168 measured patterns (rockjock_refs, labels and RIRs from
    rockjock_refs_labels.csv) through `--references` (scale, shift and width per reference, wt % from
@@ -126,6 +131,9 @@ def main() -> None:
     ap.add_argument("--folder", type=int, default=10, help="scans in the folder that predict is timed on")
     ap.add_argument("--mixtures", type=int, default=20, help="synthetic mixtures in the random sample")
     ap.add_argument("--seed", type=int, default=0, help="seed of the synthetic sample")
+    ap.add_argument("--diagnose", action="store_true", help="synthetic part: why phases are missed (slower)")
+    ap.add_argument("--all-members", action="store_true",
+                    help="mixture parts: fit every member of each candidate label (VerifyOptions.all_members)")
     ap.add_argument("--part", action="append", choices=["single", "measured", "synthetic", "standards"],
                     help="run only these parts (repeatable) [default: all]")
     args = ap.parse_args()
@@ -140,7 +148,7 @@ def main() -> None:
     if loaded is None:
         return
     predictor, refs, meta = loaded
-    verifier = Verifier(predictor, refs, 10, VerifyOptions(max_phases=4))  # the mixture parts: --phases 4
+    verifier = Verifier(predictor, refs, 10, VerifyOptions(max_phases=4, all_members=args.all_members))  # --phases 4
     x = predictor.axis.values
     index = {n: i for i, n in enumerate(predictor.labels)}
     lib, lib_labels = library(Path(args.build), predictor)
@@ -151,7 +159,7 @@ def main() -> None:
     if "measured" in parts:
         measured_mixtures(predictor, verifier, lib, lib_labels, x)
     if "synthetic" in parts:
-        synthetic(predictor, verifier, lib, lib_labels, x, Path(args.build), args.mixtures, args.seed)
+        synthetic(predictor, verifier, lib, lib_labels, x, Path(args.build), args.mixtures, args.seed, args.diagnose)
     if "standards" in parts:
         standards(predictor, x)
 
@@ -416,7 +424,8 @@ def search_match_top(y, lib, lib_labels, x, k=3) -> list[str]:
     return sorted(best, key=lambda lab: -best[lab])[:k]
 
 
-def synthetic(predictor, verifier, lib, lib_labels, x_model, build: Path, n: int, seed: int) -> None:
+def synthetic(predictor, verifier, lib, lib_labels, x_model, build: Path, n: int, seed: int,
+              diagnose: bool = False) -> None:
     """Part 3: a seeded random sample of mixtures of held-out compounds, prepared like a scan."""
     from spectool.spectra import Axis, Spectra
 
@@ -433,7 +442,7 @@ def synthetic(predictor, verifier, lib, lib_labels, x_model, build: Path, n: int
           "compound (corpus/test, not the references), 10–90 wt %, cell strain ±1 %, zero ±0.1°, FWHM 0.08–0.2°, "
           "Cu Kα1+2, background, Poisson noise; verification --phases 4 vs search–match with iterative subtraction")
     tally = {m: dict(found=0, top3=0, spurious=0, errors=[], times=[]) for m in ("verified", "search–match")}
-    total, unknown, failed = 0, 0, 0
+    total, unknown, failed, why = 0, 0, 0, []
     for i, mix in enumerate(mixtures):
         y, truth = render_mixture(mix, x)
         item = Spectra(f"mix-{i:02d}", y[None].astype(np.float32), Axis(x, "two_theta", "deg"), wavelength=1.5406,
@@ -467,6 +476,8 @@ def synthetic(predictor, verifier, lib, lib_labels, x_model, build: Path, n: int
         true = ", ".join(f"{lab} ({Path(cif).stem.split('-', 2)[-1]}) {100 * w:.0f}%" for lab, cif, w in mix["phases"])
         print(f"  mix-{i:02d} true {true}\n         verified {fmt(got)}{note} [{t_v:.1f} s]; "
               f"search–match {fmt(got_s)}")
+        if diagnose:
+            why += diagnosis(verifier, item, X, mix, got)
     rms = lambda e: float(np.sqrt(np.mean(np.square(e))))  # noqa: E731
     big = total  # every true phase is ≥ 10 wt % by construction
     for m, r in tally.items():
@@ -476,6 +487,62 @@ def synthetic(predictor, verifier, lib, lib_labels, x_model, build: Path, n: int
               f"({np.max(r['times']):.2f} s max)")
     print(f"  verified scans flagged unknown: {unknown}/{len(mixtures)} (their phases still counted), not fitted: "
           f"{failed}; targets (verified): every phase ≥ 10 wt % found, fraction RMS ≤ 5 wt %")
+    if diagnose:
+        missed = [w for w in why if not w["found"]]
+        far = sum(w["cell"] > 0.05 for w in missed)
+        unseen = sum(w["rank"] is None for w in missed)
+        print(f"  diagnosis of the {len(missed)} missed phases: nearest member's cell > 5 % off {far}, not among the "
+              f"network's 10 candidates on the scan {unseen}, both {sum(w['cell'] > 0.05 and w['rank'] is None for w in missed)}; "
+              f"of the {len(why) - len(missed)} found: cell > 5 % off {sum(w['cell'] > 0.05 for w in why if w['found'])}")
+        oracle(predictor, verifier, mixtures, x)
+
+
+def _own_reference(cif):
+    """(conventional cell (6,), PhaseReference) of a held-out compound's own structure."""
+    from spectool.fit.cell import cell_parameters
+    from spectool.fit.reference import conventional, reference_from_crystal, structure_of
+    from spectool.xrd.structures import load_structures
+
+    crystal, system, mass, formula = conventional(structure_of(load_structures(cif)[0].crystal))
+    return cell_parameters(crystal.lattice), reference_from_crystal(crystal, system, Path(cif).stem, mass, formula)
+
+
+def diagnosis(verifier, item, X, mix, got) -> list[dict]:
+    """Per true phase of one mixture: found or not, its rank among the network's candidates on the scan
+    (None: not among them) and the nearest member's largest relative cell-length difference; printed."""
+    ranked = [lab for lab, _ in verifier.propose(X[0])]
+    out = []
+    for lab, cif, w in mix["phases"]:
+        cell, _ = _own_reference(cif)
+        dev = min(float(np.max(np.abs(m.cell[:3] / cell[:3] - 1))) for m in verifier.library[lab])
+        rank = ranked.index(lab) + 1 if lab in ranked else None
+        out.append(dict(found=lab in got, rank=rank, cell=dev))
+        print(f"           {lab:28} {'found ' if lab in got else 'MISSED'} network rank {rank or '-':>2}, "
+              f"nearest member's cell {100 * dev:4.1f} % off")
+    return out
+
+
+def oracle(predictor, verifier, mixtures, x) -> None:
+    """The upper bound of the diagnosis: each held-out compound's own structure added to its label."""
+    from spectool.learn.verification import Verifier
+    from spectool.spectra import Axis, Spectra
+
+    found, total, errors = 0, 0, []
+    for i, mix in enumerate(mixtures):
+        y, truth = render_mixture(mix, x)
+        library = {k: list(v) for k, v in verifier.library.items()}
+        for lab, cif, _ in mix["phases"]:
+            library[lab] = library[lab] + [_own_reference(cif)[1]]
+        item = Spectra(f"mix-{i:02d}", y[None].astype(np.float32), Axis(x, "two_theta", "deg"), wavelength=1.5406,
+                       radiation="CuKa12")
+        (verdict,) = Verifier(predictor, library, verifier.top, verifier.options).verdicts(item, predictor.prepare(item))
+        got = {} if isinstance(verdict, Exception) else {
+            lab: p.weight_fraction for lab, p in zip(verdict.labels, verdict.phases.phases)}
+        total += len(truth)
+        found += sum(lab in got for lab in truth)
+        errors += [100 * (got.get(lab, 0.0) - w) for lab, w in truth.items()]
+    print(f"  upper bound, each compound's own structure added to its label: phases found {found}/{total}, fraction "
+          f"RMS error {float(np.sqrt(np.mean(np.square(errors)))):.1f} wt %")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,9 @@ candidates or of the references a library search–match (:mod:`spectool.fit.sea
 highest on the scan. At each step, for each partial solution kept, candidates come from the union
 of the network on the residual (scaled to a maximum of 1) and the search–match of the residual
 against every reference of the library; each is fitted jointly with the phases of its partial
-solution, and joins when it raises the explained share by at least ``phase_margin`` and every
+solution (with ``all_members``, every reference of a candidate label, all in one batch, and the
+member of best joint fit kept: a type's corpus member that search–match ranks first need not be
+the one whose cell and intensities fit), and joins when it raises the explained share by at least ``phase_margin`` and every
 phase of the joint fit explains at least ``phase_margin`` of the peak area (a candidate that takes
 over an earlier phase's peaks does not join). The ``beam`` best extensions (by
 quality, below) go on to the next step. A partial solution stops growing at ``max_phases``, when
@@ -73,7 +75,7 @@ class VerifyOptions:
     search_candidates: int = 4
     per_label: int = 2
     beam: int = 3
-    all_members: bool = True  # the mixture search fits every member of a candidate label and keeps the best
+    all_members: bool = False  # the mixture search fits every member of a candidate label and keeps the best (4x the fits)
     min_share: float = 0.01  # full-pattern summation of measured references: least share a phase keeps
     fit: FitOptions = field(default_factory=FitOptions)
     measured: MeasuredOptions = field(default_factory=MeasuredOptions)

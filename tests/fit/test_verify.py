@@ -144,7 +144,8 @@ def test_the_mixture_search_fits_every_member_of_a_proposed_label(zoo_refs):
 
     fractions = {"NaCl": 0.6, "rutile": 0.4}
     y = _mixture(zoo_refs, fractions, 7)
-    verdict = identify(GRID, y, propose, library, LINES, VerifyOptions(beam=2, max_phases=3), search=search)
+    verdict = identify(GRID, y, propose, library, LINES, VerifyOptions(beam=2, max_phases=3, all_members=True),
+                       search=search)
     found = {p.name: p.weight_fraction for p in verdict.phases.phases}
     assert sorted(verdict.labels) == ["NaCl", "rutile-type"] and set(found) == {"NaCl", "rutile"}
     assert found["rutile"] == pytest.approx(0.4, abs=0.05)
