@@ -2,7 +2,8 @@
 
     python benchmarks/bench_verify.py [--model spectool/data/default.safetensors] [--build build/model]
                                       [--threads 2] [--limit N] [--mixtures 20] [--seed 0]
-                                      [--part single|measured|synthetic ...]
+                                      [--part single|measured|synthetic|standards ...] [--diagnose]
+                                      [--all-members]
 
 1. Measured single-phase RockJock references of known structure type (the mapping of
    bench_default_model.py): top-1/top-5 of the network alone, with verification (candidates re-ranked
@@ -20,8 +21,18 @@
    Hill–Howard recovers wt). Verification (--phases 4) against search–match with iterative
    subtraction (fractions from its scales on max-normalised patterns), same scans: phases found,
    phases in the first step's top 3, RMS wt % error over the true phases (missed = 0), spurious
+   phases, time per scan. --diagnose adds, per true phase, its rank among the network's 10 candidates
+   on the scan and how far the nearest reference member's cell is from the compound's (largest
+   |Δa/a|, |Δb/b|, |Δc/c|; the fit moves cells by ±5 %), a tally of the missed phases by those
+   causes, and an upper bound: the same search with each held-out compound's own structure added
+   to its label's references.
+4. (--part standards) The same 8 mixtures against measured references, as powdR's full-pattern
+   summation does: RockJock's 168 measured patterns (rockjock_refs, labels and RIRs from
+   rockjock_refs_labels.csv) through `--references` (scale, shift and width per reference, wt % from
+   RIRs), against search–match with iterative subtraction over the same prepared patterns (fractions
+   from its scales ÷ RIR): phases found (≥ 4 wt %), RMS wt % error over the 7 minerals, spurious
    phases, time per scan.
-4. Time per scan, warm, with and without verification (10 candidates), on --threads threads; and
+5. Time per scan, warm, with and without verification (10 candidates), on --threads threads; and
    `spectool predict` as a user runs it (a fresh process, torch's default threads): one scan (start-up
    included) and a folder of --folder scans (start-up paid once), --refine against --no-refine (the
    network alone) and against search–match (in-process, per scan, same library as 1.).
@@ -120,7 +131,10 @@ def main() -> None:
     ap.add_argument("--folder", type=int, default=10, help="scans in the folder that predict is timed on")
     ap.add_argument("--mixtures", type=int, default=20, help="synthetic mixtures in the random sample")
     ap.add_argument("--seed", type=int, default=0, help="seed of the synthetic sample")
-    ap.add_argument("--part", action="append", choices=["single", "measured", "synthetic"],
+    ap.add_argument("--diagnose", action="store_true", help="synthetic part: why phases are missed (slower)")
+    ap.add_argument("--all-members", action="store_true",
+                    help="mixture parts: fit every member of each candidate label (VerifyOptions.all_members)")
+    ap.add_argument("--part", action="append", choices=["single", "measured", "synthetic", "standards"],
                     help="run only these parts (repeatable) [default: all]")
     args = ap.parse_args()
     parts = set(args.part or ["single", "measured", "synthetic"])
@@ -134,7 +148,7 @@ def main() -> None:
     if loaded is None:
         return
     predictor, refs, meta = loaded
-    verifier = Verifier(predictor, refs, 10, VerifyOptions(max_phases=4))  # the mixture parts: --phases 4
+    verifier = Verifier(predictor, refs, 10, VerifyOptions(max_phases=4, all_members=args.all_members))  # --phases 4
     x = predictor.axis.values
     index = {n: i for i, n in enumerate(predictor.labels)}
     lib, lib_labels = library(Path(args.build), predictor)
@@ -145,7 +159,9 @@ def main() -> None:
     if "measured" in parts:
         measured_mixtures(predictor, verifier, lib, lib_labels, x)
     if "synthetic" in parts:
-        synthetic(predictor, verifier, lib, lib_labels, x, Path(args.build), args.mixtures, args.seed)
+        synthetic(predictor, verifier, lib, lib_labels, x, Path(args.build), args.mixtures, args.seed, args.diagnose)
+    if "standards" in parts:
+        standards(predictor, x)
 
 
 def single_phase(args, predictor, refs, verifier, index, lib, lib_labels, C, x) -> None:
@@ -234,6 +250,72 @@ def measured_mixtures(predictor, verifier, lib, lib_labels, x) -> None:
     rms = lambda e: float(np.sqrt(np.mean(np.square(e))))  # noqa: E731
     print(f"  phases found (≥ 4 wt %, type in the library): verified {found_v}/{want}, search–match {found_s}/{want}")
     print(f"  RMS wt % error over all 7 minerals: verified {rms(errs_v):.1f}, search–match {rms(errs_s):.1f}")
+
+
+#: weights_wt_percent.csv's columns → RockJock's phase_name of the references of that mineral.
+STANDARD_NAMES = {"Quartz": "Quartz", "K_feldspar": "K-feldspar", "Plagioclase": "Plagioclase",
+                  "Kaolinite": "Kaolinite", "Dioctahedral_smectite": "Smectite (Di)", "Illite": "Illite",
+                  "Corundum": "Corundum"}
+
+
+def standards(predictor, x) -> None:
+    """Part 4: the measured mixtures against RockJock's measured references (full-pattern summation)."""
+    from spectool.env import Env
+    from spectool.fit.verify import VerifyOptions
+    from spectool.io.references import measured_entries
+    from spectool.io.spectra import iter_spectra
+    from spectool.learn.verification import Verifier, measured_library
+
+    table = ROCKJOCK / "rockjock_refs_labels.csv"
+    entries, errors = measured_entries(table, Env(), wavelength=1.5406)
+    dropped = []
+    library = measured_library(predictor, entries, dropped.append)
+    refs = [(label, r) for label, rs in library.items() for r in rs]
+    print(f"\nmeasured mixtures against measured references ({len(refs)} RockJock patterns of {len(library)} "
+          f"phases, RIRs from {table.name}; {len(dropped) + len(errors)} without a peak or unreadable: "
+          f"{', '.join(m.split(':')[0].split('/')[-1] for m in dropped + errors)}):")
+    verifier = Verifier(predictor, library, 10, VerifyOptions(max_phases=8))
+    lib = np.stack([np.interp(x, r.x, r.y, left=0, right=0) for _, r in refs])
+    rir = np.array([r.rir or 1.0 for _, r in refs])
+    with open(ROCKJOCK / "rockjock_mixtures" / "weights_wt_percent.csv", newline="") as f:
+        table_rows = list(csv.DictReader(f))
+    minerals = [k for k in table_rows[0] if k != "sample_id"]
+    tally = {m: dict(found=0, spurious=0, errors=[], times=[]) for m in ("summation", "search–match")}
+    want = 0
+    for row in table_rows:
+        _, item = next(iter(iter_spectra([str(ROCKJOCK / "rockjock_mixtures" / f"{row['sample_id']}.xy")], Env(),
+                                         wavelength=1.5406)))
+        X = predictor.prepare(item)
+        t = time.perf_counter()
+        (verdict,) = verifier.verdicts(item, X)
+        t_v = time.perf_counter() - t
+        got_v = {}
+        if not isinstance(verdict, Exception) and verdict.phases is not None:
+            for lab, p in zip(verdict.labels, verdict.phases.phases):
+                got_v[lab] = got_v.get(lab, 0.0) + 100 * p.weight_fraction
+        t = time.perf_counter()
+        found, scales = iterative_subtraction(X[0], lib, list(range(len(refs))), x, rounds=8, stop=0.05)
+        t_s = time.perf_counter() - t
+        w = np.array([s / rir[j] for j, s in zip(found, scales)])
+        got_s = {}
+        for j, v in zip(found, 100 * w / max(w.sum(), 1e-12)):
+            got_s[refs[j][0]] = got_s.get(refs[j][0], 0.0) + v
+        truth = {STANDARD_NAMES[m]: float(row[m]) for m in minerals}
+        present = [k for k, v in truth.items() if v >= 4]
+        want += len(present)
+        for m, got, dt in (("summation", got_v, t_v), ("search–match", got_s, t_s)):
+            r = tally[m]
+            r["found"] += sum(k in got for k in present)
+            r["spurious"] += sum(k not in truth for k in got)
+            r["errors"] += [got.get(k, 0.0) - v for k, v in truth.items()]
+            r["times"].append(dt)
+        fmt = lambda d: ", ".join(f"{k} {v:.0f}%" for k, v in sorted(d.items(), key=lambda kv: -kv[1])) or "-"  # noqa: E731
+        print(f"  {row['sample_id']}: true {fmt({k: v for k, v in truth.items() if v})}\n        summation {fmt(got_v)} "
+              f"[{t_v:.1f} s]\n        search–match {fmt(got_s)}")
+    rms = lambda e: float(np.sqrt(np.mean(np.square(e))))  # noqa: E731
+    for m, r in tally.items():
+        print(f"  {m:13}: phases found (≥ 4 wt %) {r['found']}/{want}, RMS wt % error over the 7 minerals "
+              f"{rms(r['errors']):.1f}, spurious phases {r['spurious']}, time per scan {np.median(r['times']):.2f} s median")
 
 
 def cli_times(model: str, scans: list[str], search_match_s: float) -> None:
@@ -342,7 +424,8 @@ def search_match_top(y, lib, lib_labels, x, k=3) -> list[str]:
     return sorted(best, key=lambda lab: -best[lab])[:k]
 
 
-def synthetic(predictor, verifier, lib, lib_labels, x_model, build: Path, n: int, seed: int) -> None:
+def synthetic(predictor, verifier, lib, lib_labels, x_model, build: Path, n: int, seed: int,
+              diagnose: bool = False) -> None:
     """Part 3: a seeded random sample of mixtures of held-out compounds, prepared like a scan."""
     from spectool.spectra import Axis, Spectra
 
@@ -359,7 +442,7 @@ def synthetic(predictor, verifier, lib, lib_labels, x_model, build: Path, n: int
           "compound (corpus/test, not the references), 10–90 wt %, cell strain ±1 %, zero ±0.1°, FWHM 0.08–0.2°, "
           "Cu Kα1+2, background, Poisson noise; verification --phases 4 vs search–match with iterative subtraction")
     tally = {m: dict(found=0, top3=0, spurious=0, errors=[], times=[]) for m in ("verified", "search–match")}
-    total, unknown, failed = 0, 0, 0
+    total, unknown, failed, why = 0, 0, 0, []
     for i, mix in enumerate(mixtures):
         y, truth = render_mixture(mix, x)
         item = Spectra(f"mix-{i:02d}", y[None].astype(np.float32), Axis(x, "two_theta", "deg"), wavelength=1.5406,
@@ -393,6 +476,8 @@ def synthetic(predictor, verifier, lib, lib_labels, x_model, build: Path, n: int
         true = ", ".join(f"{lab} ({Path(cif).stem.split('-', 2)[-1]}) {100 * w:.0f}%" for lab, cif, w in mix["phases"])
         print(f"  mix-{i:02d} true {true}\n         verified {fmt(got)}{note} [{t_v:.1f} s]; "
               f"search–match {fmt(got_s)}")
+        if diagnose:
+            why += diagnosis(verifier, item, X, mix, got)
     rms = lambda e: float(np.sqrt(np.mean(np.square(e))))  # noqa: E731
     big = total  # every true phase is ≥ 10 wt % by construction
     for m, r in tally.items():
@@ -402,6 +487,62 @@ def synthetic(predictor, verifier, lib, lib_labels, x_model, build: Path, n: int
               f"({np.max(r['times']):.2f} s max)")
     print(f"  verified scans flagged unknown: {unknown}/{len(mixtures)} (their phases still counted), not fitted: "
           f"{failed}; targets (verified): every phase ≥ 10 wt % found, fraction RMS ≤ 5 wt %")
+    if diagnose:
+        missed = [w for w in why if not w["found"]]
+        far = sum(w["cell"] > 0.05 for w in missed)
+        unseen = sum(w["rank"] is None for w in missed)
+        print(f"  diagnosis of the {len(missed)} missed phases: nearest member's cell > 5 % off {far}, not among the "
+              f"network's 10 candidates on the scan {unseen}, both {sum(w['cell'] > 0.05 and w['rank'] is None for w in missed)}; "
+              f"of the {len(why) - len(missed)} found: cell > 5 % off {sum(w['cell'] > 0.05 for w in why if w['found'])}")
+        oracle(predictor, verifier, mixtures, x)
+
+
+def _own_reference(cif):
+    """(conventional cell (6,), PhaseReference) of a held-out compound's own structure."""
+    from spectool.fit.cell import cell_parameters
+    from spectool.fit.reference import conventional, reference_from_crystal, structure_of
+    from spectool.xrd.structures import load_structures
+
+    crystal, system, mass, formula = conventional(structure_of(load_structures(cif)[0].crystal))
+    return cell_parameters(crystal.lattice), reference_from_crystal(crystal, system, Path(cif).stem, mass, formula)
+
+
+def diagnosis(verifier, item, X, mix, got) -> list[dict]:
+    """Per true phase of one mixture: found or not, its rank among the network's candidates on the scan
+    (None: not among them) and the nearest member's largest relative cell-length difference; printed."""
+    ranked = [lab for lab, _ in verifier.propose(X[0])]
+    out = []
+    for lab, cif, w in mix["phases"]:
+        cell, _ = _own_reference(cif)
+        dev = min(float(np.max(np.abs(m.cell[:3] / cell[:3] - 1))) for m in verifier.library[lab])
+        rank = ranked.index(lab) + 1 if lab in ranked else None
+        out.append(dict(found=lab in got, rank=rank, cell=dev))
+        print(f"           {lab:28} {'found ' if lab in got else 'MISSED'} network rank {rank or '-':>2}, "
+              f"nearest member's cell {100 * dev:4.1f} % off")
+    return out
+
+
+def oracle(predictor, verifier, mixtures, x) -> None:
+    """The upper bound of the diagnosis: each held-out compound's own structure added to its label."""
+    from spectool.learn.verification import Verifier
+    from spectool.spectra import Axis, Spectra
+
+    found, total, errors = 0, 0, []
+    for i, mix in enumerate(mixtures):
+        y, truth = render_mixture(mix, x)
+        library = {k: list(v) for k, v in verifier.library.items()}
+        for lab, cif, _ in mix["phases"]:
+            library[lab] = library[lab] + [_own_reference(cif)[1]]
+        item = Spectra(f"mix-{i:02d}", y[None].astype(np.float32), Axis(x, "two_theta", "deg"), wavelength=1.5406,
+                       radiation="CuKa12")
+        (verdict,) = Verifier(predictor, library, verifier.top, verifier.options).verdicts(item, predictor.prepare(item))
+        got = {} if isinstance(verdict, Exception) else {
+            lab: p.weight_fraction for lab, p in zip(verdict.labels, verdict.phases.phases)}
+        total += len(truth)
+        found += sum(lab in got for lab in truth)
+        errors += [100 * (got.get(lab, 0.0) - w) for lab, w in truth.items()]
+    print(f"  upper bound, each compound's own structure added to its label: phases found {found}/{total}, fraction "
+          f"RMS error {float(np.sqrt(np.mean(np.square(errors)))):.1f} wt %")
 
 
 if __name__ == "__main__":

@@ -60,9 +60,11 @@ def predict(
         "[default: --refine when --references, --phases, --elements, --require or --png is given, else "
         "--no-refine: the fit costs seconds per scan]."))] = None,
     refine_top: Annotated[int, typer.Option(min=1, max=50, metavar="N", help="How many network candidates to fit.")] = 10,
-    references: Annotated[Optional[str], typer.Option(metavar="DIR", help=(
-        "Structures to fit instead of the model's: CIF/POSCAR files, labels from a manifest.csv or labels.csv "
-        "(path,label) in DIR, else the file names."))] = None,
+    references: Annotated[Optional[str], typer.Option(metavar="DIR|SET", help=(
+        "References to fit instead of the model's: structures (CIF/POSCAR files) or measured scans of "
+        "standards (a folder, a set, or a CSV table of them), labels from a manifest.csv or labels.csv "
+        "(path,label[,rir]) in DIR, else the file names; measured references are fitted by full-pattern "
+        "summation (scale, shift, width each) with wt % from their RIRs (rir column; 1 when unknown)."))] = None,
     phases: Annotated[Optional[int], typer.Option(min=1, max=8, metavar="N", help=(
         "Most phases per scan (1..8): above 1, a mixture search (network and library search-match on "
         "each residual, joint fits, Hill-Howard wt %) [default: 1: the search costs about 4x the time "
@@ -96,7 +98,7 @@ def predict(
     if png and not refine:
         raise UsageError("--png draws the fit: drop --no-refine")
     run.verifier = _verifier(env, ckpt, predictor, refine, refine_top, references, phases, torch_device,
-                             _elements(elements, "--elements"), _elements(require, "--require"))
+                             _elements(elements, "--elements"), _elements(require, "--require"), wavelength)
     if png:
         if run.verifier is None:
             raise UsageError("--png draws the fit, and the model has no structures to fit (see --references)")
@@ -147,7 +149,8 @@ def _elements(text: str | None, option: str) -> set[str] | None:
     return symbols
 
 
-def _verifier(env, ckpt, predictor, refine, refine_top, references, phases, device, allowed=None, required=None):
+def _verifier(env, ckpt, predictor, refine, refine_top, references, phases, device, allowed=None, required=None,
+              wavelength=None):
     """The fitting step, or None (--no-refine, or no structures to fit: then say so)."""
     if (allowed or required) and not refine:
         raise UsageError("--elements and --require need the fit (drop --no-refine)")
@@ -155,11 +158,13 @@ def _verifier(env, ckpt, predictor, refine, refine_top, references, phases, devi
         return None
     from spectool.fit.verify import VerifyOptions, restrict_library
     from spectool.io.checkpoint import read_references
-    from spectool.io.references import library_from_folder
+    from spectool.io.references import is_measured_source, library_from_folder
     from spectool.learn.verification import Verifier
 
     library, meta = read_references(ckpt)
-    if references:
+    if references and is_measured_source(references):
+        library = _measured_library(env, predictor, references, wavelength)
+    elif references:
         library = library_from_folder(references, env.warn)
     chemistry = bool(allowed or required)
     if chemistry:
@@ -172,6 +177,20 @@ def _verifier(env, ckpt, predictor, refine, refine_top, references, phases, devi
     threshold = meta.get("unknown_threshold")
     options = VerifyOptions(max_phases=phases or 1, **({"unknown_threshold": threshold} if threshold else {}))
     return Verifier(predictor, library, refine_top, options, device, only_library=chemistry)
+
+
+def _measured_library(env, predictor, references: str, wavelength) -> dict:
+    """--references of measured scans: label → prepared references; a usage error when none is usable."""
+    from spectool.io.references import measured_entries
+    from spectool.learn.verification import measured_library
+
+    entries, errors = measured_entries(references, env, wavelength)
+    for message in errors:
+        env.warn(f"{message} (not used as a reference)")
+    library = measured_library(predictor, entries, env.warn)
+    if not library:
+        raise UsageError("--references: no measured reference here could be used", references)
+    return library
 
 
 def _model_path(model: str | None) -> str:

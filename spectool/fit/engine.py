@@ -92,7 +92,8 @@ class PhaseFit:
     height: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (M·J,) fitted peak heights
     hkl: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), np.int16))
     caglioti: tuple[float, float] = (0.0, 0.0)  # (W, U) in deg²: FWHM² = W + U tan² θ
-    reference: PhaseReference | None = None
+    reference: PhaseReference | None = None  # or a measured pattern (:mod:`spectool.fit.measured`)
+    shift: float | None = None  # a measured reference's own 2θ shift, degrees (structures share the fit's zero)
 
 
 @dataclass
@@ -563,7 +564,9 @@ def noise_level(residual: np.ndarray) -> float:
     return float(1.4826 * np.median(np.abs(d - np.median(d))) / math.sqrt(2)) if d.size else 0.0
 
 
-def _result(y, hyp, cell, scales, curves, background, model, st, h, sticks) -> FitResult:
+def peak_shares(y: np.ndarray, curves: np.ndarray, background: np.ndarray, model: np.ndarray):
+    """(explained share of the net peak area, each phase's share (P,)) of a fit: y, background, model (L,),
+    the phases' fitted curves (P, L) (see :class:`FitResult`)."""
     total = curves.sum(0)
     sigma = noise_level(y - model)
     net = np.maximum(y - background, 0)
@@ -571,17 +574,21 @@ def _result(y, hyp, cell, scales, curves, background, model, st, h, sticks) -> F
     net = np.where(peaks, net, 0.0)
     explained_curve = np.minimum(net, np.maximum(total, 0))
     denom = max(net.sum(), 1e-30)
-    share = explained_curve.sum() / denom
+    frac = np.divide(curves, total, out=np.zeros_like(curves), where=total > 0)
+    return float(explained_curve.sum() / denom), (explained_curve * frac).sum(1) / denom
+
+
+def _result(y, hyp, cell, scales, curves, background, model, st, h, sticks) -> FitResult:
+    share, shares = peak_shares(y, curves, background, model)
     phases = []
     for p, ref in enumerate(hyp):
         w, u, eta = float(st.w[h, p]), float(st.u[h, p]), float(st.eta[h, p])
-        frac = np.divide(curves[p], total, out=np.zeros_like(total), where=total > 0)
         tt, inten, tan = sticks[p]
         fw = np.sqrt(np.maximum(w + u * tan**2, 1e-12))
         peak = scales[p] * inten * (eta * 2 / math.pi + (1 - eta) * 2 * math.sqrt(_LN2 / math.pi)) / fw
         phases.append(PhaseFit(ref.name, cell[p], float(scales[p]), float(cell_volume(cell[p])), ref.mass,
                                float(math.sqrt(max(w + u * math.tan(math.radians(15)) ** 2, 0))), eta,
-                               float((explained_curve * frac).sum() / denom), 0.0, tt, peak,
+                               float(shares[p]), 0.0, tt, peak,
                                np.tile(ref.hkl, (tt.size // max(len(ref.hkl), 1), 1)), (w, u), ref))
     fractions = hill_howard([p.scale for p in phases], [p.mass for p in phases], [p.volume for p in phases])
     for p, f in zip(phases, fractions):

@@ -37,7 +37,8 @@ def phase_legend(label: str, phase) -> str:
 
 def primary_reflections(phase, lo: float, hi: float) -> np.ndarray:
     """2θ (degrees) of a phase's reflections of the primary line inside [lo, hi] (its flat list is line-major)."""
-    m = len(phase.reference.hkl) if phase.reference is not None else len(phase.two_theta)
+    hkl = getattr(phase.reference, "hkl", None)  # a measured reference has no reflections: its peaks are listed
+    m = len(hkl) if hkl is not None else len(phase.two_theta)
     tt = np.asarray(phase.two_theta[:m], np.float64)
     return np.sort(tt[(tt >= lo) & (tt <= hi)])
 

@@ -15,7 +15,9 @@ candidates or of the references a library search–match (:mod:`spectool.fit.sea
 highest on the scan. At each step, for each partial solution kept, candidates come from the union
 of the network on the residual (scaled to a maximum of 1) and the search–match of the residual
 against every reference of the library; each is fitted jointly with the phases of its partial
-solution, and joins when it raises the explained share by at least ``phase_margin`` and every
+solution (with ``all_members``, every reference of a candidate label, all in one batch, and the
+member of best joint fit kept: a type's corpus member that search–match ranks first need not be
+the one whose cell and intensities fit), and joins when it raises the explained share by at least ``phase_margin`` and every
 phase of the joint fit explains at least ``phase_margin`` of the peak area (a candidate that takes
 over an earlier phase's peaks does not join). The ``beam`` best extensions (by
 quality, below) go on to the next step. A partial solution stops growing at ``max_phases``, when
@@ -26,6 +28,12 @@ the answer is the stopped solution of best quality (of equals, the one with fewe
 Weight fractions: Hill–Howard, W_p = S_p (ZMV)_p / Σ S (ZMV) with S the fitted factor on the
 reference's per-cell intensities Σ 2|F|² (× LP, as simulate renders them), Z·M the mass of the
 cell's content and V its volume (:func:`~spectool.fit.reference.hill_howard`).
+
+Measured-pattern references (:mod:`spectool.fit.measured`, a library of a laboratory's standards):
+every reference is fitted alone (scale, its own 2θ shift and extra width, background) and a label
+is scored by its best reference, as above; with ``max_phases`` > 1 the phases come from full-pattern
+summation (all references together, the phases without a share of at least ``min_share`` dropped,
+then one reference per label, the one of largest share) and the weight fractions from the RIRs.
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ from typing import Callable
 import numpy as np
 
 from spectool.fit.engine import FitOptions, FitResult, coarse_scores, fit_hypotheses, noise_level
+from spectool.fit.measured import MeasuredOptions, is_measured
 from spectool.fit.peaks import evidence
 from spectool.fit.search import SearchIndex, SearchOptions
 
@@ -66,7 +75,10 @@ class VerifyOptions:
     search_candidates: int = 4
     per_label: int = 2
     beam: int = 3
+    all_members: bool = False  # the mixture search fits every member of a candidate label and keeps the best (4x the fits)
+    min_share: float = 0.01  # full-pattern summation of measured references: least share a phase keeps
     fit: FitOptions = field(default_factory=FitOptions)
+    measured: MeasuredOptions = field(default_factory=MeasuredOptions)
     search: SearchOptions = field(default_factory=SearchOptions)
 
 
@@ -145,8 +157,11 @@ def identify(x, y, propose: Callable[[np.ndarray], list[tuple[str, float]]], lib
     ``propose(pattern (L,))`` returns the network's candidates (label, probability), best first,
     for a pattern on the same axis. ``lines``: (wavelengths, weights) of the radiation.
     ``search``: the library search–match on the same axis (:data:`Search`); by default a
-    :class:`~spectool.fit.search.SearchIndex` of ``library`` is built for this call.
+    :class:`~spectool.fit.search.SearchIndex` of ``library`` is built for this call. A library of
+    measured patterns goes to :func:`identify_measured` (``lines`` and ``search`` unused).
     """
+    if is_measured(library):
+        return identify_measured(x, y, propose, library, options, device)
     candidates = verify_candidates(x, y, propose(y), library, lines, options, device)
     fitted = [c for c in candidates if c.fit is not None and c.fit.converged]
     if not fitted:
@@ -161,6 +176,47 @@ def identify(x, y, propose: Callable[[np.ndarray], list[tuple[str, float]]], lib
     return Verdict(candidates, answer.fit, list(answer.labels), unknown, peak_evidence(x, y, answer.fit))
 
 
+def identify_measured(x, y, propose: Callable[[np.ndarray], list[tuple[str, float]]], library: dict,
+                      options: VerifyOptions = VerifyOptions(), device: str = "cpu") -> Verdict:
+    """Name the phases of one scan y (L,) on x (L,) degrees against measured references (label →
+    [:class:`~spectool.fit.measured.MeasuredReference`]); see the module docstring."""
+    from spectool.fit.measured import fit_measured, summation
+
+    flat = [(label, ref) for label, refs in library.items() for ref in refs]
+    fits = fit_measured(x, y, [[ref] for _, ref in flat], options.measured, device)
+    best: dict[str, FitResult] = {}
+    for (label, _), fit in zip(flat, fits):
+        if fit.converged and (label not in best or fit_quality(fit) > fit_quality(best[label])):
+            best[label] = fit
+    network = dict(propose(y))
+    candidates = [Candidate(label, float(network.get(label, 0.0)), best.get(label)) for label in library]
+    for c in candidates:
+        c.score = combined_score(c.probability, c.fit, options.network_weight)
+    candidates.sort(key=lambda c: -c.score)
+    if not best:
+        return Verdict(candidates, None, [], False)
+    first = next(c for c in candidates if c.fit is not None)
+    if options.max_phases <= 1:
+        answer, labels = first.fit, [first.label]
+    else:
+        label_of = {id(ref): label for label, ref in flat}
+        answer = summation(x, y, [ref for _, ref in flat], options.max_phases, options.min_share, options.measured,
+                           device)
+        if answer is not None:  # one reference per label: the one that explains most
+            keep: dict[str, tuple[float, object]] = {}
+            for ph in answer.phases:
+                label = label_of[id(ph.reference)]
+                if label not in keep or ph.share > keep[label][0]:
+                    keep[label] = (ph.share, ph.reference)
+            answer = summation(x, y, [ref for _, ref in keep.values()], options.max_phases, options.min_share,
+                               options.measured, device)
+        if answer is None:
+            answer = first.fit
+        labels = [label_of[id(ph.reference)] for ph in answer.phases] if answer is not first.fit else [first.label]
+    unknown = answer.unexplained > options.unknown_threshold
+    return Verdict(candidates, answer, labels, unknown, peak_evidence(x, y, answer))
+
+
 def _mixture(x, y, fitted: list[Candidate], propose, search: Search, library, lines, options: VerifyOptions,
              device) -> _Partial:
     """The branching search of the module docstring, from the fitted candidates (best first)."""
@@ -169,8 +225,14 @@ def _mixture(x, y, fitted: list[Candidate], propose, search: Search, library, li
     tried = {c.fit.phases[0].name for c in fitted}
     extra = _search_proposals(search(np.asarray(y, np.float64) - base.background, base.zero), (), tried,
                               options.search_candidates, options.per_label)
+    if options.all_members:  # every member of every first-step label, so the best one can be kept
+        done_names = tried | {ref.name for _, ref in extra}
+        labels = list(dict.fromkeys([c.label for c in fitted] + [lab for lab, _ in extra]))
+        extra += [(lab, ref) for lab in labels for ref in library.get(lab, []) if ref.name not in done_names]
     fits = fit_hypotheses(x, y, [[ref] for _, ref in extra], *lines, options=options.fit, device=device)
     seeds += [_Partial(f, (lab,)) for (lab, _), f in zip(extra, fits) if f.converged]
+    if options.all_members:
+        seeds = _best_member(seeds)
     beams, done = _best(seeds, options.beam, options.per_label), []
     while beams:
         open_ = [len(b.labels) < options.max_phases and b.fit.unexplained > options.stop_unexplained for b in beams]
@@ -239,6 +301,8 @@ def _extend(x, y, partials: list[_Partial], propose, search, library, lines, opt
         chosen = [(lab, member[lab]) for lab in network]
         chosen += _search_proposals(ranked, part.labels, {ref.name for _, ref in chosen}, options.search_candidates,
                                     options.per_label)
+        if options.all_members:
+            chosen = [(lab, ref) for lab in dict.fromkeys(lab for lab, _ in chosen) for ref in library.get(lab, [])]
         found = [ph.reference for ph in part.fit.phases]
         for lab, ref in chosen:
             hypotheses.append(found + [ref])
@@ -246,14 +310,27 @@ def _extend(x, y, partials: list[_Partial], propose, search, library, lines, opt
             labels.append(lab)
     fits = fit_hypotheses(x, y, hypotheses, *lines, options=options.fit,
                           start=[partials[i].fit for i in owners], device=device)
-    children, grew = [], set()
+    best: dict[tuple[int, str], FitResult] = {}  # of a label's members, the one whose joint fit is best
     for fit, i, lab in zip(fits, owners, labels):
+        if fit.converged and ((i, lab) not in best or fit_quality(fit) > fit_quality(best[i, lab])):
+            best[i, lab] = fit
+    children, grew = [], set()
+    for (i, lab), fit in best.items():
         parent = partials[i].fit
-        if (fit.converged and fit.explained - parent.explained >= options.phase_margin
+        if (fit.explained - parent.explained >= options.phase_margin
                 and all(ph.scale > 0 and ph.share >= options.phase_margin for ph in fit.phases)):
             children.append(_Partial(fit, partials[i].labels + (lab,)))
             grew.add(i)
     return children, [p for i, p in enumerate(partials) if i not in grew]
+
+
+def _best_member(partials: list[_Partial]) -> list[_Partial]:
+    """Of one-phase partials with the same label, the one of best quality (first-seen order kept)."""
+    best: dict[tuple[str, ...], _Partial] = {}
+    for p in partials:
+        if p.labels not in best or p.quality > best[p.labels].quality:
+            best[p.labels] = p
+    return list(best.values())
 
 
 def peak_evidence(x, y, fit: FitResult) -> list:

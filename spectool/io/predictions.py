@@ -164,6 +164,8 @@ def _phase_fields(label: str, phase, evidence) -> dict:
            "scale": phase.scale, "share": phase.share, "cell": [round(float(v), 5) for v in phase.cell],
            "fwhm": phase.fwhm, "eta": phase.eta,
            "formula": phase.reference.formula if phase.reference is not None else None}
+    if phase.shift is not None:  # a measured reference: its own 2θ shift
+        out["shift"] = phase.shift
     if evidence is not None:
         out.update(matched=evidence.matched, missing=evidence.missing, unexplained=evidence.unexplained)
     return out

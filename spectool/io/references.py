@@ -1,10 +1,16 @@
-"""Phase references from files: a folder of structures (CIF, POSCAR, …) with their labels.
+"""Phase references from files: a folder of structures (CIF, POSCAR, …) or of measured scans, with labels.
 
 Labels come from a table in the folder (``manifest.csv`` or ``labels.csv`` with columns ``path``
 and ``label``, paths relative to the folder; spectool's corpus writes such a manifest) or, without
 one, from where the files sit: ``DIR/quartz/x.cif`` → ``quartz`` (as ``simulate --label parent``),
 ``DIR/quartz.cif`` → ``quartz``. Structures are put in their conventional
 standard setting (:func:`spectool.fit.reference.conventional`) before their reflections are stored.
+
+Measured references (a laboratory's standards, fitted by full-pattern summation,
+:mod:`spectool.fit.measured`): a folder of scans in any format spectool reads, a set (HDF5/NPY,
+labels and an optional ``rir`` sample column), or a CSV table naming the scans. A table may also
+name its columns ``file`` (for ``path``) and ``phase_name`` (for ``label``), as powdR's RockJock
+library does, and gives each reference's RIR in a ``rir`` column (empty: unknown).
 """
 
 from __future__ import annotations
@@ -16,6 +22,10 @@ from spectool.errors import FormatError, UsageError
 
 TABLES = ("manifest.csv", "labels.csv")
 SUFFIXES = (".cif", ".mcif", ".vasp", ".json", ".poscar")
+#: Column names of a table, each with the aliases it may have (first present wins).
+PATH_COLUMNS = ("path", "file")
+LABEL_COLUMNS = ("label", "phase_name")
+RIR_COLUMN = "rir"
 
 
 def labelled_files(folder: str | Path, split: str | None = None) -> list[tuple[str, Path]]:
@@ -31,11 +41,96 @@ def labelled_files(folder: str | Path, split: str | None = None) -> list[tuple[s
         if not files:
             raise UsageError("no structure files (.cif, POSCAR, .json) here", root)
         return [(p.stem if p.parent == root else p.parent.name, p) for p in files]
+    rows = read_table(table)
+    return [(r["label"], root / r["path"]) for r in rows if split is None or r.get("split", split) == split]
+
+
+def read_table(table: Path) -> list[dict]:
+    """Rows of a label table with their columns under the names ``path``, ``label`` (and ``rir``, lower
+    case) whatever alias of :data:`PATH_COLUMNS` / :data:`LABEL_COLUMNS` the file uses."""
     with open(table, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
-    if not rows or not {"path", "label"} <= set(rows[0]):
+    columns = {c.strip().lower(): c for c in (rows[0] if rows else {})}
+    path = next((columns[c] for c in PATH_COLUMNS if c in columns), None)
+    label = next((columns[c] for c in LABEL_COLUMNS if c in columns), None)
+    if path is None or label is None:
         raise FormatError("a label table needs the columns path and label", table)
-    return [(r["label"], root / r["path"]) for r in rows if split is None or r.get("split", split) == split]
+    rir = columns.get(RIR_COLUMN)
+    return [{**r, "path": r[path], "label": r[label], **({"rir": r[rir]} if rir else {})} for r in rows]
+
+
+def is_measured_source(source: str | Path) -> bool:
+    """Whether ``--references`` names measured scans (a set, a scan, a table of scans, a folder without
+    structure files) rather than structures."""
+    root = Path(source)
+    if root.is_file():
+        return root.suffix.lower() not in SUFFIXES
+    if not root.is_dir():
+        return False
+    table = next((root / t for t in TABLES if (root / t).is_file()), None)
+    if table is not None:
+        return not any(Path(r["path"]).suffix.lower() in SUFFIXES for r in read_table(table))
+    return not any(p.suffix.lower() in SUFFIXES or p.name.upper() == "POSCAR" for p in root.rglob("*"))
+
+
+def _rir(text: str | None, where, line: int | None = None) -> float | None:
+    if text is None or not str(text).strip():
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if value != value:  # NaN: a set's way of saying unknown
+        return None
+    if not value > 0 or value == float("inf"):
+        raise FormatError(f"RIR must be a positive number, not {text!r}", where, line)
+    return value
+
+
+def measured_entries(source: str | Path, env, wavelength: float | None = None) -> tuple[list, list[str]]:
+    """The measured references of ``source``: ([(label, name, Spectra, row, RIR or None)], one message
+    per input that could not be read). Labels: the table's, a set's row labels, else the scan's parent
+    folder (a scan directly in the folder: its stem); RIR: the table's ``rir`` column or a set's
+    ``rir`` sample column."""
+    from spectool.errors import SpectoolError
+    from spectool.io.spectra import iter_spectra
+
+    root = Path(source)
+    if not root.exists():
+        raise UsageError("--references: no such file or folder", root)
+    table = root if root.is_file() and root.suffix.lower() == ".csv" else (
+        next((root / t for t in TABLES if (root / t).is_file()), None) if root.is_dir() else None)
+    if table is not None:
+        rows = read_table(table)
+        listed = [(str(table.parent / r["path"]), r["label"], _rir(r.get("rir"), table, i + 2))
+                  for i, r in enumerate(rows)]
+    else:
+        listed = [(str(root), None, None)]
+    out, errors = [], []
+    for path, label, rir in listed:
+        for name, item in iter_spectra([path], env, wavelength):
+            if isinstance(item, SpectoolError):
+                errors.append(str(item))
+                continue
+            out += _item_entries(item, label, rir, root)
+    return out, errors
+
+
+def _item_entries(item, label: str | None, rir: float | None, root: Path) -> list:
+    """(label, name, item, row, RIR) of each row of one read :class:`Spectra`."""
+    if item.is_scan:
+        p = Path(item.name)
+        own = label or (p.stem if p.parent == root or root.is_file() else p.parent.name)
+        return [(own, p.stem, item, i, rir) for i in range(len(item))]
+    ids = item.samples.get("id")
+    rirs = item.samples.get(RIR_COLUMN)
+    entries = []
+    for i in range(len(item)):
+        name = str(ids[i]) if ids is not None else f"{Path(item.name).stem}#{i}"
+        own = label or (item.labels[i] if item.labels and item.labels[i] else name)
+        value = rir if rirs is None else _rir(str(rirs[i]), item.name)
+        entries.append((own, name, item, i, value))
+    return entries
 
 
 def pick_members(pairs: list[tuple[str, Path]], per_label: int) -> list[tuple[str, Path]]:

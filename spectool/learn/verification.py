@@ -81,6 +81,35 @@ class Verifier:
         return None
 
 
+def measured_library(predictor, entries: list, warn=None) -> dict[str, list]:
+    """label → [:class:`~spectool.fit.measured.MeasuredReference`] of measured references ``entries``
+    ((label, name, Spectra, row, RIR) as :func:`spectool.io.references.measured_entries` reads them),
+    each prepared as predict prepares a scan (the model's recipe) and cut to the 2θ span it covers.
+    ``warn(message)`` hears of each one that cannot be prepared or has no peak."""
+    from spectool.errors import SpectoolError
+    from spectool.fit.measured import measured_reference
+
+    x = np.asarray(predictor.axis.values, np.float64)
+    prepared: dict[int, np.ndarray | SpectoolError] = {}
+    library: dict[str, list] = {}
+    for label, name, item, row, rir in entries:
+        if id(item) not in prepared:
+            try:
+                prepared[id(item)] = np.asarray(predictor.prepare(item), np.float64)
+            except SpectoolError as exc:
+                prepared[id(item)] = exc
+        X = prepared[id(item)]
+        try:
+            if isinstance(X, SpectoolError):
+                raise ValueError(X.message)
+            span = covered(X[row])
+            library.setdefault(label, []).append(measured_reference(name, x[span], X[row][span], rir))
+        except ValueError as exc:
+            if warn is not None:
+                warn(f"{item.name}: {exc} (not used as a reference)")
+    return library
+
+
 def covered(y: np.ndarray) -> slice:
     """The span of a prepared row the scan covered: first to last non-zero point (resampling fills zeros)."""
     nz = np.flatnonzero(y)

@@ -225,3 +225,52 @@ def test_phases_names_both_phases_of_a_mixture_with_their_fractions(model, tmp_p
     phases = {p["label"]: p["weight_fraction"] for p in json.loads(out.stdout)["phases"]}
     assert set(phases) == {"rutile", "NaCl"}
     assert phases["rutile"] == pytest.approx(0.3, abs=0.05) and phases["NaCl"] == pytest.approx(0.7, abs=0.05)
+
+
+def _standards(folder, rirs: dict[str, float | str]):
+    """Measured references: one clean scan per phase (FWHM 0.1°) and a labels.csv with their RIRs."""
+    folder.mkdir()
+    rows = ["path,label,rir"]
+    for name, rir in rirs.items():
+        y = 1000 * _pattern(_structures()[name], X)
+        (folder / f"{name}.xy").write_text("# wavelength 1.5406\n" + "".join(f"{a:.3f} {b:.2f}\n" for a, b in zip(X, y)))
+        rows.append(f"{name}.xy,{name},{rir}")
+    (folder / "labels.csv").write_text("\n".join(rows) + "\n")
+    return folder
+
+
+def test_measured_references_give_rir_weight_fractions(model, tmp_path):
+    """rutile 25 wt % + ZnO 75 wt % with RIRs 3.4 and 5.0: each phase's strongest line ∝ W·RIR (Chung),
+    broader (FWHM 0.14°) and shifted against the standards; --references of scans names both, wt % within 5."""
+    rirs = {"rutile": 3.4, "NaCl": 4.4, "ZnO": 5.0}
+    refs = _standards(tmp_path / "standards", rirs)
+    x = np.arange(10.0, 70.0, 0.02)
+    y = np.zeros_like(x)
+    for name, w in {"rutile": 0.25, "ZnO": 0.75}.items():
+        from spectool.xrd.radiation import parse_radiation
+        from spectool.xrd.simulate import ProfileOptions, simulate_pattern
+        from spectool.fit.reference import conventional
+
+        crystal = conventional(_structures()[name])[0]
+        pattern, _ = simulate_pattern(crystal, x - 0.04, parse_radiation("CuKa12"),
+                                      ProfileOptions(shape="pseudo-voigt", fwhm=0.14))
+        y += w * rirs[name] * pattern / pattern.max()
+    y = 100 + 1000 * y / y.max() + np.random.default_rng(2).normal(0, 3, x.size)
+    scan = tmp_path / "mix.xy"
+    scan.write_text("# wavelength 1.5406\n" + "".join(f"{a:.3f} {b:.2f}\n" for a, b in zip(x, y)))
+    out = run_cli("predict", "-m", str(model), "--json", "--phases", "3", "--references", str(refs), str(scan))
+    assert out.returncode == 0, out.stderr
+    record = json.loads(out.stdout)
+    phases = {p["label"]: p for p in record["phases"]}
+    assert set(phases) == {"rutile", "ZnO"} and not record["unknown"]
+    assert phases["rutile"]["weight_fraction"] == pytest.approx(0.25, abs=0.05)
+    assert phases["ZnO"]["weight_fraction"] == pytest.approx(0.75, abs=0.05)
+    assert phases["ZnO"]["shift"] == pytest.approx(0.04, abs=0.02) and phases["ZnO"]["cell"] == []
+
+
+def test_a_bad_rir_in_the_references_table_is_one_line(model, tmp_path):
+    refs = _standards(tmp_path / "standards", {"rutile": "heavy"})
+    out = run_cli("predict", "-m", str(model), "--references", str(refs), str(_scan(tmp_path / "r.xy", "rutile")))
+    lines = out.stderr.decode().strip().splitlines()
+    assert out.returncode != 0 and len(lines) == 1
+    assert lines[0].startswith("spectool: error:") and "labels.csv:2" in lines[0] and "RIR" in lines[0]

@@ -126,3 +126,26 @@ def test_a_lone_phase_is_not_split_into_two(zoo_refs, wide_library):
                        {**wide_library, "look-alike": [lookalike]}, LINES, VerifyOptions(beam=2, max_phases=2))
     assert verdict.labels == ["ZnO"]
     assert verdict.phases.phases[0].weight_fraction == pytest.approx(1.0)
+
+
+def test_the_mixture_search_fits_every_member_of_a_proposed_label(zoo_refs):
+    """A type-level library: label "rutile-type" has a member 12 % too large (out of the ±5 % cell bound)
+    and the right one. Search–match names the label only through the wrong member; the joint fit tries
+    both members and keeps the right one, so rutile is found with its fraction."""
+    ref, crystal = zoo_refs["rutile"]
+    big = reference_from_crystal(strained(crystal, 1.12, 1.12, 1.12), "tetragonal", "rutile-big", ref.mass)
+    library = {"NaCl": [zoo_refs["NaCl"][0]], "rutile-type": [big, ref]}
+
+    def search(pattern, zero):  # names rutile-type by its wrong member only
+        return [("rutile-type", big, 1.0), ("NaCl", zoo_refs["NaCl"][0], 0.5)]
+
+    def propose(y):  # the network knows NaCl only
+        return [("NaCl", 0.9)]
+
+    fractions = {"NaCl": 0.6, "rutile": 0.4}
+    y = _mixture(zoo_refs, fractions, 7)
+    verdict = identify(GRID, y, propose, library, LINES, VerifyOptions(beam=2, max_phases=3, all_members=True),
+                       search=search)
+    found = {p.name: p.weight_fraction for p in verdict.phases.phases}
+    assert sorted(verdict.labels) == ["NaCl", "rutile-type"] and set(found) == {"NaCl", "rutile"}
+    assert found["rutile"] == pytest.approx(0.4, abs=0.05)

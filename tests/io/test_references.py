@@ -1,0 +1,56 @@
+"""--references sources: structures or measured scans, labels and RIRs from a table, a set or file names."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from spectool.env import Env
+from spectool.errors import FormatError
+from spectool.io.references import is_measured_source, measured_entries
+from tests.conftest import ROOT
+
+
+def _scan(path, peak: float):
+    x = np.arange(10.0, 60.0, 0.05)
+    y = 10 + 1000 * np.exp(-0.5 * ((x - peak) / 0.05) ** 2)
+    path.write_text("".join(f"{a:.3f} {b:.2f}\n" for a, b in zip(x, y)))
+
+
+def test_structures_and_scans_are_told_apart(tmp_path):
+    (tmp_path / "cifs").mkdir()
+    shutil.copy(ROOT / "tests" / "data" / "cifs" / "nacl_Fm-3m.cif", tmp_path / "cifs" / "NaCl.cif")
+    (tmp_path / "scans").mkdir()
+    _scan(tmp_path / "scans" / "quartz.xy", 26.6)
+    assert not is_measured_source(tmp_path / "cifs")
+    assert is_measured_source(tmp_path / "scans") and is_measured_source(tmp_path / "scans" / "quartz.xy")
+
+
+def test_a_table_names_labels_and_rirs_under_powdr_column_names(tmp_path):
+    _scan(tmp_path / "QUARTZ.xy", 26.6)
+    _scan(tmp_path / "CAL.xy", 29.4)
+    table = tmp_path / "refs.csv"
+    table.write_text("file,phase_id,phase_name,rir\nQUARTZ.xy,QUARTZ,Quartz,3.54\nCAL.xy,CAL,Calcite,\n")
+    assert is_measured_source(table)
+    entries, errors = measured_entries(table, Env(), wavelength=1.5406)
+    assert not errors
+    assert [(label, name, rir) for label, name, _, _, rir in entries] == [("Quartz", "QUARTZ", 3.54),
+                                                                         ("Calcite", "CAL", None)]
+
+
+def test_without_a_table_labels_are_file_stems_and_subfolders(tmp_path):
+    _scan(tmp_path / "quartz.xy", 26.6)
+    (tmp_path / "calcite").mkdir()
+    _scan(tmp_path / "calcite" / "std-1.xy", 29.4)
+    entries, _ = measured_entries(tmp_path, Env(), wavelength=1.5406)
+    assert sorted((label, name) for label, name, *_ in entries) == [("calcite", "std-1"), ("quartz", "quartz")]
+
+
+def test_a_bad_rir_names_the_table_line(tmp_path):
+    _scan(tmp_path / "q.xy", 26.6)
+    (tmp_path / "labels.csv").write_text("path,label,rir\nq.xy,quartz,-2\n")
+    with pytest.raises(FormatError) as err:
+        measured_entries(tmp_path, Env())
+    assert "labels.csv:2: RIR must be a positive number" in str(err.value)
