@@ -97,6 +97,17 @@ def library_names(folder: Path) -> dict[str, str]:
     return out
 
 
+def library_label_sets(folder: Path) -> dict[str, set[str]]:
+    """Lower-case name → every type label whose structures carry it (a mineral can name two types:
+    α-quartz in P3₁21 and in P3₂21, enantiomorphs with one powder pattern, are two keys)."""
+    out: dict[str, set[str]] = {}
+    with open(folder / "names.csv", newline="") as f:
+        for row in csv.DictReader(f):
+            for part in _parts(row["name"]):
+                out.setdefault(part, set()).add(row["label"])
+    return out
+
+
 def _parts(name: str) -> list[str]:
     """A name and its leading word: ``Quartz low`` → [``quartz low``, ``quartz``]; ``alpha-Quartz (low
     Quartz)`` → also ``quartz``."""

@@ -38,10 +38,12 @@ MEASURED = {
 NOT_IN_LIBRARY = ["DOLOMITE (no dolomite type in pymatgen's AFLOW library)"]
 
 
-def ranks_of(scores: np.ndarray, truth: list[int]) -> np.ndarray:
-    """Rank (1 = best) of the true class in each row of scores (N, C)."""
+def ranks_of(scores: np.ndarray, truth: list) -> np.ndarray:
+    """Rank (1 = best) of the true class in each row of scores (N, C); a truth may be a set of
+    classes (every type its mineral names), then the best-ranked of them counts."""
     order = np.argsort(-scores, axis=1, kind="stable")
-    return np.array([int(np.flatnonzero(order[i] == t)[0]) + 1 for i, t in enumerate(truth)])
+    return np.array([int(np.flatnonzero(np.isin(order[i], list(t) if isinstance(t, (set, frozenset)) else [t]))[0]) + 1
+                     for i, t in enumerate(truth)])
 
 
 def topk(ranks: np.ndarray) -> str:
@@ -81,11 +83,18 @@ def search_match(X: np.ndarray, lib: np.ndarray, lib_labels: list[int], n_classe
     return scores
 
 
-def covered_references(folder: Path) -> dict[str, str]:
-    """RockJock reference id → library type label, for the references the library covers."""
-    from benchmarks.bench_corpus_coverage import coverage, library_names, references
+def covered_references(folder: Path) -> dict[str, frozenset[str]]:
+    """RockJock reference id → the library type labels its mineral names, for the references the
+    library covers (bench_corpus_coverage's rule)."""
+    from benchmarks.bench_corpus_coverage import accepted, coverage, library_label_sets, library_names, references
 
-    return dict(coverage(references(), library_names(folder))[0])
+    sets = library_label_sets(folder)
+    names = dict(references())
+    out = {}
+    for phase_id, label in coverage(references(), library_names(folder))[0]:
+        labels = {label} | {lab for n in accepted(phase_id, names[phase_id]) for lab in sets.get(n, ())}
+        out[phase_id] = frozenset(labels)
+    return out
 
 
 def measured(predictor, mapping: dict[str, str] | None = None) -> tuple[np.ndarray, list[int], list[str]]:
@@ -96,12 +105,13 @@ def measured(predictor, mapping: dict[str, str] | None = None) -> tuple[np.ndarr
     X, truth, names = [], [], []
     for mineral, label in (mapping or MEASURED).items():
         path = ROCKJOCK / f"{mineral}.xy"
-        if not path.exists() or label not in index:
+        labels = {label} if isinstance(label, str) else set(label)
+        if not path.exists() or not labels & set(index):
             print(f"  skipped {mineral}: " + ("no file" if not path.exists() else f"type {label} not in the model"))
             continue
         for _, item in iter_spectra([str(path)], Env(), wavelength=1.5406):
             X.append(predictor.prepare(item)[0])
-            truth.append(index[label])
+            truth.append(frozenset(index[lab] for lab in labels if lab in index))
             names.append(mineral)
     return np.stack(X), truth, names
 
@@ -166,9 +176,10 @@ def main() -> None:
     order = np.argsort(-pred.scores, axis=1)
     print("\nper measured pattern (true type: model's top-1, rank of the true type; search–match rank):")
     base = ranks_of(search_match_scores(X, lib, lib_labels, C, x), truth)
+    model = ranks_of(pred.scores, truth)
     for i, name in enumerate(names):
-        rank = int(np.flatnonzero(order[i] == truth[i])[0]) + 1
-        print(f"  {name:13} {predictor.labels[truth[i]]:22} model: {predictor.labels[order[i, 0]]:22} rank {rank:3}   "
+        true = "/".join(sorted(predictor.labels[t] for t in truth[i]))
+        print(f"  {name:24} {true:22} model: {predictor.labels[order[i, 0]]:22} rank {model[i]:3}   "
               f"search–match rank {base[i]:3}")
     if not args.library:
         print("not covered: " + "; ".join(NOT_IN_LIBRARY))
