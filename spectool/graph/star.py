@@ -35,8 +35,9 @@ class StarGraphs:
         return int(self.sample.max()) + 1 if len(self.sample) else 0
 
     def tensors(self) -> dict[str, np.ndarray]:
-        """What the model reads; vectors and sites stay here for explanations."""
-        return {"centre": self.centre, "numbers": self.numbers, "distances": self.distances, "sample": self.sample}
+        """What the model reads (the sites stay here for explanations)."""
+        return {"centre": self.centre, "numbers": self.numbers, "distances": self.distances,
+                "vectors": self.vectors, "sample": self.sample}
 
     @classmethod
     def concat(cls, parts: list["StarGraphs"]) -> "StarGraphs":

@@ -1,6 +1,6 @@
 """Training and evaluating structure → spectrum models (``train --task spectrum``).
 
-L1 loss, AdamW, the whole validation set scored after every epoch, early stopping on its MAE (the
+L1 loss, AdamW, outputs centred on the training spectra (the model's ``set_target``), the whole validation set scored after every epoch, early stopping on its MAE (the
 weights of the best epoch are the ones returned), seeded by an explicit ``torch.Generator`` and numpy
 ``Generator``. The loop reports through a callback and never prints.
 """
@@ -57,6 +57,7 @@ def fit_spectra(model, graphs, Y: np.ndarray, train_rows, val_rows, config: FitC
     torch.manual_seed(config.seed)
     model = model.to(device)
     target = torch.as_tensor(np.asarray(Y, np.float32), device=device)
+    model.set_target(target[torch.as_tensor(np.asarray(train_rows), device=target.device)])
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, config.epochs, eta_min=config.lr / 20)
     rng, start = np.random.default_rng(config.seed), time.perf_counter()

@@ -71,7 +71,20 @@ class SpectrumFromGraph(nn.Module):
         return mean_by_sample(self.graph_embeddings(batch), batch["sample"], batch["n_samples"])
 
     def forward_head(self, features: torch.Tensor) -> torch.Tensor:
-        return self.head(features)
+        """(S, D) → (S, L): the training spectra's mean plus their spread times the head's output."""
+        return self.spectrum_mean + self.spectrum_scale * self.head(features)
+
+    def init_target(self, length: int) -> None:
+        """The buffers :meth:`set_target` fills (saved with the weights): mean spectrum (L,), scale ()."""
+        self.register_buffer("spectrum_mean", torch.zeros(length))
+        self.register_buffer("spectrum_scale", torch.ones(()))
+
+    @torch.no_grad()
+    def set_target(self, Y: torch.Tensor) -> None:
+        """Centre the outputs on the training spectra ``Y`` (N, L): their mean, and their standard deviation
+        about it (one number), so the head learns differences of order 1 from the start."""
+        self.spectrum_mean.copy_(Y.mean(0))
+        self.spectrum_scale.fill_(float((Y - Y.mean(0)).std().clamp(min=1e-6)) if len(Y) > 1 else 1.0)
 
     def forward(self, batch: dict) -> torch.Tensor:
         return self.forward_head(self.forward_features(batch))
