@@ -44,10 +44,19 @@ def explain(
     Inputs are sets or raw scans; raw scans go through the checkpoint's preprocess recipe and must end on its training
     axis. The output set holds the model's input rows (/entry/data) and /entry/explain: one (N, L) map per method on
     the same axis, the explained class, its probability and, for a ViT, the [CLS] attention of every layer and head.
+
+    With a structure → spectrum model (train --task spectrum), INPUT are structure files or paired sets, and the
+    result is a table of each head's attention on each neighbour of every absorbing site (--png DIR: one bar chart
+    per site); -o is not used.
     """
-    from spectool.io.checkpoint import load_checkpoint
+    from spectool.io.checkpoint import load_checkpoint, read_header
     from spectool.io.stdio import refuse_binary_to_terminal
 
+    if read_header(model).meta["task"] == "spectrum":
+        from spectool.cli.explain_spectrum import explain_spectra_command
+
+        return explain_spectra_command(env, load_checkpoint(model, resolve_device(device)), inputs, png,
+                                       resolve_device(device))
     refuse_binary_to_terminal(output, env)
     if output.lower().endswith(".npy"):
         raise UsageError("explain writes an HDF5 set (.h5): the maps need /entry/explain", output)

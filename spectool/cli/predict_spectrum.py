@@ -30,7 +30,7 @@ def predict_spectra_command(env: Env, ckpt, inputs: list[str], output: str | Non
     from spectool.learn.spectrum import predict_spectra
 
     batch = Batch(env, noun="structure")
-    got = _read(env, ckpt, inputs, batch, evaluate)
+    got = read_samples(env, ckpt, inputs, batch, evaluate)
     if got.graphs:
         P = predict_spectra(ckpt.model, concat(got.graphs), device)
         if output:
@@ -45,7 +45,7 @@ def predict_spectra_command(env: Env, ckpt, inputs: list[str], output: str | Non
     batch.finish()
 
 
-def _read(env: Env, ckpt, inputs: list[str], batch: Batch, evaluate: bool) -> _Samples:
+def read_samples(env: Env, ckpt, inputs: list[str], batch: Batch, evaluate: bool) -> _Samples:
     from spectool.io.inputs import expand_inputs
     from spectool.io.pairs import STRUCTURE_SUFFIXES, is_paired_set, read_pairs
     from spectool.io.sets import SET_SUFFIXES

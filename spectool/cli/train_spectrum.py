@@ -56,7 +56,9 @@ def _model(o, length: int):
     from spectool.learn.settings import _model_args
     from spectool.models.registry import create_model, model_kind
 
-    name = o.model if "model" in o.given else DEFAULT_MODEL
+    from spectool.learn.job import canonical_model
+
+    name = canonical_model(o.model) if "model" in o.given else DEFAULT_MODEL
     if model_kind(name) != "graph":
         raise UsageError(f"--task spectrum needs a structure → spectrum model (gat, alignn), not {name!r}")
     torch.manual_seed(o.seed)

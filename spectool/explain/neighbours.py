@@ -50,3 +50,25 @@ def attention_rows(ids: list[str], graphs, attention: NeighbourAttention) -> lis
                          "distance": float(graphs.distances[g, j]),
                          **{f"head{h + 1}": float(w) for h, w in enumerate(heads)}, "mean": float(heads.mean())})
     return rows
+
+
+def neighbourhood_figure(rows: list[dict], title: str):
+    """One absorbing site's neighbours: each head's attention (bars) against the neighbour's distance (Å),
+    each bar labelled by the neighbour's element. ``rows``: :func:`attention_rows` of one site."""
+    from spectool.explain.plots import _figure
+
+    fig = _figure(figsize=(7, 3.2), dpi=110)
+    ax = fig.add_subplot(1, 1, 1)
+    heads = sorted(k for k in rows[0] if k.startswith("head")) if rows else []
+    width = 0.8 / max(len(heads), 1)
+    x = np.arange(len(rows))
+    for h, head in enumerate(heads):
+        ax.bar(x + (h - (len(heads) - 1) / 2) * width, [r[head] for r in rows], width, label=head)
+    ax.set_xticks(x, [f"{r['element']}\n{r['distance']:.2f}" for r in rows], fontsize=7)
+    ax.set_xlabel("neighbour (element, distance / Å), nearest first")
+    ax.set_ylabel("attention")
+    ax.set_title(title, fontsize=9)
+    if heads:
+        ax.legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    return fig

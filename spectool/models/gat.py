@@ -2,8 +2,7 @@
 
 Each absorbing site is a star graph: the absorber and its k nearest neighbours (virtual atoms at the
 cutoff when fewer; their messages vanish through the smooth cutoff and attention ignores them). Node
-features come from the electron configuration, edges are 64 Gaussian RBFs of the distance, beside the
-same expansion of the neighbour's distances to the other neighbours, summed (:meth:`AbsorberGAT.shell`). ``layers``
+features come from the electron configuration, edges are 64 Gaussian RBFs of the distance. ``layers``
 rounds of message passing on the star (each neighbour updated from itself, the absorber and its edge;
 the absorber from the cutoff-weighted sum of messages), then ``heads``-head attention of the absorber over
 its neighbours; the absorber state and the attended neighbours form the graph embedding; a two-layer
@@ -76,7 +75,7 @@ class AbsorberGAT(SpectrumFromGraph):
         self.output_length, self.num_features = int(output_length), 2 * hidden
         self.elements = ElementFeatures(hidden)
         self.rbf = GaussianRBF(n_rbf, cutoff)
-        self.edge = nn.Sequential(nn.Linear(2 * n_rbf, hidden), nn.SiLU())
+        self.edge = nn.Sequential(nn.Linear(n_rbf, hidden), nn.SiLU())
         self.convs = nn.ModuleList(StarConv(hidden) for _ in range(layers))
         self.attention = NeighbourAttention(hidden, heads)
         self.head = mlp_head(2 * hidden, 2 * hidden, self.output_length)
@@ -87,17 +86,8 @@ class AbsorberGAT(SpectrumFromGraph):
         """(G, 2·hidden): the absorber's final state beside what its attention gathered."""
         d, z = batch["distances"], batch["numbers"]
         weight, real = smooth_cutoff(d, self.rbf.cutoff), z > 0
-        edge = self.edge(torch.cat([self.rbf(d), self.shell(batch["vectors"], real)], -1))
-        hc, hn = self.elements(batch["centre"]), self.elements(z)
+        hc, hn, edge = self.elements(batch["centre"]), self.elements(z), self.edge(self.rbf(d))
         for conv in self.convs:
             hc, hn = conv(hc, hn, edge, weight)
         return torch.cat([hc, self.attention(hc, hn, edge, real)], -1)
-
-    def shell(self, vectors: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
-        """(G, k, n_rbf): around each neighbour, the RBF-expanded distances to the other real neighbours,
-        summed — which neighbours are bonded to which, without a message per pair."""
-        pair = torch.linalg.vector_norm(vectors[:, :, None, :] - vectors[:, None, :, :], dim=-1)
-        both = real[:, :, None] & real[:, None, :]
-        both = both & ~torch.eye(real.shape[1], dtype=torch.bool, device=real.device)
-        return (self.rbf(pair) * both[..., None]).sum(2) / real.shape[1]
 
