@@ -95,7 +95,7 @@ def gat(atoms, Y, train, test, seed, args):
     model = create_model("gat", output_length=Y.shape[1], hidden=args.hidden, layers=args.layers)
     graphs = build_graphs(model, [atoms[i] for i in train], "Fe")
     fit_rows, val_rows = split_rows(len(train), 0.1, seed)
-    config = FitConfig(epochs=args.epochs, batch_size=args.batch, lr=args.lr, weight_decay=1e-4,
+    config = FitConfig(epochs=args.epochs, batch_size=args.batch, lr=args.lr, weight_decay=getattr(args, "weight_decay", 1e-4),
                        patience=args.patience, seed=seed)
     result = fit_spectra(model, graphs, Y[train], fit_rows, val_rows, config)
     test_graphs = build_graphs(model, [atoms[i] for i in test], "Fe")

@@ -121,3 +121,25 @@ def _rows(env: Env, rows: list[dict], columns) -> None:
     from spectool.io.results import write_rows
 
     write_rows(env, rows, columns)
+
+
+def embed_spectra_command(env: Env, ckpt, inputs: list[str], output: str, device) -> None:
+    """Graph embeddings (the model's ``forward_features``, mean over a structure's absorbing sites) of
+    every structure of ``inputs`` as a set (X (S, D) on an index axis) for ``cluster``."""
+    import numpy as np
+
+    from spectool.io.sets import history_record, write_set
+    from spectool.learn.graphdata import concat
+    from spectool.learn.spectrum import embed_graphs
+    from spectool.spectra import Axis, Chunk, SetMeta
+
+    batch = Batch(env, noun="structure")
+    got = read_samples(env, ckpt, inputs, batch, evaluate=False)
+    if got.graphs:
+        F = embed_graphs(ckpt.model, concat(got.graphs), device)
+        samples = {"id": np.array(got.ids, dtype=object), "structure": np.array(got.structures, dtype=object)}
+        record = history_record("embed", {"model": ckpt.meta["model"]["name"], "source": "graph-embedding"}, [])
+        write_set(output, SetMeta(axis=Axis.index(F.shape[1]), kind="other"),
+                  Chunk(np.asarray(F, np.float32), samples=samples), env, record)
+        env.info(f"embed: {len(F)} graph embeddings of {F.shape[1]} features written to {output}")
+    batch.finish()

@@ -129,3 +129,16 @@ def test_explain_tabulates_attention_per_neighbour_and_head_and_draws_each_site(
     assert [r["rank"] for r in rows] == list(range(1, len(rows) + 1))
     assert abs(sum(r["head1"] for r in rows) - 1.0) < 1e-4  # over the real neighbours
     assert (tmp_path / "png" / "m01_site0.png").stat().st_size > 1000
+
+
+def test_embed_writes_graph_embeddings_that_ward_clusters(model, paired, tmp_path):
+    feats = tmp_path / "emb.h5"
+    result = run_cli("embed", "-m", str(model[0]), str(paired[2]), "-o", str(feats))
+    assert result.returncode == 0, result.stderr.decode()
+    with h5py.File(feats) as f:
+        assert f["entry/data/X"].shape[0] == 24 and np.isfinite(f["entry/data/X"][:]).all()
+        assert f["entry/samples/id"][0].decode() == "m00"
+    clustered = run_cli("cluster", str(feats), "--method", "ward", "--png", str(tmp_path / "c.png"),
+                        "-o", str(tmp_path / "c.h5"))
+    assert clustered.returncode == 0, clustered.stderr.decode()
+    assert (tmp_path / "c_dendrogram.png").exists()
