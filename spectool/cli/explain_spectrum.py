@@ -16,6 +16,10 @@ def explain_spectra_command(env: Env, ckpt, inputs: list[str], png: str | None, 
     from spectool.io.results import write_rows
     from spectool.learn.graphdata import concat, to_batch
 
+    if not ckpt.model.explain_hooks().attention:
+        from spectool.errors import UsageError
+
+        raise UsageError(f"{ckpt.meta['model']['name']} has no attention to show (gat has)")
     batch = Batch(env, noun="structure")
     got = read_samples(env, ckpt, inputs, batch, evaluate=False)
     if got.graphs:

@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from spectool.errors import UsageError
 
-_FAMILIES = ("vit1d", "cnn1d", "resnet1d", "ensemble", "classical", "gat")
+_FAMILIES = ("vit1d", "cnn1d", "resnet1d", "ensemble", "classical", "gat", "alignn")
 KINDS = ("network", "ensemble", "classical", "graph")
 
 _REGISTRY: dict[str, type] = {}

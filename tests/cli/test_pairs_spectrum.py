@@ -142,3 +142,15 @@ def test_embed_writes_graph_embeddings_that_ward_clusters(model, paired, tmp_pat
                         "-o", str(tmp_path / "c.h5"))
     assert clustered.returncode == 0, clustered.stderr.decode()
     assert (tmp_path / "c_dendrogram.png").exists()
+
+
+def test_the_line_graph_model_trains_and_predicts_from_the_same_pairs(paired, tmp_path):
+    path = tmp_path / "alignn.safetensors"
+    result = run_cli("train", str(paired[2]), "--task", "spectrum", "--model", "alignn", "--epochs", "1",
+                     "--arg", "hidden=8", "--arg", "layers=1", "--arg", "n_rbf=8", "--arg", "k=4",
+                     "--threads", "1", "-o", str(path))
+    assert result.returncode == 0, result.stderr.decode()
+    evaluated = run_cli("predict", "-m", str(path), str(paired[2]), "--eval")
+    assert evaluated.returncode == 0 and evaluated.stdout.decode().splitlines()[-1].startswith("overall")
+    explained = run_cli("explain", "-m", str(path), str(paired[2]))
+    assert explained.returncode == 2 and "no attention to show" in explained.stderr.decode()

@@ -102,3 +102,14 @@ def test_one_graph_per_absorbing_site_and_samples_kept_apart():
     assert graphs.sample.tolist() == [0, 0, 1] and graphs.site.tolist() == [0, 1, 0]
     again = graphs.of_samples(np.array([1, 0]))
     assert again.sample.tolist() == [0, 1, 1] and again.site.tolist() == [0, 0, 1]
+
+
+def test_line_graph_bonds_and_angles():
+    from spectool.graph.line import line_graph, line_graphs
+
+    bent = parse_xyz("3\n\nO 0 0 0\nH 1 0 0\nH 0 1 0\n")
+    g = line_graph(bent, k=2, cutoff=1.2)  # O–H bonds only (H···H is 1.41 Å)
+    assert sorted(zip(g.src.tolist(), g.dst.tolist())) == [(0, 1), (0, 2), (1, 0), (2, 0)]
+    assert len(g.cosines) == 2 and np.allclose(g.cosines, 0.0, atol=1e-6)  # the right angle at O, both ways
+    batch = line_graphs([bent, bent], k=2, cutoff=1.2).tensors()
+    assert batch["sample"].tolist() == [0, 0, 0, 1, 1, 1] and batch["src"].max() == 5 and batch["bond_a"].max() == 5
