@@ -37,6 +37,11 @@ def explain(
     batch_size: Annotated[int, typer.Option(min=1, help="Spectra per forward pass.")] = 64,
     from_wavelength: Annotated[Optional[float], typer.Option(
         help="Wavelength in Å of scans that do not state one (for the recipe's bragg step).")] = None,
+    neurons: Annotated[Optional[int], typer.Option(min=2, metavar="K", help=(
+        "Structure → spectrum models: also cluster the graph-embedding neurons by their responses over the inputs "
+        "into K groups, each with the structural descriptor that best separates the samples it responds to "
+        "(a second table, after the attention one)."))] = None,
+    seed: Annotated[int, typer.Option(help="Seed for --neurons (PCA, k-means).")] = 0,
     device: DeviceOpt = DEFAULT_DEVICE,
 ) -> None:
     """Explain a model's decisions: which parts of each spectrum drive its class.
@@ -56,7 +61,7 @@ def explain(
         from spectool.cli.explain_spectrum import explain_spectra_command
 
         return explain_spectra_command(env, load_checkpoint(model, resolve_device(device)), inputs, png,
-                                       resolve_device(device))
+                                       resolve_device(device), neurons, seed)
     refuse_binary_to_terminal(output, env)
     if output.lower().endswith(".npy"):
         raise UsageError("explain writes an HDF5 set (.h5): the maps need /entry/explain", output)

@@ -131,6 +131,17 @@ def test_explain_tabulates_attention_per_neighbour_and_head_and_draws_each_site(
     assert (tmp_path / "png" / "m01_site0.png").stat().st_size > 1000
 
 
+def test_explain_neurons_reports_each_group_with_its_best_descriptor(model, paired):
+    result = run_cli("explain", "-m", str(model[0]), str(paired[2]), "--neurons", "3")
+    assert result.returncode == 0, result.stderr.decode()
+    lines = result.stdout.decode().splitlines()
+    start = lines.index("group\tneurons\tsamples\tdescriptor\td\tresponders\tothers")
+    groups = [line.split("\t") for line in lines[start + 1:]]
+    assert 1 <= len(groups) <= 3 and sum(int(g[1]) for g in groups) <= 16  # hidden=8: 16 features
+    assert all(g[3] in ("coordination", "shell_distance", "nearest", "mean_distance") or g[3].startswith("shell_")
+               for g in groups)
+
+
 def test_embed_writes_graph_embeddings_that_ward_clusters(model, paired, tmp_path):
     feats = tmp_path / "emb.h5"
     result = run_cli("embed", "-m", str(model[0]), str(paired[2]), "-o", str(feats))
