@@ -28,6 +28,16 @@ def configuration(z: int) -> np.ndarray:
     return out
 
 
+def valence(occ: np.ndarray) -> float:
+    """Valence electrons of a configuration (19,): those of the outermost shell, plus the last-filled
+    subshell when it is an inner d or f one (Fe: 4s² + 3d⁶ = 8)."""
+    filled = np.flatnonzero(occ)
+    period = max(int(SUBSHELLS[i][0]) for i in filled)
+    outer = sum(occ[i] for i in filled if int(SUBSHELLS[i][0]) == period)
+    last = int(filled[-1])
+    return float(outer + (occ[last] if int(SUBSHELLS[last][0]) < period else 0.0))
+
+
 @lru_cache(maxsize=1)
 def feature_table() -> np.ndarray:
     """(MAX_Z + 1, N_FEATURES) float32: row z is element z's features, row 0 the virtual atom."""
@@ -35,10 +45,6 @@ def feature_table() -> np.ndarray:
     capacity = np.array([CAPACITY[s[1]] for s in SUBSHELLS], dtype=np.float64)
     for z in range(1, MAX_Z + 1):
         occ = configuration(z)
-        last = int(np.flatnonzero(occ)[-1])
-        period = max(int(s[0]) for s, o in zip(SUBSHELLS, occ) if o)
-        valence = sum(o for s, o in zip(SUBSHELLS[:last + 1], occ) if int(s[0]) == period or s[1] in "df"
-                      and s == SUBSHELLS[last])
         table[z, :len(SUBSHELLS)] = occ / capacity
-        table[z, -2:] = valence / 10.0, z / 100.0
+        table[z, -2:] = valence(occ) / 10.0, z / 100.0
     return table

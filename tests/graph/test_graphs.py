@@ -8,7 +8,7 @@ import pytest
 
 from spectool.errors import FormatError
 from spectool.graph.atoms import Atoms, atoms_from_crystal, parse_xyz
-from spectool.graph.features import N_FEATURES, configuration, feature_table
+from spectool.graph.features import N_FEATURES, configuration, feature_table, valence
 from spectool.graph.neighbours import nearest
 from spectool.graph.star import star_graphs
 from tests.conftest import DATA
@@ -43,6 +43,7 @@ def test_a_structure_without_the_absorber_is_refused():
 def test_electron_configuration_features():
     assert configuration(26)[:7].tolist() == [2, 2, 6, 2, 6, 2, 6]  # Fe: [Ar] 4s2 3d6
     assert configuration(118).sum() == 118
+    assert [valence(configuration(z)) for z in (1, 8, 26, 29)] == [1, 6, 8, 11]
     table = feature_table()
     assert table.shape == (119, N_FEATURES) and not table[0].any()
     assert len({tuple(row) for row in table[1:]}) == 118  # every element its own features
