@@ -58,6 +58,7 @@ COMMANDS = (  # one module per subcommand; importing it registers the command
     "info",
     "merge",
     "ops",
+    "pairs",
     "predict",
     "preprocess",
     "simulate",

@@ -39,12 +39,19 @@ def embed(
 
     The output set holds the features as X (N, D) on an axis of quantity "index", with the inputs' labels and sample
     columns, and /entry/embedding describing where they came from. Raw scans go through the checkpoint's recipe.
+    With a structure → spectrum model (train --task spectrum), INPUT are structure files or paired sets and the
+    features are the graph embeddings (mean over each structure's absorbing sites).
     """
     from spectool.io.stdio import refuse_binary_to_terminal
 
     refuse_binary_to_terminal(output, env)
     if model is None and not raw:
         raise UsageError("give --model MODEL, or --raw for PCA features of the patterns")
+    if model and not raw and _task(model) == "spectrum":
+        from spectool.cli.predict_spectrum import embed_spectra_command
+        from spectool.learn.device import resolve_device
+
+        return embed_spectra_command(env, _load(model, device), inputs, output, resolve_device(device))
     ckpt = _load(model, device) if model else None
     rows, batch = _collect(env, inputs, ckpt, from_wavelength)
     if raw:
@@ -121,3 +128,9 @@ def _write(env: Env, output: str, rows: list, parts: list, description: dict, ex
         for name, values in extra.items():
             group.put(name, values)
     env.info(f"embed: {out.n} feature vectors of {dims} dimensions written to {output}")
+
+
+def _task(model: str) -> str | None:
+    from spectool.io.checkpoint import read_header
+
+    return read_header(model).meta["task"]

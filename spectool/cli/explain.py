@@ -37,6 +37,11 @@ def explain(
     batch_size: Annotated[int, typer.Option(min=1, help="Spectra per forward pass.")] = 64,
     from_wavelength: Annotated[Optional[float], typer.Option(
         help="Wavelength in Å of scans that do not state one (for the recipe's bragg step).")] = None,
+    neurons: Annotated[Optional[int], typer.Option(min=2, metavar="K", help=(
+        "Structure → spectrum models: also cluster the graph-embedding neurons by their responses over the inputs "
+        "into K groups, each with the structural descriptor that best separates the samples it responds to "
+        "(a second table, after the attention one)."))] = None,
+    seed: Annotated[int, typer.Option(help="Seed for --neurons (PCA, k-means).")] = 0,
     device: DeviceOpt = DEFAULT_DEVICE,
 ) -> None:
     """Explain a model's decisions: which parts of each spectrum drive its class.
@@ -44,10 +49,19 @@ def explain(
     Inputs are sets or raw scans; raw scans go through the checkpoint's preprocess recipe and must end on its training
     axis. The output set holds the model's input rows (/entry/data) and /entry/explain: one (N, L) map per method on
     the same axis, the explained class, its probability and, for a ViT, the [CLS] attention of every layer and head.
+
+    With a structure → spectrum model (train --task spectrum), INPUT are structure files or paired sets, and the
+    result is a table of each head's attention on each neighbour of every absorbing site (--png DIR: one bar chart
+    per site); -o is not used.
     """
-    from spectool.io.checkpoint import load_checkpoint
+    from spectool.io.checkpoint import load_checkpoint, read_header
     from spectool.io.stdio import refuse_binary_to_terminal
 
+    if read_header(model).meta["task"] == "spectrum":
+        from spectool.cli.explain_spectrum import explain_spectra_command
+
+        return explain_spectra_command(env, load_checkpoint(model, resolve_device(device)), inputs, png,
+                                       resolve_device(device), neurons, seed)
     refuse_binary_to_terminal(output, env)
     if output.lower().endswith(".npy"):
         raise UsageError("explain writes an HDF5 set (.h5): the maps need /entry/explain", output)

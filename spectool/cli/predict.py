@@ -46,7 +46,9 @@ def predict(
     skip_existing: Annotated[bool, typer.Option(help="With --output-dir: skip scans that have a result.")] = False,
     fail_under: Annotated[Optional[float], typer.Option(metavar="P", min=0.0, max=1.0,
                                                         help="Exit 3 when a best score is below P (0..1).")] = None,
-    evaluate: Annotated[bool, typer.Option("--eval", help="Labelled sets: top-1/3/5 accuracy and a confusion matrix.")] = False,
+    evaluate: Annotated[bool, typer.Option("--eval", help=(
+        "Labelled sets: top-1/3/5 accuracy and a confusion matrix; with a structure → spectrum model, paired sets: "
+        "MAE and R² per sample and overall."))] = False,
     confusion: Annotated[str, typer.Option(metavar="PREFIX", help="With --eval: PREFIX.csv and PREFIX.png.")] = "confusion",
     wavelength: Annotated[Optional[float], typer.Option(help="Wavelength in Å of scans that state none.")] = None,
     min_coverage: Annotated[float, typer.Option(min=0, max=1, help="Least fraction of the model's axis a scan must cover.")] = 0.5,
@@ -79,14 +81,23 @@ def predict(
 ) -> None:
     """Identify spectra with a trained model: top-k labels with scores, reliability and an OOD flag.
 
+    With a structure → spectrum model (train --task spectrum), INPUT are structure files or paired sets: the
+    predicted spectra go to -o as a set, the table gives each one's peak; --eval compares with the pairs' spectra.
+
     Raw scans in any format spectool reads go through the checkpoint's recipe (wavelength conversion, resampling
     onto the training axis, baseline, normalisation); sets already on the training axis are scored as they are.
     A table on a terminal, TSV when piped, JSON Lines with --json.
     """
-    from spectool.io.checkpoint import load_checkpoint
+    from spectool.io.checkpoint import load_checkpoint, read_header
     from spectool.learn.device import resolve_device
     from spectool.learn.inference import Predictor
 
+    if read_header(_model_path(model)).meta["task"] == "spectrum":
+        from spectool.cli.predict_spectrum import predict_spectra_command
+
+        torch_device = resolve_device(device)
+        ckpt = load_checkpoint(_model_path(model), device=torch_device)
+        return predict_spectra_command(env, ckpt, inputs, output, evaluate, torch_device)
     if evaluate:
         _require_labelled_set(inputs, env)
     torch_device = resolve_device(device)

@@ -12,7 +12,8 @@ from spectool.env import Env
 from spectool.errors import SpectoolError
 
 STEP_HELP = ("A step NAME[:key=value,…], applied in the order given (repeatable): crop, resample, savgol, baseline, "
-             "normalize, clip, absorbance, wavenumber, raman_shift, despike, bragg. E.g. --step savgol:window=21,order=3 "
+             "normalize, clip, absorbance, wavenumber, raman_shift, despike, bragg, edge (XANES onto an edge window). "
+             "E.g. --step savgol:window=21,order=3 "
              "--step baseline:method=arpls --step normalize:method=max. `spectool ops` lists parameters.")
 
 

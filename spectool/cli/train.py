@@ -38,6 +38,10 @@ def train(
     output: Annotated[Optional[str], Opt("-o", "--output", metavar="PATH", help=(
         "The checkpoint to write [default: model.safetensors; with --resume, the interrupted run's]."))] = None,
     model: Annotated[str, Opt("-m", "--model", help=MODEL_HELP)] = "vit",
+    task: Annotated[str, Opt(help=(
+        "classification (a labelled set → classes), or spectrum (a paired set from spectool pairs → a structure → "
+        "spectrum model, --model gat or alignn; --patience counts epochs there [default: 40]).")
+    )] = "classification",
     val: Annotated[Optional[str], Opt("--val", metavar="SET", help="Validation set [default: a stratified "
                                                                     "--val-fraction of SET].")] = None,
     val_fraction: Annotated[float, Opt(help="Validation share of each class (4:1 split).")] = 0.2,
@@ -167,6 +171,11 @@ def _run(env: Env, o: TrainSettings) -> None:
     from spectool.learn import distributed
     from spectool.learn.device import torch_device
 
+    if o.task == "spectrum":
+        from spectool.cli.train_spectrum import train_spectrum
+
+        _threads(o.threads, distributed.detect())
+        return train_spectrum(env, o)
     world = distributed.detect()
     _threads(o.threads, world)
     device = torch_device(o.device, world)

@@ -13,6 +13,7 @@ from spectool.learn.job import POS_EMBED, SPLITS, Job, canonical_model
 from spectool.signal.ops import Check, number, one_of
 
 SCHEDULES = ("cosine", "plateau", "constant")
+TASKS = ("classification", "spectrum")
 AUGMENT_PRESETS = ("none", "pattern")
 
 
@@ -25,6 +26,7 @@ class TrainSettings:
     inputs: list[str] | None
     output: str | None
     model: str
+    task: str
     val: str | None
     val_fraction: float
     split: str
@@ -71,8 +73,8 @@ class TrainSettings:
     references: str | None = None
 
     checks: ClassVar[dict[str, Check]] = {
-        "schedule": one_of(*SCHEDULES), "split": one_of(*SPLITS), "augment": one_of(*AUGMENT_PRESETS),
-        "pos_embed": one_of(*POS_EMBED), "freeze_blocks": number(0, integer=True),
+        "schedule": one_of(*SCHEDULES), "task": one_of(*TASKS), "split": one_of(*SPLITS),
+        "augment": one_of(*AUGMENT_PRESETS), "pos_embed": one_of(*POS_EMBED), "freeze_blocks": number(0, integer=True),
     }
 
     def __post_init__(self) -> None:

@@ -18,8 +18,8 @@ from typing import Any, Callable
 
 from spectool.errors import UsageError
 
-_FAMILIES = ("vit1d", "cnn1d", "resnet1d", "ensemble", "classical")
-KINDS = ("network", "ensemble", "classical")
+_FAMILIES = ("vit1d", "cnn1d", "resnet1d", "ensemble", "classical", "gat", "alignn")
+KINDS = ("network", "ensemble", "classical", "graph")
 
 _REGISTRY: dict[str, type] = {}
 _KIND: dict[str, str] = {}

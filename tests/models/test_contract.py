@@ -8,12 +8,12 @@ import pytest
 import torch
 
 from spectool.errors import UsageError
-from spectool.models import create_model, list_models
+from spectool.models import create_model, list_models, model_kind
 from spectool.models.base import ExplainHooks
 from tests.models.conftest import tiny_input, tiny_model
 
 NETWORKS = list_models("network")
-ALL = list_models()
+ALL = [n for n in list_models() if model_kind(n) != "graph"]  # structure → spectrum: test_graph_models.py
 
 
 def test_registry_lists_every_family():

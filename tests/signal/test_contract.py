@@ -27,6 +27,7 @@ SETUP = {
     "crop": ({"start": 10.0, "stop": 50.0}, None, None),
     "bragg": ({"to_wavelength": 1.54056}, None, Context(wavelength=0.7093)),
     "wavenumber": ({}, Axis(np.linspace(2500, 20000, X0.shape[1]), "wavelength", "nm"), None),
+    "edge": ({"onset": 7100.0}, Axis(np.linspace(7000, 7300, X0.shape[1]), "energy", "eV"), None),
     "raman_shift": ({"laser_nm": 532.0}, Axis(np.linspace(15000, 18700, X0.shape[1]), "wavenumber", "1/cm"), None),
 }
 #: per op: parameter sets that must be refused
@@ -36,7 +37,8 @@ BAD = {
     "normalize": [{"method": "l3"}], "clip": [{"lo": 1, "hi": 0}], "absorbance": [{"percent": "maybe"}, {"source": "reflectance"}],
     "wavenumber": [{"units": "furlong"}], "raman_shift": [{"laser_nm": -532}],
     "despike": [{"threshold": 0}, {"window": 0}],
-    "bragg": [{"to_wavelength": 0}], "peak_scale": [{"factor": [2, 1]}, {"fraction": [0, 1.5]}],
+    "bragg": [{"to_wavelength": 0}], "edge": [{"onset": "Xx"}, {"width": 1, "step": 2}, {"level": 1.5}],
+    "peak_scale": [{"factor": [2, 1]}, {"fraction": [0, 1.5]}],
     "peak_drop": [{"p": 1.5}, {"fraction": [-0.1, 0.2]}], "shift": [{"delta": [1, -1]}],
     "window": [{"width": [0.9, 0.5]}, {"mode": "blur"}, {"width": [0, 0]}],
     "noise": [{"sigma": [-1, 0]}, {"kind": "pink"}], "background": [{"order": -1}, {"amplitude": [0.2, 0.1]}],
