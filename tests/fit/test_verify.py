@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from spectool.fit.reference import reference_from_crystal
+from spectool.fit.search import SearchIndex
 from spectool.fit.verify import VerifyOptions, identify, verify_candidates
 from spectool.xrd.crystal import Crystal
 from spectool.xrd.radiation import parse_radiation
@@ -84,12 +85,23 @@ def test_peak_evidence_of_a_single_phase(zoo_refs, library, proposer):
     y = render_scan(zoo_refs["NaCl"][1], GRID)
     y = y / y.max() + np.random.default_rng(4).normal(0, 0.003, y.size)
     def no_search(*_):
-        raise AssertionError("one phase: the best candidate is the answer, no library search")
+        raise AssertionError("one phase without search_first: the network's best candidate, no library search")
 
-    verdict = identify(GRID, y, proposer, library, LINES, VerifyOptions(max_phases=1), search=no_search)
+    verdict = identify(GRID, y, proposer, library, LINES, VerifyOptions(max_phases=1, search_first=0), search=no_search)
     assert verdict.labels == ["NaCl"]
     (ev,) = verdict.evidence
     assert len(ev.matched) >= 5 and not ev.missing and not ev.unexplained
+
+
+def test_search_first_fits_what_the_network_did_not_propose(zoo_refs, library):
+    """A network that only knows calcite (absent): the scan's own search–match puts ZnO among the candidates."""
+    y = render_scan(zoo_refs["ZnO"][1], GRID)
+    y = y / y.max() + np.random.default_rng(5).normal(0, 0.003, y.size)
+    search = SearchIndex(library, GRID, *LINES).match
+    verdict = identify(GRID, y, _blind, library, LINES, VerifyOptions(max_phases=1), search=search)
+    assert verdict.labels == ["ZnO"] and not verdict.unknown
+    blind = identify(GRID, y, _blind, library, LINES, VerifyOptions(max_phases=1, search_first=0), search=search)
+    assert blind.labels != ["ZnO"]
 
 
 def _blind(y):
