@@ -51,10 +51,24 @@ def topk(ranks: np.ndarray) -> str:
 
 
 def library(build: Path, predictor) -> tuple[np.ndarray, list[int]]:
-    """Simulated prototype pattern of every type the model knows: (T, L) on the model's axis."""
+    """Simulated prototype pattern of every type the model knows: (T, L) on the model's axis. Where
+    the build kept the training set's simulation (sim-train.h5), the library is each type's first
+    structure as simulated there: the instrument the model was trained for (radiation, widths)."""
     from spectool.env import Env
     from spectool.io.sets import open_set
 
+    index = {n: i for i, n in enumerate(predictor.labels)}
+    trained = build / "sim-train.h5"
+    if trained.exists():
+        with open_set(str(trained), Env()) as reader:
+            chunk = reader.read_rows(0, len(reader), peaks=False)
+            names = reader.meta.label_names
+        ids = [str(v) for v in chunk.samples["id"]]
+        first = {}
+        for i in sorted(range(len(ids)), key=lambda i: ("-000-" not in ids[i], ids[i])):
+            first.setdefault(names[chunk.y[i]], i)
+        keep = [i for name, i in sorted(first.items()) if name in index]
+        return chunk.X[keep], [index[names[chunk.y[i]]] for i in keep]
     protos = build / "prototypes.h5"
     if not protos.exists():
         import subprocess
@@ -67,7 +81,6 @@ def library(build: Path, predictor) -> tuple[np.ndarray, list[int]]:
     with open_set(str(protos), Env()) as reader:
         chunk = reader.read_rows(0, len(reader), peaks=False)
         names = reader.meta.label_names
-    index = {n: i for i, n in enumerate(predictor.labels)}
     keep = [i for i, k in enumerate(chunk.y) if names[k] in index]
     return chunk.X[keep], [index[names[chunk.y[i]]] for i in keep]
 

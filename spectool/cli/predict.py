@@ -57,10 +57,9 @@ def predict(
         "data by train --test, else 0.6]."))] = None,
     device: DeviceOpt = DEFAULT_DEVICE,
     refine: Annotated[Optional[bool], typer.Option("--refine/--no-refine", show_default=False, help=(
-        "Verify the network's candidates by whole-pattern fitting and search for further phases "
-        "(when the model or --references has structures to fit); --no-refine: the network alone "
-        "[default: --refine when --references, --phases, --elements, --require or --png is given, else "
-        "--no-refine: the fit costs seconds per scan]."))] = None,
+        "Verify the network's candidates (and the scan's best search–match candidates) by whole-pattern "
+        "fitting, when the model or --references has structures to fit; --no-refine: the network alone, "
+        "milliseconds a scan instead of about a second [default: --refine]."))] = None,
     refine_top: Annotated[int, typer.Option(min=1, max=50, metavar="N", help="How many network candidates to fit.")] = 10,
     references: Annotated[Optional[str], typer.Option(metavar="DIR|SET", help=(
         "References to fit instead of the model's: structures (CIF/POSCAR files) or measured scans of "
@@ -104,8 +103,8 @@ def predict(
     ckpt = load_checkpoint(_model_path(model), device=torch_device)
     predictor = Predictor(ckpt, torch_device, min_coverage, threshold)
     run = _Run(env, predictor, top, output_dir, skip_existing, inputs)
-    if refine is None:
-        refine = any(o is not None for o in (references, phases, elements, require, png))
+    if refine is None:  # the network proposes, the fit decides, wherever there is something to fit
+        refine = True
     if png and not refine:
         raise UsageError("--png draws the fit: drop --no-refine")
     run.verifier = _verifier(env, ckpt, predictor, refine, refine_top, references, phases, torch_device,

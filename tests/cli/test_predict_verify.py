@@ -85,12 +85,12 @@ def test_tsv_carries_the_fit_columns_and_no_refine_drops_them(model, tmp_path):
     assert plain.returncode == 0 and "verified" not in json.loads(plain.stdout)
 
 
-def test_the_fit_is_opt_in_and_implied_by_the_options_that_need_it(model, tmp_path):
+def test_the_fit_is_the_default_where_there_are_structures_to_fit(model, tmp_path):
     scan = str(_scan(tmp_path / "r.xy", "rutile"))
-    plain = run_cli("predict", "-m", str(model), "--json", scan)
+    fitted = run_cli("predict", "-m", str(model), "--json", scan)
+    assert fitted.returncode == 0 and json.loads(fitted.stdout)["verified"]
+    plain = run_cli("predict", "-m", str(model), "--json", "--no-refine", scan)
     assert plain.returncode == 0 and "verified" not in json.loads(plain.stdout)
-    phased = run_cli("predict", "-m", str(model), "--json", "--phases", "1", scan)
-    assert phased.returncode == 0 and json.loads(phased.stdout)["verified"]
 
 
 @pytest.mark.parametrize("n", ["0", "-1", "9"])
