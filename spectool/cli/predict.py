@@ -354,7 +354,8 @@ class _Run:
             if writer is not None:
                 writer.append(p.item.at_wavelength(self.predictor.prepared_wavelength(p.item)), p.X,
                               self.predictor.axis, [r["top"][0]["label"] for r in mine])
-            self._remember(p.item, p.names, scores[rows.start:rows.stop], indices[rows.start:rows.stop])
+            best = [float(r["top"][0]["score"]) if r["top"] else 0.0 for r in mine]  # the fit's, where verified
+            self._remember(p.item, p.names, best, indices[rows.start:rows.stop])
             records += mine
             lo = rows.stop
         return records
@@ -407,9 +408,9 @@ class _Run:
         ids = item.samples.get("id")
         return [f"{item.name}:{ids[i]}" if ids is not None else f"{item.name}#{i}" for i in range(len(item))]
 
-    def _remember(self, item, names, scores, indices) -> None:
-        best = scores[:, 0]
-        i = int(best.argmin())
+    def _remember(self, item, names, best, indices) -> None:
+        """--fail-under's worst best score (``best``: one per row, as reported) and --eval's rankings."""
+        i = min(range(len(best)), key=best.__getitem__)
         if self.worst is None or best[i] < self.worst:
             self.worst, self.worst_name = float(best[i]), names[i]
         if item.labels is not None:  # rows of a set without labels carry "": not evidence for --eval
