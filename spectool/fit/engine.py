@@ -485,12 +485,7 @@ def refine(grid: Grid, batch: Batch, lines, options: FitOptions, st: Start):
         curves = render(grid, batch, lines, options, cells(batch, raw, options), zero, disp, lw.exp(), lu.exp(),
                         torch.sigmoid(le))
         model = solve_linear(grid, batch, curves)[2]
-        loss = ((grid.y - model) ** 2).sum(1) / grid.norm
-        loss = torch.where(torch.isfinite(loss), loss, torch.full_like(loss, float("inf")))
-        better = loss.detach() < best_loss
-        best_loss = torch.where(better, loss.detach(), best_loss)
-        for b, p in zip(best, params):
-            b[better] = p.detach()[better]
+        loss, best_loss = track_best(((grid.y - model) ** 2).sum(1) / grid.norm, best_loss, best, params)
         total = loss[torch.isfinite(loss)].sum()
         if not total.requires_grad:
             break
@@ -505,6 +500,18 @@ def refine(grid: Grid, batch: Batch, lines, options: FitOptions, st: Start):
     final = Start(raw_b, zero_b, disp_b, lw_b.exp(), lu_b.exp(), torch.sigmoid(le_b))
     return final, torch.isfinite(best_loss)
 
+
+
+def track_best(loss, best_loss, best: list, params: list):
+    """One step's losses (H,) with non-finite ones made inf, and the best losses so far (H,); where a
+    hypothesis improved, its parameters are copied into ``best`` (a list like ``params``)."""
+    import torch
+
+    loss = torch.where(torch.isfinite(loss), loss, torch.full_like(loss, float("inf")))
+    better = loss.detach() < best_loss
+    for b, p in zip(best, params):
+        b[better] = p.detach()[better]
+    return loss, torch.where(better, loss.detach(), best_loss)
 
 def adam_step(params, grads, moments, t: int, lr, betas=(0.9, 0.999), eps: float = 1e-8) -> None:
     """One Adam update (Kingma & Ba 2015, as ``torch.optim.Adam`` with its defaults) of ``params`` in

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from spectool.fit.engine import FitResult, Grid, PhaseFit, adam_step, peak_shares, solve_linear
+from spectool.fit.engine import FitResult, Grid, PhaseFit, adam_step, peak_shares, solve_linear, track_best
 
 _FWHM_PER_SIGMA = 2 * math.sqrt(2 * math.log(2))
 
@@ -217,12 +217,7 @@ def _refine(grid: Grid, slots: _Slots, options: MeasuredOptions, raw_shift, raw_
         shift = options.shift_bound * torch.tanh(params[0])
         width = options.width_bound * torch.sigmoid(params[1])
         model = solve_linear(grid, slots, slots.render(shift, width))[2]
-        loss = ((grid.y - model) ** 2).sum(1) / grid.norm
-        loss = torch.where(torch.isfinite(loss), loss, torch.full_like(loss, float("inf")))
-        better = loss.detach() < best_loss
-        best_loss = torch.where(better, loss.detach(), best_loss)
-        for b, p in zip(best, params):
-            b[better] = p.detach()[better]
+        loss, best_loss = track_best(((grid.y - model) ** 2).sum(1) / grid.norm, best_loss, best, params)
         total = loss[torch.isfinite(loss)].sum()
         if step == options.steps or not total.requires_grad:
             break
