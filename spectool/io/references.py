@@ -41,8 +41,19 @@ def labelled_files(folder: str | Path, split: str | None = None) -> list[tuple[s
         if not files:
             raise UsageError("no structure files (.cif, POSCAR, .json) here", root)
         return [(p.stem if p.parent == root else p.parent.name, p) for p in files]
-    rows = read_table(table)
-    return [(r["label"], root / r["path"]) for r in rows if split is None or r.get("split", split) == split]
+    rows = [r for r in read_table(table) if split is None or r.get("split", split) == split]
+    return [(r["label"], root / r["path"]) for r in namesakes_first(rows)]
+
+
+def namesakes_first(rows: list[dict]) -> list[dict]:
+    """Rows with, within each label, those whose ``name`` column is the label's mineral first (a
+    library's Halite type: the halite structures before its AFLOW prototype, low-temperature KBD4),
+    else in table order: the structures predict fits should look like what the type is named for."""
+    def base(label: str) -> str:
+        head, _, tail = label.rpartition("-")
+        return (head if head and tail.isdigit() else label).casefold()
+
+    return sorted(rows, key=lambda r: (r.get("name", "").strip().casefold() != base(r["label"])))
 
 
 def read_table(table: Path) -> list[dict]:

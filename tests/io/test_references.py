@@ -54,3 +54,18 @@ def test_a_bad_rir_names_the_table_line(tmp_path):
     with pytest.raises(FormatError) as err:
         measured_entries(tmp_path, Env())
     assert "labels.csv:2: RIR must be a positive number" in str(err.value)
+
+
+def test_a_library_lists_the_structures_of_a_types_namesake_first(tmp_path):
+    from spectool.io.references import labelled_files, pick_members
+
+    (tmp_path / "manifest.csv").write_text(
+        "id,label,split,path,name\n"
+        "a,Halite,train,train/Halite/a.cif,Low Temperature KBD4\n"
+        "b,Halite,train,train/Halite/b.cif,Periclase\n"
+        "c,Halite,train,train/Halite/c.cif,Halite\n"
+        "d,Quartz-152,train,train/Quartz-152/d.cif,Quartz\n"
+        "e,Quartz-152,test,train/Quartz-152/e.cif,Quartz\n")
+    picked = pick_members(labelled_files(tmp_path, "train"), 2)
+    assert [(label, p.name) for label, p in picked] == [("Halite", "c.cif"), ("Quartz-152", "d.cif"),
+                                                       ("Halite", "a.cif")]
