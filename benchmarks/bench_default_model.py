@@ -64,8 +64,9 @@ def library(build: Path, predictor) -> tuple[np.ndarray, list[int]]:
             chunk = reader.read_rows(0, len(reader), peaks=False)
             names = reader.meta.label_names
         ids = [str(v) for v in chunk.samples["id"]]
+        namesake = _namesakes(build / "corpus" / "manifest.csv")  # as the checkpoint's references are chosen
         first = {}
-        for i in sorted(range(len(ids)), key=lambda i: ("-000-" not in ids[i], ids[i])):
+        for i in sorted(range(len(ids)), key=lambda i: (ids[i] not in namesake, "-000-" not in ids[i], ids[i])):
             first.setdefault(names[chunk.y[i]], i)
         keep = [i for name, i in sorted(first.items()) if name in index]
         return chunk.X[keep], [index[names[chunk.y[i]]] for i in keep]
@@ -83,6 +84,18 @@ def library(build: Path, predictor) -> tuple[np.ndarray, list[int]]:
         names = reader.meta.label_names
     keep = [i for i, k in enumerate(chunk.y) if names[k] in index]
     return chunk.X[keep], [index[names[chunk.y[i]]] for i in keep]
+
+
+def _namesakes(manifest: Path) -> set[str]:
+    """Ids of the structures named like their type (the references' rule, io.references.is_namesake)."""
+    if not manifest.exists():
+        return set()
+    import csv
+
+    from spectool.io.references import is_namesake
+
+    with open(manifest, newline="") as f:
+        return {row["id"] for row in csv.DictReader(f) if is_namesake(row)}
 
 
 def search_match(X: np.ndarray, lib: np.ndarray, lib_labels: list[int], n_classes: int) -> np.ndarray:

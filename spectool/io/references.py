@@ -49,11 +49,14 @@ def namesakes_first(rows: list[dict]) -> list[dict]:
     """Rows with, within each label, those whose ``name`` column is the label's mineral first (a
     library's Halite type: the halite structures before its AFLOW prototype, low-temperature KBD4),
     else in table order: the structures predict fits should look like what the type is named for."""
-    def base(label: str) -> str:
-        head, _, tail = label.rpartition("-")
-        return (head if head and tail.isdigit() else label).casefold()
+    return sorted(rows, key=lambda r: not is_namesake(r))
 
-    return sorted(rows, key=lambda r: (r.get("name", "").strip().casefold() != base(r["label"])))
+
+def is_namesake(row: dict) -> bool:
+    """Whether a table row's ``name`` is its label's mineral (``Quartz`` for the label ``Quartz-152``)."""
+    head, _, tail = row["label"].rpartition("-")
+    base = head if head and tail.isdigit() else row["label"]
+    return row.get("name", "").strip().casefold() == base.casefold()
 
 
 def read_table(table: Path) -> list[dict]:
