@@ -194,7 +194,8 @@ def library(
     report.update(failed)
     from spectool.corpus.grouping import build_types
 
-    types, unnamed = build_types(analysed, per_type, holdout, seed)
+    types, unnamed = build_types(analysed, per_type, holdout, seed,
+                                  mapper=lambda func, items: list(_map(func, items, workers)))
     if not types:
         raise UsageError("no structure type could be built from the sources given")
     _write_library(target, types, _metadata(report, analysed, types, unnamed, seed, per_type, holdout,

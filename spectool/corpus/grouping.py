@@ -12,16 +12,23 @@ never the first. Deterministic for ``seed``; the order of the entries does not m
 from __future__ import annotations
 
 import re
+import warnings
 import zlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
 from spectool.corpus.library import safe
 from spectool.corpus.sources import SOURCE_ORDER, Analysed
+from spectool.corpus.typekey import ENANTIOMORPHS
 
 MAX_NAMES = 5  # mineral / compound names listed per type
+#: Two structures of one key are one type where pymatgen's StructureMatcher matches them as
+#: frameworks (species ignored, volumes scaled to each other) within these tolerances (fractional
+#: length, site distance in units of (V/N)^(1/3), degrees): calcite (c/a 3.4) and LaAlO3 (2.4) do not.
+MATCH_TOLERANCES = {"ltol": 0.2, "stol": 0.3, "angle_tol": 5.0}  # pymatgen's defaults
 
 
 @dataclass
@@ -68,6 +75,42 @@ def mineral_name(name: str) -> str:
     return name[:1].upper() + name[1:] if name else ""
 
 
+@lru_cache(maxsize=1)
+def _matcher():
+    from pymatgen.analysis.structure_matcher import FrameworkComparator, StructureMatcher
+
+    return StructureMatcher(**MATCH_TOLERANCES, primitive_cell=False, scale=True, attempt_supercell=False,
+                            comparator=FrameworkComparator())
+
+
+def same_structure(a: Analysed, b: Analysed) -> bool:
+    """Whether two entries of one key are one structure (:data:`MATCH_TOLERANCES`); entries without a
+    cell, or that the matcher cannot compare, count as the same (a failure never splits a type)."""
+    if a.cell is None or b.cell is None:
+        return True
+    from pymatgen.core import Structure
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return bool(_matcher().fit(*(Structure(lattice, numbers, frac) for lattice, frac, numbers in (a.cell, b.cell))))
+    except Exception:  # pymatgen's matcher raises on degenerate lattices; keep the entries together
+        return True
+
+
+def structural_groups(bucket: list[Analysed]) -> list[list[Analysed]]:
+    """The entries of one key in groups of one structure, each entry with the first group whose
+    first entry it matches (as pymatgen's ``group_structures`` does), groups in order of their first entry."""
+    groups: list[list[Analysed]] = []
+    for entry in bucket:
+        home = next((g for g in groups if same_structure(g[0], entry)), None)
+        if home is None:
+            groups.append([entry])
+        else:
+            home.append(entry)
+    return groups
+
+
 def group(entries: list[Analysed]) -> dict[str, list[Analysed]]:
     """Entries by type key, each list in a fixed order (source, then id)."""
     buckets: dict[str, list[Analysed]] = defaultdict(list)
@@ -93,14 +136,45 @@ def name_type(entries: list[Analysed]) -> tuple[list[str], str, str]:
     return names[:MAX_NAMES], strukturbericht, title
 
 
-def choose(entries: list[Analysed], per_type: int, seed: int, key: str) -> list[Analysed]:
+def _shape(label: str) -> tuple:
+    """(sorted formula counts, Pearson symbol, space group) of an AFLOW label or a type key."""
+    formula, pearson, spacegroup = label.split("-")[0].split("_")[:3]
+    counts = sorted(int(n or 1) for n in re.findall(r"[A-Z](\d*)", formula))
+    number = int(spacegroup)
+    return counts, pearson, ENANTIOMORPHS.get(number, number)
+
+
+def priority(entry: Analysed, key: str, name: str) -> int:
+    """0: the type's own AFLOW prototype (its label has the key's formula, Pearson symbol and space
+    group: the Halite type's NaCl, not low-temperature KBD4 that is rock salt once H is left out);
+    1: a structure named like the type (``name``, its first mineral name); 2: another named mineral;
+    3: the rest."""
+    try:
+        own = entry.source == "aflow" and _shape(entry.origin) == _shape(key)
+    except ValueError:
+        own = False
+    if own:
+        return 0
+    names = {mineral_name(entry.name).casefold(), _short(entry.name).casefold()} - {""}
+    if name and name.casefold() in names:
+        return 1
+    return 2 if names and entry.source != "aflow" else 3
+
+
+def choose(entries: list[Analysed], per_type: int, seed: int, key: str,
+           tiers: list[int] | None = None) -> list[Analysed]:
     """At most ``per_type`` entries, round-robin over compounds so that many compounds come in;
-    compounds in a seeded order, the one of the first entry (AFLOW's prototype, if any) first."""
+    compounds by their best :func:`priority` (``tiers``, one per entry; default: entries in order),
+    then in a seeded order."""
+    tiers = tiers if tiers is not None else [0] + [3] * (len(entries) - 1)
     by_compound: dict[str, list[Analysed]] = defaultdict(list)
-    for entry in entries:
+    rank: dict[str, int] = {}
+    for tier, entry in sorted(zip(tiers, entries), key=lambda item: item[0]):
         by_compound[entry.compound].append(entry)
-    first, *rest = list(by_compound)
-    order = [first] + [rest[i] for i in np.random.default_rng([seed, stable_key(key), 2]).permutation(len(rest))]
+        rank[entry.compound] = min(rank.get(entry.compound, tier), tier)
+    compounds = list(by_compound)
+    seeded = np.random.default_rng([seed, stable_key(key), 2]).permutation(len(compounds))
+    order = [compounds[i] for i in sorted(range(len(compounds)), key=lambda i: (rank[compounds[i]], seeded[i]))]
     chosen: list[Analysed] = []
     depth = 0
     while len(chosen) < min(per_type, len(entries)):
@@ -109,33 +183,49 @@ def choose(entries: list[Analysed], per_type: int, seed: int, key: str) -> list[
     return chosen[:per_type]
 
 
-def split(entries: list[Analysed], holdout: float, seed: int, key: str) -> list[str]:
-    """``train``/``test`` per entry: round(``holdout`` × compounds) whole compounds in test, never
-    the first entry's, chosen by a generator seeded with ``(seed, type key, 1)``."""
+def split(entries: list[Analysed], holdout: float, seed: int, key: str,
+          protected: set[str] | None = None) -> list[str]:
+    """``train``/``test`` per entry: round(``holdout`` × compounds) whole compounds in test, never a
+    ``protected`` one (default: the first entry's), chosen by a generator seeded with ``(seed, type key, 1)``."""
     compounds = list(dict.fromkeys(e.compound for e in entries))
-    others = compounds[1:]
+    protected = protected if protected is not None else set(compounds[:1])
+    others = [c for c in compounds if c not in protected]
     n_test = min(len(others), int(round(holdout * len(compounds))))
     order = np.random.default_rng([seed, stable_key(key), 1]).permutation(len(others))
     test = {others[i] for i in order[:n_test]}
     return ["test" if e.compound in test else "train" for e in entries]
 
 
-def build_types(entries: list[Analysed], per_type: int, holdout: float, seed: int) -> tuple[list[LibraryType], int]:
+def build_types(entries: list[Analysed], per_type: int, holdout: float, seed: int,
+                mapper=map) -> tuple[list[LibraryType], int]:
     """The library's types in label order, and how many entries were left out for having no name
-    in their type."""
+    in their type. ``mapper`` maps :func:`structural_groups` over the keys' buckets (a pool's map)."""
     types, unnamed = [], 0
-    for key, bucket in group(entries).items():
-        names, strukturbericht, title = name_type(bucket)
-        if not (names or strukturbericht or title):
-            unnamed += len(bucket)
-            continue
-        chosen = choose(bucket, per_type, seed, key)
-        known = Counter(mineral_name(e.name) for e in bucket if mineral_name(e.name))
-        kind = LibraryType(key, "", names, strukturbericht, title, chosen, split(chosen, holdout, seed, key), known)
-        types.append(kind)
+    buckets = group(entries)
+    for key, parts in zip(buckets, mapper(structural_groups, list(buckets.values()))):
+        for n, bucket in enumerate(parts, start=1):
+            kind = _library_type(key if n == 1 else f"{key}#{n}", bucket, per_type, holdout, seed)
+            if kind is None:
+                unnamed += len(bucket)
+            else:
+                types.append(kind)
     for kind, label in zip(types, unique_labels(types)):
         kind.label = label
     return sorted(types, key=lambda t: t.label.casefold()), unnamed
+
+
+def _library_type(key: str, bucket: list[Analysed], per_type: int, holdout: float, seed: int) -> LibraryType | None:
+    """One type from the entries of one structure, or None where no entry names it."""
+    names, strukturbericht, title = name_type(bucket)
+    if not (names or strukturbericht or title):
+        return None
+    tiers = [priority(e, key, names[0] if names else _short(title)) for e in bucket]
+    chosen = choose(bucket, per_type, seed, key, tiers)
+    tier = {id(e): t for e, t in zip(bucket, tiers)}
+    protected = {e.compound for e in chosen if tier[id(e)] <= 1} or {chosen[0].compound}
+    known = Counter(mineral_name(e.name) for e in bucket if mineral_name(e.name))
+    return LibraryType(key, "", names, strukturbericht, title, chosen,
+                       split(chosen, holdout, seed, key, protected), known)
 
 
 def base_label(kind: LibraryType) -> str:
@@ -163,4 +253,4 @@ def unique_labels(types: list[LibraryType]) -> list[str]:
     for i, (base, kind) in enumerate(zip(bases, types)):
         labels.append(base if owners[base] == i else f"{base}-{kind.key.split('_')[2]}")
     counts = Counter(labels)
-    return [label if counts[label] == 1 else f"{label}-{kind.key}" for label, kind in zip(labels, types)]
+    return [label if counts[label] == 1 else f"{label}-{safe(kind.key)}" for label, kind in zip(labels, types)]

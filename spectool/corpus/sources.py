@@ -67,6 +67,9 @@ class Analysed:
     spacegroup: int
     sites: int  # sites in the ordered primitive cell
     text: str = field(repr=False)
+    #: The ordered, H-free primitive cell: (lattice (3, 3) Å, fractional coordinates (N, 3), atomic
+    #: numbers (N,)), for matching structures of one key (:func:`spectool.corpus.grouping.same_structure`).
+    cell: tuple | None = field(default=None, repr=False, compare=False)
 
 
 #: Occupancies summing up to this on one position are rescaled to 1 (the CIF is then rewritten,
@@ -149,7 +152,23 @@ def analyse(entry: Entry) -> Analysed:
                     reference=entry.reference, licence=entry.licence, origin=entry.origin,
                     formula=structure.composition.reduced_formula, compound=simple.composition.reduced_formula,
                     key=key, spacegroup=int(key.split("_")[2]), sites=primitive_sites(key),
-                    text=text)
+                    text=text, cell=primitive_cell(simple))
+
+
+def primitive_cell(structure) -> tuple:
+    """spglib's standardised primitive cell of an ordered structure (lattice, fractional coordinates,
+    atomic numbers), or the structure's own cell where spglib finds no symmetry."""
+    import numpy as np
+    import spglib
+
+    from spectool.corpus.typekey import SYMPREC
+
+    cell = (structure.lattice.matrix, structure.frac_coords, [site.specie.Z for site in structure])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        found = spglib.standardize_cell(cell, to_primitive=True, symprec=SYMPREC)
+    lattice, frac, numbers = found if found is not None else cell
+    return np.asarray(lattice, float), np.asarray(frac, float), np.asarray(numbers, int)
 
 
 def simulable(structure) -> None:

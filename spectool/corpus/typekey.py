@@ -30,6 +30,11 @@ SYMPREC = 0.1  # Å
 FALLBACK_SYMPREC = 1e-5  # Å, when SYMPREC finds nothing (as pymatgen's protostructure labels do)
 FAMILY = [(2, "a"), (15, "m"), (74, "o"), (142, "t"), (194, "h"), (230, "c")]
 MAX_PERMUTATIONS = 5040  # species orders tried when several species have the same count
+#: Enantiomorphic space-group pairs (International Tables): a structure and its mirror image
+#: (left- and right-handed quartz, P3₂21 and P3₁21) give one powder pattern, so one type; the key
+#: uses the smaller number. Their Wyckoff letters correspond one to one.
+ENANTIOMORPHS = {78: 76, 95: 91, 96: 92, 145: 144, 153: 151, 154: 152, 170: 169, 172: 171, 179: 178,
+                 181: 180, 213: 212}
 
 
 @lru_cache(maxsize=1)
@@ -102,7 +107,9 @@ def _by_count(groups: list[tuple[int, str]]):
 
 
 def key_of(spacegroup: int, centring: str, sites: list[tuple[int, str]]) -> str:
-    """The key from a space group, its centring letter and (species, Wyckoff letter) per orbit."""
+    """The key from a space group, its centring letter and (species, Wyckoff letter) per orbit;
+    an enantiomorphic group is keyed as its partner with the smaller number."""
+    spacegroup = ENANTIOMORPHS.get(spacegroup, spacegroup)
     letters: dict[int, str] = {}
     for species, letter in sites:
         letters[species] = letters.get(species, "") + letter

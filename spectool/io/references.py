@@ -16,6 +16,7 @@ library does, and gives each reference's RIR in a ``rir`` column (empty: unknown
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 from spectool.errors import FormatError, UsageError
@@ -48,15 +49,27 @@ def labelled_files(folder: str | Path, split: str | None = None) -> list[tuple[s
 def namesakes_first(rows: list[dict]) -> list[dict]:
     """Rows with, within each label, those whose ``name`` column is the label's mineral first (a
     library's Halite type: the halite structures before its AFLOW prototype, low-temperature KBD4),
-    else in table order: the structures predict fits should look like what the type is named for."""
-    return sorted(rows, key=lambda r: not is_namesake(r))
+    then those of another named mineral (real minerals before the rest of the table), else in table
+    order: the structures predict fits should look like what the type is named for."""
+    return sorted(rows, key=lambda r: 0 if is_namesake(r) else 1 if _mineral(r) else 2)
+
+
+def _name(row: dict) -> str:
+    """A row's ``name`` without bracketed formulas or a ``<missing>`` mark: ``Calcite (CaCO3, G01)`` → ``calcite``."""
+    return re.sub(r"\s*[\[(].*", "", row.get("name", "").replace("<missing>", "")).strip().casefold()
+
+
+def _mineral(row: dict) -> bool:
+    """Whether a row names a mineral of a database (AMCSD, a CIF's ``_chemical_name_mineral``), not a prototype."""
+    return bool(_name(row)) and row.get("source", "") != "aflow"
 
 
 def is_namesake(row: dict) -> bool:
-    """Whether a table row's ``name`` is its label's mineral (``Quartz`` for the label ``Quartz-152``)."""
+    """Whether a table row's ``name`` is its label's mineral (``Quartz`` for the label ``Quartz-152``,
+    ``Calcite (CaCO3, G01)`` for ``Calcite``)."""
     head, _, tail = row["label"].rpartition("-")
     base = head if head and tail.isdigit() else row["label"]
-    return row.get("name", "").strip().casefold() == base.casefold()
+    return _name(row) == base.casefold()
 
 
 def read_table(table: Path) -> list[dict]:

@@ -275,3 +275,51 @@ def test_labels_are_unique_the_largest_type_keeps_the_bare_name():
     small = LibraryType("A2B_hP9_180_c_j", "", ["Quartz"], "", "", [_row("b", "amcsd", "Quartz", "SiO2")])
     other = LibraryType("AB_cF8_225_a_b", "", [], "B1", "Rock Salt", [_row("c", "aflow", "", "NaCl")])
     assert unique_labels([small, big, other]) == ["Quartz-180", "Quartz", "B1"]
+
+
+def test_left_and_right_handed_quartz_have_one_key():
+    right = aflow.build(QUARTZ)
+    left = right.copy()
+    left.scale_lattice(right.volume)
+    for i, site in enumerate(right):
+        left.replace(i, site.species, coords=-site.frac_coords)
+    assert {spacegroup_number(right), spacegroup_number(left)} == {152, 154}
+    assert type_key(left) == type_key(right) and "_152_" in type_key(left)
+
+
+def _rhombohedral(name, species, a, c, x):
+    """An R-3c ABO3 CIF entry: A on 6b, B on 6a, O on 18e (x, 0, 1/4) (hexagonal axes)."""
+    from pymatgen.core import Lattice, Structure
+
+    from spectool.corpus.sources import cif_of_structure
+
+    structure = Structure.from_spacegroup(167, Lattice.hexagonal(a, c), species,
+                                          [[0, 0, 0], [0, 0, 0.25], [x, 0, 0.25]])
+    return analyse(cif_entry(f"{name}.cif", cif_of_structure(structure, name), name))
+
+
+def test_one_key_holding_two_structures_gives_two_types():
+    calcite = _rhombohedral("Calcite", ["Ca", "C", "O"], 4.99, 17.06, 0.2578)
+    magnesite = _rhombohedral("Magnesite", ["Mg", "C", "O"], 4.63, 15.02, 0.2778)
+    perovskite = _rhombohedral("Lanthanum aluminate", ["Al", "La", "O"], 5.36, 13.11, 0.545)
+    assert calcite.key == magnesite.key == perovskite.key  # same Wyckoff sites, different structures
+    types, _ = build_types([calcite, magnesite, perovskite], per_type=4, holdout=0.0, seed=0)
+    assert sorted(sorted(e.compound for e in t.entries) for t in types) == [["CaCO3", "MgCO3"], ["LaAlO3"]]
+    assert len({t.label for t in types}) == 2
+
+
+def test_a_type_keeps_its_prototype_and_namesake_compounds_in_training():
+    def row(id, source, name, compound, origin):
+        return Analysed(id=id, source=source, name=name, strukturbericht="", reference="", licence="",
+                        origin=origin, formula=compound, compound=compound, key="AB_cF8_225_a_b", spacegroup=225,
+                        sites=2, text="")
+
+    rows = [row("aflow-a", "aflow", "Low Temperature KBD4", "KB", "AB4C_tP12_137_a_g_b-001"),
+            row("aflow-b", "aflow", "Rock Salt/Halite (NaCl, B1) Structure", "NaCl", "AB_cF8_225_a_b-001"),
+            row("amcsd-0", "amcsd", "Halite", "NaCl", "AMCSD 0")]
+    rows += [row(f"amcsd-{i}", "amcsd", "<missing>", f"X{i}Y", f"AMCSD {i}") for i in range(1, 30)]
+    for seed in range(5):
+        (kind,), _ = build_types(rows, per_type=6, holdout=0.5, seed=seed)
+        assert kind.entries[0].id == "aflow-b"  # the type's own prototype, not KBD4 (rock salt without H)
+        where = {e.compound: s for e, s in zip(kind.entries, kind.splits)}
+        assert where["NaCl"] == "train" and list(where.values()).count("test") == 3  # never the namesake compound

@@ -60,12 +60,17 @@ def test_a_library_lists_the_structures_of_a_types_namesake_first(tmp_path):
     from spectool.io.references import labelled_files, pick_members
 
     (tmp_path / "manifest.csv").write_text(
-        "id,label,split,path,name\n"
-        "a,Halite,train,train/Halite/a.cif,Low Temperature KBD4\n"
-        "b,Halite,train,train/Halite/b.cif,Periclase\n"
-        "c,Halite,train,train/Halite/c.cif,Halite\n"
-        "d,Quartz-152,train,train/Quartz-152/d.cif,Quartz\n"
-        "e,Quartz-152,test,train/Quartz-152/e.cif,Quartz\n")
+        "id,label,split,path,name,source\n"
+        "a,Halite,train,train/Halite/a.cif,Low Temperature KBD4,aflow\n"
+        "b,Halite,train,train/Halite/b.cif,<missing>,amcsd\n"
+        "c,Halite,train,train/Halite/c.cif,Periclase,amcsd\n"
+        "d,Halite,train,train/Halite/d.cif,Halite,amcsd\n"
+        "e,Quartz-152,train,train/Quartz-152/e.cif,Quartz,amcsd\n"
+        "f,Quartz-152,test,train/Quartz-152/f.cif,Quartz,amcsd\n"
+        "g,Calcite,train,train/Calcite/g.cif,PrNiO3 Rhombohedral Perovskite,aflow\n"
+        "h,Calcite,train,train/Calcite/h.cif,Calcite (CaCO3, G01),aflow\n")
     picked = pick_members(labelled_files(tmp_path, "train"), 2)
-    assert [(label, p.name) for label, p in picked] == [("Halite", "c.cif"), ("Quartz-152", "d.cif"),
-                                                       ("Halite", "a.cif")]
+    # the namesake first (Calcite's AFLOW prototype by its title), then another named mineral
+    assert [(label, p.name) for label, p in picked] == [("Halite", "d.cif"), ("Quartz-152", "e.cif"),
+                                                       ("Calcite", "h.cif"), ("Halite", "c.cif"),
+                                                       ("Calcite", "g.cif")]
