@@ -68,7 +68,7 @@ def test_a_library_lists_the_structures_of_a_types_namesake_first(tmp_path):
         "e,Quartz-152,train,train/Quartz-152/e.cif,Quartz,amcsd\n"
         "f,Quartz-152,test,train/Quartz-152/f.cif,Quartz,amcsd\n"
         "g,Calcite,train,train/Calcite/g.cif,PrNiO3 Rhombohedral Perovskite,aflow\n"
-        "h,Calcite,train,train/Calcite/h.cif,Calcite (CaCO3, G01),aflow\n")
+        "h,Calcite,train,train/Calcite/h.cif,\"Calcite (CaCO3, G01)\",aflow\n")
     picked = pick_members(labelled_files(tmp_path, "train"), 2)
     # the namesake first (Calcite's AFLOW prototype by its title), then another named mineral
     assert [(label, p.name) for label, p in picked] == [("Halite", "d.cif"), ("Quartz-152", "e.cif"),
