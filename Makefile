@@ -43,7 +43,7 @@ AUGMENT   ?= --preset both --balance --keep-original --op strain:max=0.03 --op s
 RECIPE    ?= -s baseline:method=snip -s normalize:method=max
 EPOCHS    ?= 15
 MODEL     ?= --model vit --patch 120 --dim 96 --depth 4 --heads 4 --dropout 0
-TRAIN     ?= --batch-size 256 --lr 1e-3 --patience 3000  # optimiser steps: ~6 epochs of this set
+TRAIN     ?= --batch-size 256 --lr 1e-3 --patience 3000 --select top1  # patience in optimiser steps: ~6 epochs of this set
 
 CORPUS := $(BUILD)/library
 STATE  := $(BUILD)/train.state.safetensors

@@ -23,7 +23,7 @@ STATE_HELP = "Resumable state, written at every epoch boundary [default: OUTPUT 
 RESUME_HELP = ("Continue an interrupted run from its state file: SET, --val and -o default to the run's, and its "
                "model and training settings win (options that would change them are ignored, with a warning).")
 JOB_OPTIONS = ("model", "val_fraction", "epochs", "batch_size", "lr", "weight_decay", "warmup", "schedule",
-               "label_smoothing", "patience", "grad_clip", "compile", "amp", "patch", "dim", "depth", "heads", "width",
+               "label_smoothing", "patience", "select", "grad_clip", "compile", "amp", "patch", "dim", "depth", "heads", "width",
                "dropout", "arg", "augment", "aug_op", "init", "freeze", "freeze_blocks", "pos_embed", "groups", "add_to",
                "seed", "split")  # the state's on --resume
 
@@ -60,6 +60,9 @@ def train(
     patience: Annotated[Optional[int], Opt(min=0, help=(
         "Stop after N optimiser steps without a lower validation loss (0: never) [default: 3 epochs' steps, "
         "at least 400]."))] = None,
+    select: Annotated[str, Opt(help=(
+        "The epoch kept, and what --patience waits on: loss (lowest validation loss) or top1 (highest "
+        "validation top-1; on large sets the loss turns up epochs before the accuracy stops rising)."))] = "loss",
     grad_clip: Annotated[float, Opt(min=0, help="Clip the gradient norm (0: off).")] = 0.0,
     compile: Annotated[bool, Opt("--compile/--no-compile", help=(
         "torch.compile the training step (the first steps compile; needs a C++ compiler). Measured no gain on "

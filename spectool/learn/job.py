@@ -106,6 +106,7 @@ def prepare_data(names: list[str], y: np.ndarray, job: Job, seed: int, where: st
 
 
 SPLITS = ("auto", "parent", "rows")
+SELECT = ("loss", "top1")  # what picks the kept epoch (TrainConfig.select)
 
 
 def split_rows(classes: np.ndarray, parents: np.ndarray | None, job: Job, seed: int, labels: list[str],

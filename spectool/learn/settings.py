@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, fields
 from typing import ClassVar
 
 from spectool.errors import UsageError
-from spectool.learn.job import POS_EMBED, SPLITS, Job, canonical_model
+from spectool.learn.job import POS_EMBED, SELECT, SPLITS, Job, canonical_model
 from spectool.signal.ops import Check, number, one_of
 
 SCHEDULES = ("cosine", "plateau", "constant")
@@ -38,6 +38,7 @@ class TrainSettings:
     schedule: str
     label_smoothing: float
     patience: int | None
+    select: str
     grad_clip: float
     compile: bool
     amp: bool
@@ -73,7 +74,7 @@ class TrainSettings:
     references: str | None = None
 
     checks: ClassVar[dict[str, Check]] = {
-        "schedule": one_of(*SCHEDULES), "task": one_of(*TASKS), "split": one_of(*SPLITS),
+        "schedule": one_of(*SCHEDULES), "select": one_of(*SELECT), "task": one_of(*TASKS), "split": one_of(*SPLITS),
         "augment": one_of(*AUGMENT_PRESETS), "pos_embed": one_of(*POS_EMBED), "freeze_blocks": number(0, integer=True),
     }
 

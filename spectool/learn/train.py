@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from spectool.learn.distributed import World, all_have, all_sum, wrap
+from spectool.learn.job import SELECT
 from spectool.learn.metrics import Running
 
 
@@ -41,7 +42,8 @@ class TrainConfig:
     schedule: str = "cosine"  # cosine | plateau | constant
     min_lr_ratio: float = 0.01
     label_smoothing: float = 0.0
-    patience: int | None = None  # optimiser steps without a lower validation loss; 0 = never; None: auto_patience
+    patience: int | None = None  # optimiser steps without a better validation score; 0 = never; None: auto_patience
+    select: str = "loss"  # the best epoch (kept, and early stopping's reference): lowest val_loss, or highest val_top1
     confidence_lambda: float = 0.1  # for models with a confidence branch (RCNet)
     grad_clip: float = 0.0  # max gradient norm; 0 = off
     amp: bool = True  # mixed precision, on CUDA only
@@ -111,7 +113,8 @@ class Schedule:
 
 
 class EarlyStopping:
-    """Stop once ``patience`` optimiser steps have passed without a validation loss below the best (0 = never).
+    """Stop once ``patience`` optimiser steps have passed without a validation score below the best (0 = never);
+    the score is the validation loss, or minus the top-1 accuracy (``--select top1``).
 
     Counted in steps, not epochs, so that it means the same amount of learning on 200 rows and on 200,000;
     the check still happens at epoch ends, where validation runs. "Lower" means by more than ``MIN_DELTA``:
@@ -142,7 +145,15 @@ class EarlyStopping:
         self.best_epoch, self.best_step, self.since = state["best_epoch"], int(state["best_step"]), int(state["since"])
 
 
-MIN_DELTA = 1e-3  # the validation loss (nats) must fall by more than this to count as lower
+MIN_DELTA = 1e-3  # the validation score (loss in nats, or top-1 as a fraction) must improve by more than this
+
+
+def selection_score(record: dict, select: str) -> float:
+    """The number early stopping minimises: the validation loss, or minus the validation top-1 (``select``).
+    Where a large set overfits, the loss turns up epochs before the accuracy stops rising."""
+    if select not in SELECT:
+        raise ValueError(f"select must be one of {', '.join(SELECT)}, not {select!r}")
+    return record["val_loss"] if select == "loss" else -record["val_top1"]
 
 
 def auto_batch_size(rows: int) -> int:
@@ -298,7 +309,7 @@ class Trainer:
         record.update(self.evaluate(val))
         record.update(lr=self.optimizer.param_groups[0]["lr"], time_s=time.perf_counter() - start)
         record["samples_per_s"] = record.pop("train_rows") / max(record["time_s"], 1e-9)
-        if self.stopper.update(record["val_loss"], epoch + 1, self.schedule.step):
+        if self.stopper.update(selection_score(record, self.cfg.select), epoch + 1, self.schedule.step):
             self.state.best = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
         self.schedule.end_epoch(record["val_loss"])
         self.state.history.append(record)

@@ -11,7 +11,8 @@ from spectool.learn.settings import TrainSettings
 from tests.conftest import run_cli
 
 
-@pytest.mark.parametrize("flag, value", [("--schedule", "foo"), ("--split", "halves"), ("--augment", "both")])
+@pytest.mark.parametrize("flag, value", [("--schedule", "foo"), ("--split", "halves"), ("--augment", "both"),
+                                        ("--select", "f1")])
 def test_a_bad_choice_is_a_usage_error_before_the_set_is_opened(tmp_path, flag, value):
     res = run_cli("train", str(tmp_path / "missing.h5"), flag, value, "-o", str(tmp_path / "m.safetensors"))
     err = res.stderr.decode().strip()

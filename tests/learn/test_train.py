@@ -146,6 +146,22 @@ def test_early_stopping_counts_optimiser_steps():
     assert not EarlyStopping(0).stop
 
 
+def test_select_top1_keeps_the_most_accurate_epoch_where_the_loss_turns_up_first():
+    from spectool.learn.train import selection_score
+
+    history = [{"val_loss": 2.0, "val_top1": 0.30}, {"val_loss": 1.5, "val_top1": 0.40},
+               {"val_loss": 1.6, "val_top1": 0.45}, {"val_loss": 1.7, "val_top1": 0.44}]  # overfitting
+    best = {}
+    for select in ("loss", "top1"):
+        stop = EarlyStopping(patience=0)
+        for epoch, record in enumerate(history, start=1):
+            stop.update(selection_score(record, select), epoch, 10 * epoch)
+        best[select] = stop.best_epoch
+    assert best == {"loss": 2, "top1": 3}
+    with pytest.raises(ValueError, match="select must be one of loss, top1"):
+        selection_score(history[0], "f1")
+
+
 def test_topk_and_confusion():
     logits = torch.tensor([[3.0, 2, 1, 0], [0, 1, 2, 3], [1, 3, 2, 0]])
     target = torch.tensor([0, 0, 2])
