@@ -90,7 +90,26 @@ def structure_from_cif(text: str, occupancy_tolerance: float = 1.0):
             raise FormatError(f"unreadable CIF: {str(error).splitlines()[0][:120] if str(error) else error!r}")
     if not structures or len(structures[0]) == 0:
         raise FormatError("no structure in the CIF")
-    return structures[0]
+    return without_repeats(structures[0])
+
+
+REPEAT_TOLERANCE = 0.01  # Å: one atom listed twice (e.g. 0.3333 and 1/3 expanded by symmetry)
+
+
+def without_repeats(structure):
+    """The structure without the sites that repeat an earlier site of the same species within
+    :data:`REPEAT_TOLERANCE` (CIFs of the IZA frameworks list some atoms twice, rounded differently);
+    different species on one position (a shared site) are kept."""
+    import numpy as np
+
+    if len(structure) < 2:
+        return structure
+    close = np.argwhere(np.triu(structure.distance_matrix < REPEAT_TOLERANCE, k=1))
+    repeats = sorted({int(j) for i, j in close if structure[int(i)].species == structure[int(j)].species})
+    if repeats:
+        structure = structure.copy()
+        structure.remove_sites(repeats)
+    return structure
 
 
 def ordered(structure):

@@ -323,3 +323,15 @@ def test_a_type_keeps_its_prototype_and_namesake_compounds_in_training():
         assert kind.entries[0].id == "aflow-b"  # the type's own prototype, not KBD4 (rock salt without H)
         where = {e.compound: s for e, s in zip(kind.entries, kind.splits)}
         assert where["NaCl"] == "train" and list(where.values()).count("test") == 3  # never the namesake compound
+
+
+def test_an_atom_listed_twice_is_read_once_and_a_shared_site_is_kept():
+    from spectool.corpus.sources import cif_of_structure, without_repeats
+    from pymatgen.core import Lattice, Structure
+
+    twice = Structure(Lattice.cubic(4.0), ["Si", "Si", "O", "Al"], [[0, 0, 0], [0.0005, 0, 0], [0.5, 0.5, 0.5],
+                                                                  [0.5, 0.5, 0.5]])
+    once = without_repeats(twice)
+    assert [s.specie.symbol for s in once] == ["Si", "O", "Al"]  # the Si repeat goes; O and Al share a site
+    text = cif_of_structure(Structure(Lattice.cubic(4.0), ["Si", "Si"], [[0, 0, 0], [0.0005, 0, 0]]), "x")
+    assert len(structure_from_cif(text)) == 1
