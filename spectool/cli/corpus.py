@@ -161,7 +161,8 @@ def library(
     per_type: Annotated[int, typer.Option("--per-type", min=1, help="Structures kept per type, one per "
                                                                      "compound first.")] = 20,
     holdout: Annotated[float, typer.Option(min=0.0, max=0.9, help="Fraction of each type's compounds put in "
-                                                                  "test/ (whole compounds, never the first).")] = 0.2,
+                                                                  "test/ (whole compounds, never the type's "
+                                                                  "prototype or namesake).")] = 0.2,
     seed: SeedOpt = 0,
     workers: WorkersOpt = 1,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing corpus folder.")] = False,
@@ -170,8 +171,9 @@ def library(
     """Write a structure-type library from open sources and folders of CIFs.
 
     Every structure is keyed by its type, AFLOW style: anonymous formula, Pearson symbol, space
-    group and the Wyckoff letters each species occupies (spglib; the ordered, H-free structure).
-    A type is named by its minerals, else its Strukturbericht symbol or AFLOW name. AFLOW
+    group (enantiomorphic pairs as one) and the Wyckoff letters each species occupies (spglib; the
+    ordered, H-free structure); structures of one key that do not match as frameworks (pymatgen's
+    StructureMatcher, species ignored: calcite and LaAlO3) are separate types. A type is named by its minerals, else its Strukturbericht symbol or AFLOW name. AFLOW
     prototypes are built from label and parameters and kept only with the prototype's
     composition and no atoms closer than 0.6 A. Writes DIR/{train,test}/LABEL/ID.cif,
     DIR/types.csv, DIR/manifest.csv (with each structure's source, reference and licence; usable
