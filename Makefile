@@ -41,7 +41,7 @@ AUGMENT   ?= --preset both --balance --keep-original --op strain:max=0.03 --op s
 # normalisation), after augmentation has added backgrounds and counting noise: what the model sees in
 # training is what a measured scan looks like once prepared.
 RECIPE    ?= -s baseline:method=snip -s normalize:method=max
-EPOCHS    ?= 15
+EPOCHS    ?= 12
 MODEL     ?= --model vit --patch 120 --dim 96 --depth 4 --heads 4 --dropout 0
 TRAIN     ?= --batch-size 256 --lr 1e-3 --patience 3000 --select top1  # patience in optimiser steps: ~6 epochs of this set
 
