@@ -64,10 +64,10 @@ $(CORPUS)/manifest.csv:
 		--seed $(SEED) -j $(WORKERS) -q || test -f $@  # a CIF it cannot use is named, not fatal
 
 $(BUILD)/sim-train.h5: $(CORPUS)/manifest.csv
-	$(SPECTOOL) simulate $(CORPUS)/train --label parent $(INSTRUMENT) -j $(WORKERS) -q -o $@
+	$(SPECTOOL) simulate $(CORPUS)/train --label parent $(INSTRUMENT) -j $(WORKERS) -q -o $@ || test -f $@  # as above
 
 $(BUILD)/sim-test.h5: $(CORPUS)/manifest.csv
-	$(SPECTOOL) simulate $(CORPUS)/test --label parent $(INSTRUMENT) -j $(WORKERS) -q -o $@
+	$(SPECTOOL) simulate $(CORPUS)/test --label parent $(INSTRUMENT) -j $(WORKERS) -q -o $@ || test -f $@  # as above
 
 $(BUILD)/aug.h5: $(BUILD)/sim-train.h5
 	$(SPECTOOL) augment $< -n $(COPIES) $(AUGMENT) --seed $(SEED) -j $(WORKERS) -q -o $@

@@ -78,7 +78,12 @@ OCCUPANCY_TOLERANCE = 2.0
 
 
 def structure_from_cif(text: str, occupancy_tolerance: float = 1.0):
-    """The first structure of a CIF text (pymatgen, conventional cell); :class:`FormatError` if none."""
+    """The first structure of a CIF text (pymatgen, conventional cell), an atom listed twice read
+    once (:func:`without_repeats`); :class:`FormatError` if none."""
+    return without_repeats(_parsed(text, occupancy_tolerance))
+
+
+def _parsed(text: str, occupancy_tolerance: float = 1.0):
     from pymatgen.io.cif import CifParser
 
     with warnings.catch_warnings():
@@ -90,7 +95,7 @@ def structure_from_cif(text: str, occupancy_tolerance: float = 1.0):
             raise FormatError(f"unreadable CIF: {str(error).splitlines()[0][:120] if str(error) else error!r}")
     if not structures or len(structures[0]) == 0:
         raise FormatError("no structure in the CIF")
-    return without_repeats(structures[0])
+    return structures[0]
 
 
 REPEAT_TOLERANCE = 0.01  # Å: one atom listed twice (e.g. 0.3333 and 1/3 expanded by symmetry)
@@ -159,11 +164,15 @@ def analyse(entry: Entry) -> Analysed:
     else:
         text = str(entry.payload)
         try:
-            structure = structure_from_cif(text)
+            structure, change = _parsed(text), "atoms listed twice read once"
         except FormatError:  # e.g. occupancies summing past 1: read leniently, write the CIF anew
-            structure = structure_from_cif(text, OCCUPANCY_TOLERANCE)
-            text = cif_of_structure(structure, entry.id, f"{entry.name} ({entry.origin}, occupancies rescaled to 1)"
-                                                         f"\nreference: {entry.reference}")
+            structure, change = _parsed(text, OCCUPANCY_TOLERANCE), "occupancies rescaled to 1"
+            text = ""
+        single = without_repeats(structure)
+        if not text or len(single) < len(structure):  # written anew, so that every reader sees this structure
+            text = cif_of_structure(single, entry.id, f"{entry.name} ({entry.origin}, {change})"
+                                                      f"\nreference: {entry.reference}")
+        structure = single
     simulable(structure)
     simple = ordered(structure)
     key = type_key(simple)
