@@ -6,8 +6,11 @@ Score of a candidate (documented; higher is better)::
     score   = NETWORK_WEIGHT × P + (1 − NETWORK_WEIGHT) × quality
 
 with P the network's probability and ``explained`` the share of measured net peak area the fitted
-phase accounts for (:class:`~spectool.fit.engine.FitResult`). A label with several references (a
-structure type's corpus members) is fitted with the member whose quick fit matches best.
+phase accounts for (:class:`~spectool.fit.engine.FitResult`). Each reference's cell is first scaled
+isotropically to the scan where that correlates clearly better (within ±``scale_bound``,
+:mod:`spectool.fit.prescale`: a type's reference is another compound of the type, often 5–20 % off in
+cell); a label with several references (a structure type's corpus members) is fitted with the
+member whose quick fit matches best.
 
 Mixtures (:func:`identify`, ``max_phases`` > 1; with 1 the best candidate is the answer): a
 branching search. The first phase is any of the network's fitted
@@ -46,6 +49,7 @@ import numpy as np
 from spectool.fit.engine import FitOptions, FitResult, coarse_scores, fit_hypotheses, noise_level
 from spectool.fit.measured import MeasuredOptions, is_measured
 from spectool.fit.peaks import evidence
+from spectool.fit.prescale import SCALE_BOUND, prescaled
 from spectool.fit.search import SearchIndex, SearchOptions
 
 #: ``search(pattern (L,), zero shift °)`` → (label, reference, score) of the library, best first.
@@ -80,6 +84,7 @@ class VerifyOptions:
     search_first: int = 5
     all_members: bool = False  # the mixture search fits every member of a candidate label and keeps the best (4x the fits)
     min_share: float = 0.01  # full-pattern summation of measured references: least share a phase keeps
+    scale_bound: float = SCALE_BOUND  # the isotropic pre-scale of each reference's cell (0: none)
     fit: FitOptions = field(default_factory=FitOptions)
     measured: MeasuredOptions = field(default_factory=MeasuredOptions)
     search: SearchOptions = field(default_factory=SearchOptions)
@@ -130,7 +135,9 @@ def verify_candidates(x, y, candidates: list[tuple[str, float]], library: dict, 
                       options: VerifyOptions = VerifyOptions(), device: str = "cpu") -> list[Candidate]:
     """Fit each candidate (label, probability) and re-rank by :func:`combined_score`, best first."""
     out = [Candidate(label, float(p)) for label, p in candidates]
-    chosen = pick_references(x, y, [c.label for c in out], library, lines, options.fit, device)
+    labels = [c.label for c in out]
+    scaled = {lab: scaled_references(x, y, library[lab], lines, options, device) for lab in labels if lab in library}
+    chosen = pick_references(x, y, labels, scaled, lines, options.fit, device)
     todo = [(c, ref) for c, ref in zip(out, chosen) if ref is not None]
     fits = fit_hypotheses(x, y, [[ref] for _, ref in todo], *lines, options=options.fit, device=device)
     for (c, _), fit in zip(todo, fits):
@@ -138,6 +145,37 @@ def verify_candidates(x, y, candidates: list[tuple[str, float]], library: dict, 
     for c in out:
         c.score = combined_score(c.probability, c.fit, options.network_weight)
     return sorted(out, key=lambda c: -c.score)
+
+
+def scaled_references(x, y, refs: list, lines, options: VerifyOptions, device="cpu") -> list:
+    """Each reference, or its cell scaled isotropically to the scan y (L,) on x (L,) degrees
+    (:func:`~spectool.fit.prescale.prescaled`, at the strongest line's wavelength) where the scaled one's
+    quick fit (:func:`~spectool.fit.engine.coarse_scores`) matches better: in a mixture the widest
+    correlation can line a reference up with another phase's peaks, so the scaled cell must earn its place."""
+    if options.scale_bound <= 0 or not refs:
+        return list(refs)
+    wavelength = float(np.asarray(lines[0])[int(np.argmax(np.asarray(lines[1])))])
+    scaled = [prescaled(x, y, ref, wavelength, options.scale_bound) for ref in refs]
+    moved = [i for i, (a, b) in enumerate(zip(refs, scaled)) if a is not b]
+    if not moved:
+        return list(refs)
+    scores = coarse_scores(x, y, [refs[i] for i in moved] + [scaled[i] for i in moved], *lines, options=options.fit,
+                           device=device)
+    out = list(refs)
+    for j, i in enumerate(moved):
+        if scores[len(moved) + j] > scores[j]:
+            out[i] = scaled[i]
+    return out
+
+
+def with_scaled_variants(x, y, pairs: list[tuple[str, object]], lines, options: VerifyOptions) -> list:
+    """(label, reference) pairs and, after them, the references whose cell :func:`~spectool.fit.prescale.prescaled`
+    scales to y, as further members of their labels: the joint fit decides between them."""
+    if options.scale_bound <= 0 or not pairs:
+        return list(pairs)
+    wavelength = float(np.asarray(lines[0])[int(np.argmax(np.asarray(lines[1])))])
+    scaled = [(lab, prescaled(x, y, ref, wavelength, options.scale_bound), ref) for lab, ref in pairs]
+    return list(pairs) + [(lab, new) for lab, new, old in scaled if new is not old]
 
 
 def pick_references(x, y, labels: list[str], library: dict, lines, options: FitOptions, device="cpu") -> list:
@@ -322,6 +360,7 @@ def _extend(x, y, partials: list[_Partial], propose, search, library, lines, opt
                                     options.per_label)
         if options.all_members:
             chosen = [(lab, ref) for lab in dict.fromkeys(lab for lab, _ in chosen) for ref in library.get(lab, [])]
+        chosen = with_scaled_variants(x, np.clip(residual, 0, None), chosen, lines, options)
         found = [ph.reference for ph in part.fit.phases]
         for lab, ref in chosen:
             hypotheses.append(found + [ref])
@@ -329,17 +368,16 @@ def _extend(x, y, partials: list[_Partial], propose, search, library, lines, opt
             labels.append(lab)
     fits = fit_hypotheses(x, y, hypotheses, *lines, options=options.fit,
                           start=[partials[i].fit for i in owners], device=device)
-    best: dict[tuple[int, str], FitResult] = {}  # of a label's members, the one whose joint fit is best
+    best: dict[tuple[int, str], FitResult] = {}  # of a label's members that pass the margin, the best joint fit
     for fit, i, lab in zip(fits, owners, labels):
-        if fit.converged and ((i, lab) not in best or fit_quality(fit) > fit_quality(best[i, lab])):
+        passes = (fit.converged and fit.explained - partials[i].fit.explained >= options.phase_margin
+                  and all(ph.scale > 0 and ph.share >= options.phase_margin for ph in fit.phases))
+        if passes and ((i, lab) not in best or fit_quality(fit) > fit_quality(best[i, lab])):
             best[i, lab] = fit
     children, grew = [], set()
     for (i, lab), fit in best.items():
-        parent = partials[i].fit
-        if (fit.explained - parent.explained >= options.phase_margin
-                and all(ph.scale > 0 and ph.share >= options.phase_margin for ph in fit.phases)):
-            children.append(_Partial(fit, partials[i].labels + (lab,)))
-            grew.add(i)
+        children.append(_Partial(fit, partials[i].labels + (lab,)))
+        grew.add(i)
     return children, [p for i, p in enumerate(partials) if i not in grew]
 
 

@@ -142,8 +142,9 @@ def test_a_lone_phase_is_not_split_into_two(zoo_refs, wide_library):
 
 def test_the_mixture_search_fits_every_member_of_a_proposed_label(zoo_refs):
     """A type-level library: label "rutile-type" has a member 12 % too large (out of the ±5 % cell bound)
-    and the right one. Search–match names the label only through the wrong member; the joint fit tries
-    both members and keeps the right one, so rutile is found with its fraction."""
+    and the right one. Search–match names the label only through the wrong member; without the wide
+    pre-scale the joint fit tries both members and keeps the right one, so rutile is found with its
+    fraction; with it, either member fits at rutile's cell."""
     ref, crystal = zoo_refs["rutile"]
     big = reference_from_crystal(strained(crystal, 1.12, 1.12, 1.12), "tetragonal", "rutile-big", ref.mass)
     library = {"NaCl": [zoo_refs["NaCl"][0]], "rutile-type": [big, ref]}
@@ -156,8 +157,15 @@ def test_the_mixture_search_fits_every_member_of_a_proposed_label(zoo_refs):
 
     fractions = {"NaCl": 0.6, "rutile": 0.4}
     y = _mixture(zoo_refs, fractions, 7)
-    verdict = identify(GRID, y, propose, library, LINES, VerifyOptions(beam=2, max_phases=3, all_members=True),
-                       search=search)
+    verdict = identify(GRID, y, propose, library, LINES, VerifyOptions(beam=2, max_phases=3, all_members=True,
+                                                                        scale_bound=0), search=search)
     found = {p.name: p.weight_fraction for p in verdict.phases.phases}
     assert sorted(verdict.labels) == ["NaCl", "rutile-type"] and set(found) == {"NaCl", "rutile"}
     assert found["rutile"] == pytest.approx(0.4, abs=0.05)
+    # with the wide pre-scale (the default) the 12 % larger member fits too, scaled onto rutile's cell
+    verdict = identify(GRID, y, propose, library, LINES, VerifyOptions(beam=2, max_phases=3, all_members=True),
+                       search=search)
+    fitted = {p.name: p for p in verdict.phases.phases}
+    rutile = next(p for name, p in fitted.items() if name.startswith("rutile"))
+    assert sorted(verdict.labels) == ["NaCl", "rutile-type"] and rutile.weight_fraction == pytest.approx(0.4, abs=0.05)
+    assert rutile.cell[:3] == pytest.approx(ref.cell[:3] * 1.01, rel=0.005)  # _mixture strains by 1 %
