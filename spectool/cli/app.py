@@ -67,9 +67,14 @@ COMMANDS = (  # one module per subcommand; importing it registers the command
 
 
 def _register() -> None:
+    """Import the command modules: all of them, or only the one ``spectool.cli.main.main`` named
+    before this module was first imported (a process that runs one command needs no other)."""
     import importlib
 
-    for name in COMMANDS:
+    import spectool.cli
+
+    only = getattr(spectool.cli, "ONLY_COMMAND", None)
+    for name in COMMANDS if only not in COMMANDS else (only,):
         importlib.import_module(f"spectool.cli.{name}")
 
 

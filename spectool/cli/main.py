@@ -11,7 +11,26 @@ from spectool.errors import Exit, Interrupted, PipeClosed, SpectoolError
 
 def main(argv: list[str] | None = None) -> None:
     """``spectool`` console script."""
+    argv = sys.argv[1:] if argv is None else argv
+    _only_command(argv)
     sys.exit(run(argv))
+
+
+#: Commands that need the whole command tree even when they run alone.
+WHOLE_TREE = ("completion",)
+
+
+def _only_command(argv: list[str]) -> None:
+    """Before the command tree is built, mark the one command this process runs, so that only its
+    module is imported (~0.1 s less start-up: the others' options and imports are never built).
+    Help, TAB completion and anything that is not a plain command name get the whole tree."""
+    import spectool.cli
+
+    name = next((a for a in argv if not a.startswith("-")), None)
+    if ("spectool.cli.app" in sys.modules or "_SPECTOOL_COMPLETE" in os.environ or name is None
+            or name in WHOLE_TREE):
+        return
+    spectool.cli.ONLY_COMMAND = name
 
 
 def run(argv: list[str] | None = None) -> int:

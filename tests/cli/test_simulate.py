@@ -183,3 +183,22 @@ def test_ctrl_c_leaves_no_output(cifs, tmp_path):
     assert proc.returncode == 130, stderr
     assert b"Traceback" not in stderr
     assert not out.exists() and list(tmp_path.iterdir()) == [listing]
+
+
+def test_a_process_running_simulate_builds_only_that_command(tmp_path):
+    """``spectool simulate`` imports no other command's module (start-up), ``spectool --help`` all of them."""
+    probe = ("import sys\nfrom spectool.cli.main import main\nsys.argv = ['spectool'] + sys.argv[1:]\n"
+             "try:\n    main()\nexcept SystemExit:\n    pass\n"
+             "print(sorted(m for m in sys.modules if m.startswith('spectool.cli.') and m[13:] in "
+             "('simulate', 'train', 'predict', 'info')), file=sys.stderr)\n")
+    script = tmp_path / "probe.py"
+    script.write_text(probe)
+    run = lambda *args: subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True,  # noqa: E731
+                                       cwd=ROOT, timeout=120)
+    alone = run("simulate", "--help")
+    assert "--no-symmetry" in alone.stdout
+    assert alone.stderr.strip().splitlines()[-1] == "['spectool.cli.simulate']"
+    whole = run("--help")
+    assert "simulate" in whole.stdout and "predict" in whole.stdout
+    assert whole.stderr.strip().splitlines()[-1] == str(sorted(f"spectool.cli.{n}" for n in
+                                                               ("info", "predict", "simulate", "train")))
