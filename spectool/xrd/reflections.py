@@ -37,6 +37,9 @@ from spectool.xrd.scattering import coefficients, form_factors
 TWO_THETA_TOL = 1e-5
 #: Peaks weaker than this percentage of the strongest are dropped (pymatgen's value).
 SCALED_INTENSITY_TOL = 1e-3
+#: Up to this many (scatterer, reflection) pairs, structure factors sum gathered phases (few
+#: array operations: small cells); beyond, one matrix product per scatterer group (BLAS: large cells).
+GATHER_LIMIT = 1 << 18
 
 
 @dataclass(frozen=True)
@@ -110,8 +113,8 @@ def _rows(lattice: np.ndarray, gm: np.ndarray, g_max: float):
     h, k part of |g|² (R,) and its l coefficient (R,): |g|² = const + l (lin + gm₂₂ l)."""
     hmax = int(math.floor(g_max * math.sqrt(lattice[0] @ lattice[0]) + 1e-9))
     kmax = int(math.floor(g_max * math.sqrt(lattice[1] @ lattice[1]) + 1e-9))
-    h = np.repeat(np.arange(hmax + 1), 2 * kmax + 1)[kmax:]  # the half-space: h > 0, or h = 0 and k ≥ 0
-    k = np.tile(np.arange(-kmax, kmax + 1), hmax + 1)[kmax:]
+    h, k = np.divmod(np.arange(kmax, (hmax + 1) * (2 * kmax + 1)), 2 * kmax + 1)  # the half-space:
+    k -= kmax  # h > 0, or h = 0 and k ≥ 0
     lin = gm[0, 2] * h + gm[1, 2] * k
     const = gm[0, 0] * h * h + 2 * gm[0, 1] * h * k + gm[1, 1] * k * k
     centre_f = -lin / gm[2, 2]
@@ -174,10 +177,15 @@ def structure_factor_intensities(
     z, a, b = coefficients(elements)
     f = form_factors(z, a, b, s2)[group_element] * np.exp(-group_b[:, None] * s2)  # (Q, M)
     rows, cols = _phase_tables(crystal.frac_coords, h, k, centre, width)
-    rows *= crystal.occupancy[:, None]
-    if len(group_b) == 1:
-        total = f[0] * (rows.T @ cols)[ri, li]
-    else:
+    if len(member) * ri.size <= GATHER_LIMIT:  # each scatterer's phase at each reflection, summed
+        weights = f[member]
+        weights *= crystal.occupancy[:, None]
+        phase = rows[:, ri]
+        phase *= cols[:, li]
+        phase *= weights
+        total = phase.sum(axis=0)
+    else:  # large cells: one matrix product (rows × atoms) @ (atoms × l) per group
+        rows *= crystal.occupancy[:, None]
         total = sum(f[q] * (rows[idx].T @ cols[idx])[ri, li]
                     for q, idx in enumerate(np.split(np.argsort(member, kind="stable"),
                                                      np.cumsum(np.bincount(member))[:-1])))
@@ -191,16 +199,18 @@ def merge_peaks(two_theta: np.ndarray, g: np.ndarray, intensity: np.ndarray, hkl
     """
     if two_theta.size == 0:
         return _empty()
-    keys = np.rint(two_theta / TWO_THETA_TOL).astype(np.int64)
-    order = np.lexsort((two_theta, keys))
-    keys = keys[order]
-    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    order = np.argsort(two_theta, kind="stable")  # = by key, then 2θ: the key rises with 2θ
+    keys = np.rint(two_theta[order] / TWO_THETA_TOL).astype(np.int64)
+    first_of_key = np.empty(keys.size, dtype=bool)
+    first_of_key[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=first_of_key[1:])
+    starts = np.flatnonzero(first_of_key)
     span = int(np.abs(hkl).max()) + 1
     base = 2 * span + 1
     code = ((hkl[order] + span) * np.array([base * base, base, 1])).sum(axis=1)
     best = np.maximum.reduceat(code, starts)
     rep = np.stack([best // (base * base), (best // base) % base, best % base], axis=1) - span
-    counts = np.diff(np.r_[starts, keys.size])
+    counts = np.diff(starts, append=keys.size)
     first = order[starts]
     return Reflections(
         two_theta[first], 1.0 / g[first], np.add.reduceat(intensity[order], starts), rep, 2 * counts
