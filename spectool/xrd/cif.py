@@ -313,7 +313,10 @@ def coincident_sites(frac: np.ndarray, tol: float = SITE_TOL) -> np.ndarray:
     if len(frac) <= 48:  # a dense check is fewer array operations than the sort
         d = frac[:, None, :] - frac[None, :, :]
         d -= np.rint(d)
-        i, j = np.nonzero(np.triu(np.all(np.abs(d) < tol, axis=-1), 1))
+        close = np.all(np.abs(d) < tol, axis=-1)
+        if np.count_nonzero(close) == len(frac):  # each position close to itself only
+            return site
+        i, j = np.nonzero(np.triu(close, 1))
     else:
         i, j = close_pairs(frac, tol)
     if i.size == 0:
@@ -332,7 +335,7 @@ def _merge_species(frac, elements, occ, b, site):
     sites; ``Declined`` when a site's occupancies sum to more than 1 (pymatgen's error)."""
     if np.any(np.bincount(site, weights=occ) > 1 + 1e-9):
         raise Declined("occupancies sum to more than 1")
-    if len(np.unique(site)) == len(site):
+    if site.size == 0 or site.max() + 1 == len(site):  # sites are 0..K-1: each scatterer its own
         return frac, elements, occ, b, site
     index = {e: k for k, e in enumerate(sorted(set(elements)))}
     key = site * len(index) + np.array([index[e] for e in elements])

@@ -26,6 +26,8 @@ from spectool.xrd.scattering import ATOMIC_NUMBER, scattering_table
 
 #: Distinct, fully occupied sites closer than this (Å) are overlapping atoms.
 MIN_DISTANCE = 0.5
+#: Up to this many sites, overlap candidates come from all pairs at once, beyond from a sort.
+DENSE_SITES = 96
 CIF_SUFFIXES = (".cif", ".mcif")
 CRYSTAL_SYSTEMS = (
     (2, "triclinic"), (15, "monoclinic"), (74, "orthorhombic"), (142, "tetragonal"),
@@ -101,8 +103,12 @@ def closest_pair(crystal: Crystal, cutoff: float) -> tuple[int, int, float] | No
     tol = cutoff * np.linalg.norm(np.linalg.inv(crystal.lattice), axis=0) * (1 + 1e-9) + 1e-12
     if len(sites) < 2:
         return None
-    if np.any(tol >= 0.25) or len(sites) <= 16:
+    if np.any(tol >= 0.25):
         i, j = np.triu_indices(len(sites), 1)
+    elif len(sites) <= DENSE_SITES:  # every pair's wrapped difference at once
+        d = frac[:, None, :] - frac[None, :, :]
+        d -= np.round(d)
+        i, j = np.nonzero(np.triu(np.all(np.abs(d) < tol, axis=-1), 1))
     else:
         i, j = close_pairs(frac, tol)
     keep = occ[i] + occ[j] > 1 + 1e-6
