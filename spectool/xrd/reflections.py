@@ -37,9 +37,6 @@ from spectool.xrd.scattering import coefficients, form_factors
 TWO_THETA_TOL = 1e-5
 #: Peaks weaker than this percentage of the strongest are dropped (pymatgen's value).
 SCALED_INTENSITY_TOL = 1e-3
-#: Up to this many (scatterer, reflection) pairs, structure factors sum gathered phases (few
-#: array operations: small cells); beyond, one matrix product per scatterer group (BLAS: large cells).
-GATHER_LIMIT = 1 << 18
 
 
 @dataclass(frozen=True)
@@ -177,15 +174,10 @@ def structure_factor_intensities(
     z, a, b = coefficients(elements)
     f = form_factors(z, a, b, s2)[group_element] * np.exp(-group_b[:, None] * s2)  # (Q, M)
     rows, cols = _phase_tables(crystal.frac_coords, h, k, centre, width)
-    if len(member) * ri.size <= GATHER_LIMIT:  # each scatterer's phase at each reflection, summed
-        weights = f[member]
-        weights *= crystal.occupancy[:, None]
-        phase = rows[:, ri]
-        phase *= cols[:, li]
-        phase *= weights
-        total = phase.sum(axis=0)
-    else:  # large cells: one matrix product (rows × atoms) @ (atoms × l) per group
-        rows *= crystal.occupancy[:, None]
+    rows *= crystal.occupancy[:, None]
+    if len(group_b) == 1:
+        total = f[0] * (rows.T @ cols)[ri, li]
+    else:
         total = sum(f[q] * (rows[idx].T @ cols[idx])[ri, li]
                     for q, idx in enumerate(np.split(np.argsort(member, kind="stable"),
                                                      np.cumsum(np.bincount(member))[:-1])))

@@ -202,3 +202,13 @@ def test_a_process_running_simulate_builds_only_that_command(tmp_path):
     assert "simulate" in whole.stdout and "predict" in whole.stdout
     assert whole.stderr.strip().splitlines()[-1] == str(sorted(f"spectool.cli.{n}" for n in
                                                                ("info", "predict", "simulate", "train")))
+
+
+def test_simulation_keeps_blas_on_one_thread():
+    """Its matrix products are small: BLAS threads would only burn CPU time (~1.8x with two cores)."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from spectool.cli.simulate import single_blas_thread
+
+    with single_blas_thread():
+        blas = [p for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
+        assert blas and all(p["num_threads"] == 1 for p in blas)

@@ -105,21 +105,6 @@ def test_monochromator_reduces_to_plain_at_zero():
     assert np.all(np.isfinite(graphite)) and not np.allclose(graphite, lorentz_polarization(theta))
 
 
-@pytest.mark.parametrize("name", ["NaCl", "CuAu_disordered", "triclinic", "garnet"])
-def test_gathered_and_matrix_product_structure_factors_agree(name, monkeypatch):
-    """Small cells sum gathered phases, large ones take a matrix product per group: the same |F|²."""
-    from spectool.xrd import reflections
-
-    crystal = crystal_from_structure(STRUCTURES[name]).with_b_iso({"Na": 0.5, "Cu": 0.7, "O": 0.4})
-    monkeypatch.setattr(reflections, "GATHER_LIMIT", 1 << 40)
-    gathered = reflections.structure_factor_intensities(crystal, 0.05, 1.2)
-    monkeypatch.setattr(reflections, "GATHER_LIMIT", 0)
-    product = reflections.structure_factor_intensities(crystal, 0.05, 1.2)
-    np.testing.assert_array_equal(gathered[0], product[0])
-    np.testing.assert_allclose(gathered[2], product[2], rtol=1e-9, atol=1e-9 * product[2].max())
-    assert len(gathered[2]) > 10
-
-
 def test_peaks_merge_reflections_within_the_two_theta_tolerance():
     from spectool.xrd.reflections import TWO_THETA_TOL, merge_peaks
 
