@@ -14,7 +14,7 @@ from spectool.env import Env
 from spectool.errors import SpectoolError, UsageError
 
 STRUCTURE_SUFFIXES = (".cif", ".mcif", ".vasp", ".poscar", ".json", ".cssr", ".xsf", ".mson", ".yaml")
-ROWS_PER_WRITE = 256
+ROWS_PER_WRITE = 1024  # rows per set write: each write is a resize and a write per column
 
 
 @command(app, "simulate")
