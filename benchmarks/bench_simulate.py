@@ -64,7 +64,9 @@ def classic_structures() -> dict:
         "CsCl": sg("Pm-3m", cubic(4.123), ["Cs", "Cl"], [[0, 0, 0], [0.5] * 3]),
         "rutile": sg("P4_2/mnm", Lattice.tetragonal(4.594, 2.959), ["Ti", "O"], [[0, 0, 0], [0.3053, 0.3053, 0]]),
         "SrTiO3": sg("Pm-3m", cubic(3.905), ["Sr", "Ti", "O"], [[0, 0, 0], [0.5] * 3, [0.5, 0.5, 0]]),
-        "spinel": sg("Fd-3m", cubic(8.083), ["Mg", "Al", "O"], [[0.125] * 3, [0.5] * 3, [0.2624] * 3]),
+        # spinel MgAl2O4: origin-choice-2 coordinates (Mg 1/8, Al 1/2, O u = 0.2624) moved to pymatgen's
+        # origin choice 1 (+1/8), as for FAU below; unmoved they made Mg2AlO4 with atoms 0.28 Å apart
+        "spinel": sg("Fd-3m", cubic(8.083), ["Mg", "Al", "O"], [[0.25] * 3, [0.625] * 3, [0.3874] * 3]),
         "ZnO": sg("P6_3mc", hexa(3.2498, 5.2066), ["Zn", "O"], [[1 / 3, 2 / 3, 0], [1 / 3, 2 / 3, 0.3819]]),
         "corundum": sg("R-3c", hexa(4.759, 12.991), ["Al", "O"], [[0, 0, 0.35216], [0.30624, 0, 0.25]]),
         "calcite": sg("R-3c", hexa(4.988, 17.061), ["Ca", "C", "O"], [[0, 0, 0], [0, 0, 0.25], [0.2578, 0, 0.25]]),
@@ -281,7 +283,7 @@ def whole_process(name: str, paths: list[Path], tmp: Path, pairs: int) -> None:
     pm = np.array(times["pymatgen"])
     print(f"   {name}: {len(paths)} files, load {min(loads):.1f}..{max(loads):.1f}; "
           f"pymatgen {np.median(pm[:, 0]):.2f} s wall, {np.median(pm[:, 1]):.2f} s CPU; "
-          f"max |Δpattern| spectool vs peer {pattern_difference(tmp / 'peer.npy', tmp / 'a.h5')}")
+          f"max |Δpattern| spectool vs peer {pattern_difference(tmp / 'peer.npy', tmp / 'a.h5', paths)}")
     for key in list(commands)[1:]:
         t = np.array(times[key])
         ratios = pm / t
@@ -290,18 +292,23 @@ def whole_process(name: str, paths: list[Path], tmp: Path, pairs: int) -> None:
               f"{np.median(ratios[:, 1]):.1f}x CPU (per pair, wall: {', '.join(f'{r:.1f}' for r in ratios[:, 0])})")
 
 
-def pattern_difference(peer: Path, ours: Path) -> str:
-    """Largest |Δ| between the peer's patterns and spectool's set (both normalised to 1), row by row,
-    away from the grid's ends."""
+def pattern_difference(peer: Path, ours: Path, paths: list[Path]) -> str:
+    """Largest |Δ| between the peer's patterns (one per path) and spectool's set (both normalised to
+    1), row by row (matched by source path), away from the grid's ends."""
     import h5py
 
     theirs = np.load(peer)
     with h5py.File(ours) as f:
         mine = f["entry/data/X"][:]
-    if theirs.shape != mine.shape:
-        return f"not comparable: {theirs.shape[0]} against {mine.shape[0]} patterns"
+        sources = [s.decode() for s in f["entry/samples/source"][:]]
+    if len(theirs) != len(paths):
+        return f"not comparable: the peer read {len(theirs)} of {len(paths)} files"
+    row = {str(p): i for i, p in enumerate(paths)}
+    theirs = theirs[[row[s] for s in sources]]
     inside = (GRID >= GRID[0] + EDGE) & (GRID <= GRID[-1] - EDGE)
-    return f"{np.abs(theirs - mine)[:, inside].max():.1e} over {len(mine)} patterns (more than {EDGE:g}° from the ends)"
+    refused = f"; {len(paths) - len(mine)} file(s) spectool refused" if len(mine) < len(paths) else ""
+    return (f"{np.abs(theirs - mine)[:, inside].max():.1e} over {len(mine)} patterns (more than {EDGE:g}° from "
+            f"the ends{refused})")
 
 
 def all_prototypes() -> None:
