@@ -134,14 +134,17 @@ def symmetry_labels(crystal: Crystal, symprec: float = 0.01) -> dict[str, object
     """
     import spglib
 
-    keys = {}
-    for s in np.unique(crystal.site):
-        members = np.flatnonzero(crystal.site == s)
-        keys[s] = tuple(sorted((crystal.elements[m], round(float(crystal.occupancy[m]), 4)) for m in members))
-    kinds = {k: i for i, k in enumerate(sorted(set(keys.values())))}
-    sites, first = np.unique(crystal.site, return_index=True)
-    numbers = [kinds[keys[s]] for s in sites]
-    cell = (crystal.lattice, crystal.frac_coords[first], numbers)
+    species = list(zip(crystal.elements, (round(o, 4) for o in crystal.occupancy.tolist())))
+    sites, first, of_site = np.unique(crystal.site, return_index=True, return_inverse=True)
+    if len(sites) == len(species):  # ordered: one species a site
+        keys = [(pair,) for pair in species]
+    else:
+        members: list[list] = [[] for _ in sites]
+        for pair, s in zip(species, of_site.tolist()):
+            members[s].append(pair)
+        keys = [tuple(sorted(m)) for m in members]
+    kinds = {k: i for i, k in enumerate(sorted(set(keys)))}
+    cell = (crystal.lattice, crystal.frac_coords[first], [kinds[k] for k in keys])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         dataset = spglib.get_symmetry_dataset(cell, symprec=symprec)
