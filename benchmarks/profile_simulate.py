@@ -34,7 +34,7 @@ def stages(path: str, settings, clock) -> list:
     """One structure through the stages of ``simulate_file``; ``clock(name)`` closes a stage."""
     from spectool.xrd import cif as cifmod
     from spectool.xrd.reflections import (
-        g_limits, lorentz_polarization, merge_peaks, structure_factor_intensities,
+        g_limits, lorentz_polarization, merge_peaks, reciprocal_points, squared_structure_factors,
     )
     from spectool.xrd.simulate import _in_range, _prepared, _sticks, cell_formula, cell_parameters, line_sticks
     from spectool.xrd.profiles import render
@@ -72,13 +72,16 @@ def stages(path: str, settings, clock) -> list:
     margin = profile.margin(grid, lam)
     lo, hi = max(grid[0] - margin, 0.0), min(grid[-1] + margin, 180.0)
     g_min, g_max = g_limits((lo, hi), lam)
-    hkl, g, f2 = structure_factor_intensities(crystal, g_min, g_max)
-    clock("hkl + structure factors")
-    theta = np.arcsin(np.minimum(lam * g / 2, 1.0))
+    points = reciprocal_points(crystal.lattice, g_min, g_max)
+    clock("hkl enumeration")
+    f2 = squared_structure_factors(crystal, points)
+    clock("structure factors")
+    theta = np.arcsin(np.minimum(lam * points.g / 2, 1.0))
     intensity = 2 * f2 * lorentz_polarization(theta, None)
-    wide = merge_peaks(np.degrees(2 * theta), g, intensity, hkl)
+    clock("Bragg angles + LP")
+    wide = merge_peaks(np.degrees(2 * theta), points.g, intensity, points.hkl)
     sticks = _in_range(wide, grid[0], grid[-1])
-    clock("LP + merge into peaks")
+    clock("merge into peaks")
     tt, inten = line_sticks(wide, radiation, None)
     y = render(grid, tt, inten, profile.widths(tt, lam), profile.shape, profile.eta, profile.window)
     y = (y / y.max()).astype(np.float32)
