@@ -39,8 +39,10 @@ def run(argv: list[str] | None = None) -> int:
     from typer.exceptions import Abort
     from typer.main import get_command
 
-    from spectool.cli.app import app
+    from spectool.cli.app import app, ensure_registered
     from spectool.cli.common import ACTIVE
+
+    ensure_registered(argv or [])
 
     if "_SPECTOOL_COMPLETE" in os.environ:  # a TAB press: register typer's shell classes
         from typer._completion_classes import completion_init

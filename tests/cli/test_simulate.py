@@ -212,3 +212,14 @@ def test_simulation_keeps_blas_on_one_thread():
     with single_blas_thread():
         blas = [p for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
         assert blas and all(p["num_threads"] == 1 for p in blas)
+
+
+def test_a_command_run_in_process_by_another_gets_registered(tmp_path):
+    """With only ``info`` built (its own process), ``run(['simulate', …])`` from inside it still works."""
+    probe = ("import spectool.cli\nspectool.cli.ONLY_COMMAND = 'info'\n"
+             "from spectool.cli.app import app, ensure_registered\n"
+             "print(sorted(c.name for c in app.registered_commands))\n"
+             "ensure_registered(['simulate', '-h'])\n"
+             "print('simulate' in {c.name for c in app.registered_commands})\n")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.stdout.split("\n")[:2] == ["['info']", "True"], out.stderr
