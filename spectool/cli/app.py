@@ -66,11 +66,29 @@ COMMANDS = (  # one module per subcommand; importing it registers the command
 )
 
 
-def _register() -> None:
+def _register(names=COMMANDS) -> None:
     import importlib
 
-    for name in COMMANDS:
+    for name in names:
         importlib.import_module(f"spectool.cli.{name}")
 
 
-_register()
+def ensure_registered(argv: list[str]) -> None:
+    """Register every command unless the one ``argv`` runs is registered already (a command that
+    runs others in-process, as ``demo`` and ``train`` do, gets them here)."""
+    name = next((a for a in argv if not a.startswith("-")), None)
+    known = {c.name for c in app.registered_commands} | {g.name for g in app.registered_groups}
+    if name not in known:
+        _register()
+
+
+def _only() -> tuple[str, ...]:
+    """The command modules to import now: all of them, or only the one ``spectool.cli.main.main``
+    named before this module was first imported (a process that runs one command needs no other)."""
+    import spectool.cli
+
+    only = getattr(spectool.cli, "ONLY_COMMAND", None)
+    return (only,) if only in COMMANDS else COMMANDS
+
+
+_register(_only())

@@ -11,7 +11,26 @@ from spectool.errors import Exit, Interrupted, PipeClosed, SpectoolError
 
 def main(argv: list[str] | None = None) -> None:
     """``spectool`` console script."""
+    argv = sys.argv[1:] if argv is None else argv
+    _only_command(argv)
     sys.exit(run(argv))
+
+
+#: Commands that need the whole command tree even when they run alone.
+WHOLE_TREE = ("completion",)
+
+
+def _only_command(argv: list[str]) -> None:
+    """Before the command tree is built, mark the one command this process runs, so that only its
+    module is imported (~0.1 s less start-up: the others' options and imports are never built).
+    Help, TAB completion and anything that is not a plain command name get the whole tree."""
+    import spectool.cli
+
+    name = next((a for a in argv if not a.startswith("-")), None)
+    if ("spectool.cli.app" in sys.modules or "_SPECTOOL_COMPLETE" in os.environ or name is None
+            or name in WHOLE_TREE):
+        return
+    spectool.cli.ONLY_COMMAND = name
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -20,8 +39,10 @@ def run(argv: list[str] | None = None) -> int:
     from typer.exceptions import Abort
     from typer.main import get_command
 
-    from spectool.cli.app import app
+    from spectool.cli.app import app, ensure_registered
     from spectool.cli.common import ACTIVE
+
+    ensure_registered(argv or [])
 
     if "_SPECTOOL_COMPLETE" in os.environ:  # a TAB press: register typer's shell classes
         from typer._completion_classes import completion_init

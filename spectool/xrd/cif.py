@@ -191,14 +191,15 @@ def _atoms(block, small, lattice: np.ndarray):
     sites = small.sites
     if len(block.find_values("_atom_site_label")) != len(sites) or not len(sites):
         raise Declined("atom-site labels do not match the sites")
-    raw = [(site.type_symbol, site.fract, site.occ, site.u_iso) for site in sites]
-    parsed = [parse_symbol(symbol) for symbol, _, _, _ in raw]
+    parsed = [parse_symbol(site.type_symbol) for site in sites]
     messages = [note for _, note in parsed if note for _ in (0, 1)]  # pymatgen warns twice
     elements = [element for element, _ in parsed]
-    pos_a = np.array([(f.x, f.y, f.z) for _, f, _, _ in raw])
-    occ_a = np.array([o for _, _, o, _ in raw])
-    b_a = np.array([site_b(u, sites[i].aniso, lattice) if u == 0 else B_PER_U * u
-                    for i, (_, _, _, u) in enumerate(raw)])
+    values = np.array([(f.x, f.y, f.z, site.occ, site.u_iso) for site in sites for f in (site.fract,)])
+    pos_a, occ_a, u_a = values[:, :3], values[:, 3], values[:, 4]
+    if len(block.find_values("_atom_site_aniso_label")):  # U_eq where only anisotropic U's are given
+        b_a = np.array([site_b(u, site.aniso, lattice) for u, site in zip(u_a.tolist(), sites)])
+    else:
+        b_a = B_PER_U * u_a
     if not math.isfinite(pos_a.sum() + occ_a.sum() + b_a.sum()):
         raise Declined("non-numeric value")
     pos_a, snapped = snap_fractions(pos_a)
@@ -313,7 +314,10 @@ def coincident_sites(frac: np.ndarray, tol: float = SITE_TOL) -> np.ndarray:
     if len(frac) <= 48:  # a dense check is fewer array operations than the sort
         d = frac[:, None, :] - frac[None, :, :]
         d -= np.rint(d)
-        i, j = np.nonzero(np.triu(np.all(np.abs(d) < tol, axis=-1), 1))
+        close = np.all(np.abs(d) < tol, axis=-1)
+        if np.count_nonzero(close) == len(frac):  # each position close to itself only
+            return site
+        i, j = np.nonzero(np.triu(close, 1))
     else:
         i, j = close_pairs(frac, tol)
     if i.size == 0:
@@ -332,7 +336,7 @@ def _merge_species(frac, elements, occ, b, site):
     sites; ``Declined`` when a site's occupancies sum to more than 1 (pymatgen's error)."""
     if np.any(np.bincount(site, weights=occ) > 1 + 1e-9):
         raise Declined("occupancies sum to more than 1")
-    if len(np.unique(site)) == len(site):
+    if site.size == 0 or site.max() + 1 == len(site):  # sites are 0..K-1: each scatterer its own
         return frac, elements, occ, b, site
     index = {e: k for k, e in enumerate(sorted(set(elements)))}
     key = site * len(index) + np.array([index[e] for e in elements])

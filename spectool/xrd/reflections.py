@@ -110,8 +110,8 @@ def _rows(lattice: np.ndarray, gm: np.ndarray, g_max: float):
     h, k part of |g|² (R,) and its l coefficient (R,): |g|² = const + l (lin + gm₂₂ l)."""
     hmax = int(math.floor(g_max * math.sqrt(lattice[0] @ lattice[0]) + 1e-9))
     kmax = int(math.floor(g_max * math.sqrt(lattice[1] @ lattice[1]) + 1e-9))
-    h = np.repeat(np.arange(hmax + 1), 2 * kmax + 1)[kmax:]  # the half-space: h > 0, or h = 0 and k ≥ 0
-    k = np.tile(np.arange(-kmax, kmax + 1), hmax + 1)[kmax:]
+    h, k = np.divmod(np.arange(kmax, (hmax + 1) * (2 * kmax + 1)), 2 * kmax + 1)  # the half-space:
+    k -= kmax  # h > 0, or h = 0 and k ≥ 0
     lin = gm[0, 2] * h + gm[1, 2] * k
     const = gm[0, 0] * h * h + 2 * gm[0, 1] * h * k + gm[1, 1] * k * k
     centre_f = -lin / gm[2, 2]
@@ -147,18 +147,35 @@ def _groups(crystal: Crystal) -> tuple[list[str], np.ndarray, np.ndarray, np.nda
     return elements, group_element, np.array([b for _, b in uniq]), member
 
 
-def structure_factor_intensities(
-    crystal: Crystal, g_min: float, g_max: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """|F|² for every reciprocal point of one Friedel half-space with g_min ≤ |g| ≤ g_max.
+@dataclass(frozen=True)
+class ReciprocalPoints:
+    """The reciprocal points of one Friedel half-space in a shell, and the box rows they lie on.
 
-    Returns ``(hkl (M, 3) int64, g (M,) 1/Å, f2 (M,) electrons²)``. Raises ``KeyError`` for
-    an element without scattering factors.
+    Attributes:
+        hkl: (M, 3) int64 Miller indices.
+        g: (M,) float64 |g| = 1/d in 1/Å.
+        h, k, centre: (R,) int64 the box rows (h, k) and each row's middle l.
+        width: the rows' l range is centre − width … centre + width.
+        row, col: (M,) int64 each point's row and l offset (0 … 2·width) in the box.
     """
-    recip = np.linalg.inv(crystal.lattice).T
-    h, k, centre, width, const, lin = _rows(crystal.lattice, recip @ recip.T, g_max)
-    if h.size == 0 or len(crystal.elements) == 0:
-        return np.zeros((0, 3), np.int64), np.zeros(0), np.zeros(0)
+
+    hkl: np.ndarray
+    g: np.ndarray
+    h: np.ndarray
+    k: np.ndarray
+    centre: np.ndarray
+    width: int
+    row: np.ndarray
+    col: np.ndarray
+
+
+def reciprocal_points(lattice: np.ndarray, g_min: float, g_max: float) -> ReciprocalPoints:
+    """Reciprocal points with g_min ≤ |g| ≤ g_max (1/Å) of a (3, 3) row-vector lattice (Å)."""
+    recip = np.linalg.inv(lattice).T
+    h, k, centre, width, const, lin = _rows(lattice, recip @ recip.T, g_max)
+    if h.size == 0:
+        empty = np.zeros(0, np.int64)
+        return ReciprocalPoints(np.zeros((0, 3), np.int64), np.zeros(0), h, k, centre, width, empty, empty)
     lp = np.arange(-width, width + 1)
     ll = centre[:, None] + lp  # (R, L) l of each box point
     g2 = const[:, None] + ll * (lin[:, None] + (recip[2] @ recip[2]) * ll)
@@ -169,19 +186,42 @@ def structure_factor_intensities(
     hkl_m[:, 0], hkl_m[:, 1], hkl_m[:, 2] = h[ri], k[ri], ll[ri, li]
     cart = hkl_m.astype(np.float64) @ recip
     g = np.sqrt((cart * cart).sum(axis=1))
-    s2 = (g / 2) ** 2
+    return ReciprocalPoints(hkl_m, g, h, k, centre, width, ri, li)
+
+
+def squared_structure_factors(crystal: Crystal, points: ReciprocalPoints) -> np.ndarray:
+    """|F|² (M,) electrons² of ``crystal`` at ``points``. Raises ``KeyError`` for an element
+    without scattering factors."""
+    if points.g.size == 0 or len(crystal.elements) == 0:
+        return np.zeros(points.g.size)
+    s2 = (points.g / 2) ** 2
     elements, group_element, group_b, member = _groups(crystal)
     z, a, b = coefficients(elements)
     f = form_factors(z, a, b, s2)[group_element] * np.exp(-group_b[:, None] * s2)  # (Q, M)
-    rows, cols = _phase_tables(crystal.frac_coords, h, k, centre, width)
+    rows, cols = _phase_tables(crystal.frac_coords, points.h, points.k, points.centre, points.width)
     rows *= crystal.occupancy[:, None]
+    ri, li = points.row, points.col
     if len(group_b) == 1:
         total = f[0] * (rows.T @ cols)[ri, li]
     else:
         total = sum(f[q] * (rows[idx].T @ cols[idx])[ri, li]
                     for q, idx in enumerate(np.split(np.argsort(member, kind="stable"),
                                                      np.cumsum(np.bincount(member))[:-1])))
-    return hkl_m, g, total.real**2 + total.imag**2
+    return total.real**2 + total.imag**2
+
+
+def structure_factor_intensities(
+    crystal: Crystal, g_min: float, g_max: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """|F|² for every reciprocal point of one Friedel half-space with g_min ≤ |g| ≤ g_max.
+
+    Returns ``(hkl (M, 3) int64, g (M,) 1/Å, f2 (M,) electrons²)``. Raises ``KeyError`` for
+    an element without scattering factors.
+    """
+    points = reciprocal_points(crystal.lattice, g_min, g_max)
+    if len(crystal.elements) == 0:
+        return np.zeros((0, 3), np.int64), np.zeros(0), np.zeros(0)
+    return points.hkl, points.g, squared_structure_factors(crystal, points)
 
 
 def merge_peaks(two_theta: np.ndarray, g: np.ndarray, intensity: np.ndarray, hkl: np.ndarray) -> Reflections:
@@ -191,16 +231,18 @@ def merge_peaks(two_theta: np.ndarray, g: np.ndarray, intensity: np.ndarray, hkl
     """
     if two_theta.size == 0:
         return _empty()
-    keys = np.rint(two_theta / TWO_THETA_TOL).astype(np.int64)
-    order = np.lexsort((two_theta, keys))
-    keys = keys[order]
-    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    order = np.argsort(two_theta, kind="stable")  # = by key, then 2θ: the key rises with 2θ
+    keys = np.rint(two_theta[order] / TWO_THETA_TOL).astype(np.int64)
+    first_of_key = np.empty(keys.size, dtype=bool)
+    first_of_key[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=first_of_key[1:])
+    starts = np.flatnonzero(first_of_key)
     span = int(np.abs(hkl).max()) + 1
     base = 2 * span + 1
     code = ((hkl[order] + span) * np.array([base * base, base, 1])).sum(axis=1)
     best = np.maximum.reduceat(code, starts)
     rep = np.stack([best // (base * base), (best // base) % base, best % base], axis=1) - span
-    counts = np.diff(np.r_[starts, keys.size])
+    counts = np.diff(starts, append=keys.size)
     first = order[starts]
     return Reflections(
         two_theta[first], 1.0 / g[first], np.add.reduceat(intensity[order], starts), rep, 2 * counts

@@ -75,13 +75,23 @@ def coefficients(elements: list[str] | tuple[str, ...]) -> tuple[np.ndarray, np.
 
 @lru_cache(maxsize=1024)
 def _coefficients(elements: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    row, z_all, a_all, b_all = _stacked_table()
+    try:
+        index = [row[e] for e in elements]
+    except KeyError as exc:
+        raise KeyError(f"no X-ray scattering factors for element {exc.args[0]!r}") from None
+    return z_all[index], a_all[index], b_all[index]
+
+
+@lru_cache(maxsize=1)
+def _stacked_table() -> tuple[dict[str, int], np.ndarray, np.ndarray, np.ndarray]:
+    """Every element with coefficients: its row, and z (K,), a (K, 4), b (K, 4) stacked (one
+    index per structure instead of one stack of table entries)."""
     table = scattering_table()
-    missing = [e for e in elements if e not in table or e not in ATOMIC_NUMBER]
-    if missing:
-        raise KeyError(f"no X-ray scattering factors for element {missing[0]!r}")
-    coeff = np.stack([table[e] for e in elements]) if elements else np.zeros((0, 4, 2))
-    z = np.array([ATOMIC_NUMBER[e] for e in elements], dtype=np.float64)
-    return z, coeff[:, :, 0], coeff[:, :, 1]
+    known = [e for e in SYMBOLS if e in table]
+    coeff = np.stack([table[e] for e in known])
+    z = np.array([ATOMIC_NUMBER[e] for e in known], dtype=np.float64)
+    return {e: i for i, e in enumerate(known)}, z, coeff[:, :, 0].copy(), coeff[:, :, 1].copy()
 
 
 def form_factors(z: np.ndarray, a: np.ndarray, b: np.ndarray, s2: np.ndarray) -> np.ndarray:

@@ -132,10 +132,11 @@ def line_sticks(
 
 def _in_range(peaks: Reflections, lo: float, hi: float) -> Reflections:
     """Peaks with lo ≤ 2θ ≤ hi, minus numerical zeros (pymatgen's cut relative to the strongest)."""
-    inside = peaks.select((peaks.two_theta >= lo) & (peaks.two_theta <= hi))
-    if len(inside) == 0:
-        return inside
-    return inside.select(inside.intensity / inside.intensity.max() * 100 > SCALED_INTENSITY_TOL)
+    inside = (peaks.two_theta >= lo) & (peaks.two_theta <= hi)
+    if not inside.any():
+        return peaks.select(inside)
+    top = peaks.intensity[inside].max()
+    return peaks.select(inside & (peaks.intensity / top * 100 > SCALED_INTENSITY_TOL))
 
 
 @dataclass

@@ -26,6 +26,8 @@ from spectool.xrd.scattering import ATOMIC_NUMBER, scattering_table
 
 #: Distinct, fully occupied sites closer than this (Å) are overlapping atoms.
 MIN_DISTANCE = 0.5
+#: Up to this many sites, overlap candidates come from all pairs at once, beyond from a sort.
+DENSE_SITES = 96
 CIF_SUFFIXES = (".cif", ".mcif")
 CRYSTAL_SYSTEMS = (
     (2, "triclinic"), (15, "monoclinic"), (74, "orthorhombic"), (142, "tetragonal"),
@@ -101,8 +103,12 @@ def closest_pair(crystal: Crystal, cutoff: float) -> tuple[int, int, float] | No
     tol = cutoff * np.linalg.norm(np.linalg.inv(crystal.lattice), axis=0) * (1 + 1e-9) + 1e-12
     if len(sites) < 2:
         return None
-    if np.any(tol >= 0.25) or len(sites) <= 16:
+    if np.any(tol >= 0.25):
         i, j = np.triu_indices(len(sites), 1)
+    elif len(sites) <= DENSE_SITES:  # every pair's wrapped difference at once
+        d = frac[:, None, :] - frac[None, :, :]
+        d -= np.round(d)
+        i, j = np.nonzero(np.triu(np.all(np.abs(d) < tol, axis=-1), 1))
     else:
         i, j = close_pairs(frac, tol)
     keep = occ[i] + occ[j] > 1 + 1e-6
@@ -128,14 +134,17 @@ def symmetry_labels(crystal: Crystal, symprec: float = 0.01) -> dict[str, object
     """
     import spglib
 
-    keys = {}
-    for s in np.unique(crystal.site):
-        members = np.flatnonzero(crystal.site == s)
-        keys[s] = tuple(sorted((crystal.elements[m], round(float(crystal.occupancy[m]), 4)) for m in members))
-    kinds = {k: i for i, k in enumerate(sorted(set(keys.values())))}
-    sites, first = np.unique(crystal.site, return_index=True)
-    numbers = [kinds[keys[s]] for s in sites]
-    cell = (crystal.lattice, crystal.frac_coords[first], numbers)
+    species = list(zip(crystal.elements, (round(o, 4) for o in crystal.occupancy.tolist())))
+    sites, first, of_site = np.unique(crystal.site, return_index=True, return_inverse=True)
+    if len(sites) == len(species):  # ordered: one species a site
+        keys = [(pair,) for pair in species]
+    else:
+        members: list[list] = [[] for _ in sites]
+        for pair, s in zip(species, of_site.tolist()):
+            members[s].append(pair)
+        keys = [tuple(sorted(m)) for m in members]
+    kinds = {k: i for i, k in enumerate(sorted(set(keys)))}
+    cell = (crystal.lattice, crystal.frac_coords[first], [kinds[k] for k in keys])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         dataset = spglib.get_symmetry_dataset(cell, symprec=symprec)

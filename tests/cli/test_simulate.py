@@ -183,3 +183,43 @@ def test_ctrl_c_leaves_no_output(cifs, tmp_path):
     assert proc.returncode == 130, stderr
     assert b"Traceback" not in stderr
     assert not out.exists() and list(tmp_path.iterdir()) == [listing]
+
+
+def test_a_process_running_simulate_builds_only_that_command(tmp_path):
+    """``spectool simulate`` imports no other command's module (start-up), ``spectool --help`` all of them."""
+    probe = ("import sys\nfrom spectool.cli.main import main\nsys.argv = ['spectool'] + sys.argv[1:]\n"
+             "try:\n    main()\nexcept SystemExit:\n    pass\n"
+             "print(sorted(m for m in sys.modules if m.startswith('spectool.cli.') and m[13:] in "
+             "('simulate', 'train', 'predict', 'info')), file=sys.stderr)\n")
+    script = tmp_path / "probe.py"
+    script.write_text(probe)
+    run = lambda *args: subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True,  # noqa: E731
+                                       cwd=ROOT, timeout=120)
+    alone = run("simulate", "--help")
+    assert "--no-symmetry" in alone.stdout
+    assert alone.stderr.strip().splitlines()[-1] == "['spectool.cli.simulate']"
+    whole = run("--help")
+    assert "simulate" in whole.stdout and "predict" in whole.stdout
+    assert whole.stderr.strip().splitlines()[-1] == str(sorted(f"spectool.cli.{n}" for n in
+                                                               ("info", "predict", "simulate", "train")))
+
+
+def test_simulation_keeps_blas_on_one_thread():
+    """Its matrix products are small: BLAS threads would only burn CPU time (~1.8x with two cores)."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from spectool.cli.simulate import single_blas_thread
+
+    with single_blas_thread():
+        blas = [p for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
+        assert blas and all(p["num_threads"] == 1 for p in blas)
+
+
+def test_a_command_run_in_process_by_another_gets_registered(tmp_path):
+    """With only ``info`` built (its own process), ``run(['simulate', …])`` from inside it still works."""
+    probe = ("import spectool.cli\nspectool.cli.ONLY_COMMAND = 'info'\n"
+             "from spectool.cli.app import app, ensure_registered\n"
+             "print(sorted(c.name for c in app.registered_commands))\n"
+             "ensure_registered(['simulate', '-h'])\n"
+             "print('simulate' in {c.name for c in app.registered_commands})\n")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.stdout.split("\n")[:2] == ["['info']", "True"], out.stderr

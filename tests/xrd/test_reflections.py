@@ -103,3 +103,15 @@ def test_monochromator_reduces_to_plain_at_zero():
     np.testing.assert_allclose(lorentz_polarization(theta, 0.0), lorentz_polarization(theta, None))
     graphite = lorentz_polarization(theta, 26.6)
     assert np.all(np.isfinite(graphite)) and not np.allclose(graphite, lorentz_polarization(theta))
+
+
+def test_peaks_merge_reflections_within_the_two_theta_tolerance():
+    from spectool.xrd.reflections import TWO_THETA_TOL, merge_peaks
+
+    tt = np.array([30.0, 20.0, 30.0 + TWO_THETA_TOL / 4, 20.0, 40.0])
+    hkl = np.array([[1, 0, 0], [0, 1, 1], [0, 0, 1], [1, 1, 0], [2, 0, 0]])
+    peaks = merge_peaks(tt, 2 * np.sin(np.radians(tt / 2)) / 1.5, np.array([1.0, 2.0, 3.0, 4.0, 5.0]), hkl)
+    np.testing.assert_array_equal(peaks.two_theta, [20.0, 30.0, 40.0])
+    np.testing.assert_array_equal(peaks.intensity, [6.0, 4.0, 5.0])
+    np.testing.assert_array_equal(peaks.multiplicity, [4, 4, 2])
+    np.testing.assert_array_equal(peaks.hkl, [[1, 1, 0], [1, 0, 0], [2, 0, 0]])

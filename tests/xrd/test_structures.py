@@ -160,10 +160,13 @@ def _naive_close(crystal, cutoff):
     return pairs
 
 
-def test_closest_pair_against_naive_oracle():
+@pytest.mark.parametrize("dense_sites", [0, 96])  # candidates from the sort, from all pairs
+def test_closest_pair_against_naive_oracle(dense_sites, monkeypatch):
+    from spectool.xrd import structures
     from spectool.xrd.crystal import lattice_matrix
     from spectool.xrd.structures import closest_pair
 
+    monkeypatch.setattr(structures, "DENSE_SITES", dense_sites)
     rng = np.random.default_rng(3)
     for _ in range(25):
         n = int(rng.integers(2, 40))
