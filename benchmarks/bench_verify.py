@@ -536,7 +536,7 @@ def user_references(predictor, x_model, source: str, n_cifs: int, n: int, seed: 
     zero ±0.1°, FWHM, pseudo-Voigt, Kα1+2, background, Poisson noise), prepared as predict prepares a
     scan, are searched with --phases 4. Peer: search–match with iterative subtraction over the same
     structures (each simulated, Cu Kα1+2, FWHM 0.1°, max-normalised), its fractions from its scales
-    by the structures' own reference intensity ratios (scale × pattern maximum × cell mass × volume,
+    by the structures’ own reference intensity ratios (scale × cell mass × volume ÷ pattern maximum,
     Hill–Howard on the simulated patterns). --diagnose prints, per true phase, the fitted scale, cell,
     width and Hill–Howard inputs against the truth."""
     from spectool.env import Env
@@ -583,7 +583,7 @@ def user_references(predictor, x_model, source: str, n_cifs: int, n: int, seed: 
             y, _ = simulate_pattern(_conventional_crystal(chosen[name]), x_model, parse_radiation("CuKa12"),
                                     ProfileOptions(shape="pseudo-voigt", eta=0.5, fwhm=0.1, normalize=False))
             lib.append(y / y.max())
-            rir.append(float(y.max()) * ref.mass * ref.volume)
+            rir.append(ref.mass * ref.volume / float(y.max()))  # w ∝ scale on the max-normalised pattern × ZMV / max
         lib, rir = np.stack(lib), np.array(rir)
         print(f"\nthe user's own structures (--references, {len(library)} CIFs of {source}, seed {seed}): {n} mixtures of "
               "2–3 of them, 10–90 wt %, cell strain ±1 %, zero ±0.1°, FWHM 0.08–0.2°, Cu Kα1+2, background, Poisson "
