@@ -2,8 +2,8 @@
 
     python benchmarks/bench_verify.py [--model spectool/data/default.safetensors] [--build build/model]
                                       [--threads 2] [--limit N] [--mixtures 20] [--seed 0]
-                                      [--part single|measured|synthetic|standards ...] [--diagnose]
-                                      [--all-members]
+                                      [--part single|measured|synthetic|standards|references ...]
+                                      [--diagnose] [--all-members] [--cifs openchemistry|mp-prototypes] [--n-cifs 30]
 
 1. Measured single-phase RockJock references of known structure type (the mapping of
    bench_default_model.py): top-1/top-5 of the network alone, with verification (candidates re-ranked
@@ -32,7 +32,14 @@
    RIRs), against search–match with iterative subtraction over the same prepared patterns (fractions
    from its scales ÷ RIR): phases found (≥ 4 wt %), RMS wt % error over the 7 minerals, spurious
    phases, time per scan.
-5. Time per scan, warm, with and without verification (10 candidates), on --threads threads; and
+5. (--part references) The user knows the candidate structures: a seeded random set of --n-cifs CIFs
+   of openchemistry-crystals or mp-prototypes (--cifs; default both, one after the other) is
+   predict's --references folder; --mixtures seeded random 2–3-phase mixtures of them with the lab
+   effects of 3., verification --phases 4 against search–match with iterative subtraction over the
+   same structures (fractions by their computed reference intensity ratios); the first mixture
+   also through `spectool predict --references` in a fresh process. --diagnose: per true phase the
+   fitted scale, cell, width and Hill–Howard inputs against the truth.
+6. Time per scan, warm, with and without verification (10 candidates), on --threads threads; and
    `spectool predict` as a user runs it (a fresh process, torch's default threads): one scan (start-up
    included) and a folder of --folder scans (start-up paid once), --refine against --no-refine (the
    network alone) and against search–match (in-process, per scan, same library as 1.).
@@ -59,6 +66,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 SHARED = next((p / "shared" for p in ROOT.parents if (p / "shared" / "data").is_dir()), ROOT.parent / "shared")
 ROCKJOCK = SHARED / "data" / "xrd" / "rockjock"  # ../shared from the main checkout, ../../shared from a worktree
 MIX_TYPES = {"Quartz": "A2B_hP9_152_c_a", "Corundum": "D5_1"}  # the mixture minerals the AFLOW library has
+CIF_SOURCES = {"openchemistry": SHARED / "data" / "cifs" / "openchemistry-crystals",
+               "mp-prototypes": SHARED / "data" / "cifs" / "mp-prototypes"}
 
 
 def warped(lib: np.ndarray, x: np.ndarray, factor: float, shift: float) -> np.ndarray:
@@ -140,7 +149,11 @@ def main() -> None:
     ap.add_argument("--diagnose", action="store_true", help="synthetic part: why phases are missed (slower)")
     ap.add_argument("--all-members", action="store_true",
                     help="mixture parts: fit every member of each candidate label (VerifyOptions.all_members)")
-    ap.add_argument("--part", action="append", choices=["single", "measured", "synthetic", "standards"],
+    ap.add_argument("--cifs", action="append", choices=sorted(CIF_SOURCES),
+                    help="references part: the CIF collections the user's structures are drawn from (repeatable) "
+                         "[default: both]")
+    ap.add_argument("--n-cifs", type=int, default=30, help="references part: structures the user supplies")
+    ap.add_argument("--part", action="append", choices=["single", "measured", "synthetic", "standards", "references"],
                     help="run only these parts (repeatable) [default: all]")
     args = ap.parse_args()
     parts = set(args.part or ["single", "measured", "synthetic"])
@@ -168,6 +181,9 @@ def main() -> None:
         synthetic(predictor, verifier, lib, lib_labels, x, Path(args.build), args.mixtures, args.seed, args.diagnose)
     if "standards" in parts:
         standards(predictor, x)
+    if "references" in parts:
+        for source in args.cifs or sorted(CIF_SOURCES):
+            user_references(predictor, x, source, args.n_cifs, args.mixtures, args.seed, args.diagnose)
 
 
 def single_phase(args, predictor, refs, verifier, index, lib, lib_labels, C, x) -> None:
@@ -392,11 +408,12 @@ def sample_mixtures(rng: np.random.Generator, held_out: dict[str, list[Path]], n
     return out
 
 
-def render_mixture(mix: dict, x: np.ndarray) -> tuple[np.ndarray, dict[str, float]]:
+def render_mixture(mix: dict, x: np.ndarray, detail: dict | None = None) -> tuple[np.ndarray, dict[str, float]]:
     """Counts (L,) on x (L,) degrees of one sampled mixture, Cu Kα1+2, and its phases' true wt
     fractions. Each held-out compound in its conventional cell, strained (:func:`strain_factors`),
     is simulated and mixed in proportion to wt / (cell mass × cell volume): simulate renders per
-    cell Σ 2|F|² LP, so Hill–Howard (S·ZMV) recovers wt."""
+    cell Σ 2|F|² LP, so Hill–Howard (S·ZMV) recovers wt. ``detail``, when given, receives per label
+    the strained cell (6,), the cell mass (g/mol) and volume (Å³) and the scale on the counts."""
     from dataclasses import replace
 
     from spectool.fit.reference import conventional, structure_of
@@ -413,9 +430,16 @@ def render_mixture(mix: dict, x: np.ndarray) -> tuple[np.ndarray, dict[str, floa
         pattern, _ = simulate_pattern(crystal, x - mix["shift"], parse_radiation("CuKa12"), profile)
         y += w / (mass * crystal.volume) * pattern
         truth[label] = float(w)
+        if detail is not None:
+            from spectool.fit.cell import cell_parameters
+
+            detail[label] = dict(cell=cell_parameters(crystal.lattice), mass=mass, volume=crystal.volume,
+                                 scale=w / (mass * crystal.volume))
     t = (x - x[0]) / (x[-1] - x[0])
     background = mix["flat"] * (1 + mix["slope"] * t) + 0.05 * np.exp(-(x - x[0]) / mix["decay"])
     clean = mix["counts"] * (y / y.max() + background)
+    for d in (detail or {}).values():
+        d["scale"] *= mix["counts"] / y.max()
     return rng.poisson(clean).astype(np.float64), truth
 
 
@@ -503,6 +527,152 @@ def synthetic(predictor, verifier, lib, lib_labels, x_model, build: Path, n: int
               f"network's 10 candidates on the scan {unseen}, both {sum(w['cell'] > 0.05 and w['rank'] is None for w in missed)}; "
               f"of the {len(why) - len(missed)} found: cell > 5 % off {sum(w['cell'] > 0.05 for w in why if w['found'])}")
         oracle(predictor, verifier, mixtures, x)
+
+
+def user_references(predictor, x_model, source: str, n_cifs: int, n: int, seed: int, diagnose: bool = False) -> None:
+    """Part 5 (--part references): the user knows the candidate structures. A seeded random set of
+    ``n_cifs`` CIFs of one collection is the folder given to ``predict --references`` (labels: file
+    names); n seeded random 2–3-phase mixtures of them with the lab effects of part 3 (strain ±1 %,
+    zero ±0.1°, FWHM, pseudo-Voigt, Kα1+2, background, Poisson noise), prepared as predict prepares a
+    scan, are searched with --phases 4. Peer: search–match with iterative subtraction over the same
+    structures (each simulated, Cu Kα1+2, FWHM 0.1°, max-normalised), its fractions from its scales
+    by the structures’ own reference intensity ratios (scale × cell mass × volume ÷ pattern maximum,
+    Hill–Howard on the simulated patterns). --diagnose prints, per true phase, the fitted scale, cell,
+    width and Hill–Howard inputs against the truth."""
+    from spectool.env import Env
+    from spectool.fit.verify import VerifyOptions
+    from spectool.io.references import library_from_folder
+    from spectool.learn.verification import Verifier
+    from spectool.spectra import Axis, Spectra
+    from spectool.xrd.radiation import parse_radiation
+    from spectool.xrd.simulate import ProfileOptions, simulate_pattern
+
+    root = CIF_SOURCES[source]
+    if not root.is_dir():
+        print(f"\nreferences part skipped: {root} not found")
+        return
+    rng = np.random.default_rng(seed)
+    pool = sorted(root.rglob("*.cif"))
+    order = rng.permutation(len(pool))
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "refs"
+        folder.mkdir()
+        library, chosen = {}, {}
+        for i in order:  # the first n_cifs that load (a name twice: the later one skipped)
+            if len(library) >= n_cifs:
+                break
+            cif = pool[int(i)]
+            if (folder / cif.name).exists():
+                continue
+            shutil.copy(cif, folder / cif.name)
+            try:
+                got = library_from_folder(folder)
+            except Exception:  # noqa: BLE001  a structure predict would refuse: not the user's
+                (folder / cif.name).unlink()
+                continue
+            if cif.stem not in got:
+                (folder / cif.name).unlink()
+                continue
+            library, chosen[cif.stem] = got, cif
+        mixtures = sample_mixtures(rng, {k: [v] for k, v in chosen.items()}, n)
+        x = np.arange(5.0, 90.0001, 0.02)
+        verifier = Verifier(predictor, library, 10, VerifyOptions(max_phases=4))
+        names, lib, rir = list(library), [], []
+        for name in names:
+            ref = library[name][0]
+            y, _ = simulate_pattern(_conventional_crystal(chosen[name]), x_model, parse_radiation("CuKa12"),
+                                    ProfileOptions(shape="pseudo-voigt", eta=0.5, fwhm=0.1, normalize=False))
+            lib.append(y / y.max())
+            rir.append(ref.mass * ref.volume / float(y.max()))  # w ∝ scale on the max-normalised pattern × ZMV / max
+        lib, rir = np.stack(lib), np.array(rir)
+        print(f"\nthe user's own structures (--references, {len(library)} CIFs of {source}, seed {seed}): {n} mixtures of "
+              "2–3 of them, 10–90 wt %, cell strain ±1 %, zero ±0.1°, FWHM 0.08–0.2°, Cu Kα1+2, background, Poisson "
+              "noise; verification --phases 4 vs search–match with iterative subtraction over the same structures")
+        tally = {m: dict(found=0, spurious=0, errors=[], times=[]) for m in ("verified", "search–match")}
+        total, why = 0, []
+        for i, mix in enumerate(mixtures):
+            detail: dict = {}
+            y, truth = render_mixture(mix, x, detail)
+            item = Spectra(f"mix-{i:02d}", y[None].astype(np.float32), Axis(x, "two_theta", "deg"), wavelength=1.5406,
+                           radiation="CuKa12")
+            X = predictor.prepare(item)
+            t = time.perf_counter()
+            (verdict,) = verifier.verdicts(item, X)
+            t_v = time.perf_counter() - t
+            got = {} if isinstance(verdict, Exception) else {
+                lab: p.weight_fraction for lab, p in zip(verdict.labels, verdict.phases.phases)}
+            t = time.perf_counter()
+            found, scales = iterative_subtraction(X[0], lib, names, x_model)
+            w = np.array([s * rir[names.index(lab)] for lab, s in zip(found, scales)])
+            got_s = dict(zip(found, w / max(w.sum(), 1e-12)))
+            t_s = time.perf_counter() - t
+            total += len(truth)
+            for m, f, dt in (("verified", got, t_v), ("search–match", got_s, t_s)):
+                r = tally[m]
+                r["found"] += sum(lab in f for lab in truth)
+                r["spurious"] += sum(lab not in truth for lab in f)
+                r["errors"] += [100 * (f.get(lab, 0.0) - wt) for lab, wt in truth.items()]
+                r["times"].append(dt)
+            fmt = lambda d: ", ".join(f"{k} {100 * v:.0f}%" for k, v in d.items()) or "-"  # noqa: E731
+            print(f"  mix-{i:02d} true {fmt(truth)}\n         verified {fmt(got)} [{t_v:.1f} s]; search–match {fmt(got_s)}")
+            if diagnose and not isinstance(verdict, Exception):
+                why += phase_diagnosis(verdict, truth, detail, mix)
+        rms = lambda e: float(np.sqrt(np.mean(np.square(e))))  # noqa: E731
+        for m, r in tally.items():
+            print(f"  {m:13}: phases found {r['found']}/{total} (all ≥ 10 wt %), fraction RMS error "
+                  f"{rms(r['errors']):.1f} wt % over all true phases (missed = 0 %), spurious phases {r['spurious']}, "
+                  f"time per scan {np.median(r['times']):.2f} s median ({np.max(r['times']):.2f} s max)")
+        print("  targets (verified): every phase ≥ 10 wt % found, fraction RMS ≤ 5 wt %")
+        cli_references(folder, mixtures[0], x)
+
+
+def _conventional_crystal(cif):
+    from spectool.fit.reference import conventional, structure_of
+    from spectool.xrd.structures import load_structures
+
+    return conventional(structure_of(load_structures(cif)[0].crystal))[0]
+
+
+def phase_diagnosis(verdict, truth: dict, detail: dict, mix: dict) -> list[dict]:
+    """Per true phase of one verdict: fitted against true scale (each relative to the phases' S·ZMV sum
+    shares), cell (largest relative length error), FWHM and the zero shift; printed."""
+    fits = {lab: p for lab, p in zip(verdict.labels, verdict.phases.phases)}
+    hh = {lab: p.scale * p.mass * p.volume for lab, p in fits.items()}
+    out = []
+    for lab, w in truth.items():
+        d = detail[lab]
+        if lab not in fits:
+            print(f"           {lab:24} MISSED (true {100 * w:.0f} %)")
+            out.append(dict(found=False))
+            continue
+        p = fits[lab]
+        cell_err = float(np.max(np.abs(p.cell[:3] / d["cell"][:3] - 1)))
+        print(f"           {lab:24} wt {100 * p.weight_fraction:5.1f} (true {100 * w:5.1f}); S {p.scale:.3g}, Z·M "
+              f"{p.mass:.0f} g/mol (true {d['mass']:.0f}), V {p.volume:.1f} Å³ (true {d['volume']:.1f}), S·ZMV share "
+              f"{100 * hh[lab] / sum(hh.values()):.1f} %; cell off {100 * cell_err:.2f} %; FWHM {p.fwhm:.3f}° (true "
+              f"{mix['fwhm']:.3f}), η {p.eta:.2f} (true {mix['eta']:.2f}); zero {verdict.phases.zero:+.3f}° (true "
+              f"{mix['shift']:+.3f}); peak-area share {p.share:.2f}")
+        out.append(dict(found=True, cell=cell_err))
+    return out
+
+
+def cli_references(folder: Path, mix: dict, x: np.ndarray) -> None:
+    """The first mixture through `spectool predict --references FOLDER --phases 4` as a user runs it."""
+    y, truth = render_mixture(mix, x)
+    with tempfile.TemporaryDirectory() as tmp:
+        scan = Path(tmp) / "mix-00.xy"
+        np.savetxt(scan, np.c_[x, y], fmt="%.3f")
+        t = time.perf_counter()
+        out = subprocess.run([sys.executable, "-m", "spectool", "predict", "-q", "--wavelength", "1.5406",
+                              "--references", str(folder), "--phases", "4", "--top", "1", "--json", str(scan)],
+                             cwd=ROOT, capture_output=True, text=True)
+        dt = time.perf_counter() - t
+    import json
+
+    rows = [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+    phases = rows[0].get("phases") if rows else out.stderr.strip()[-200:]
+    print(f"  spectool predict --references DIR --phases 4 mix-00.xy (fresh process, {dt:.1f} s): {phases}; true "
+          + ", ".join(f"{k} {100 * v:.0f}%" for k, v in truth.items()))
 
 
 def _own_reference(cif):

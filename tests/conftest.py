@@ -19,6 +19,12 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory):
+    """spectool's caches (the search index's norms, io/searchcache.py) go to a temporary folder, not ~/.cache."""
+    os.environ["SPECTOOL_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+
+
 @pytest.fixture
 def env() -> Env:
     """An Env on in-memory streams (stdout not a terminal)."""

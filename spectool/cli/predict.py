@@ -186,7 +186,10 @@ def _verifier(env, ckpt, predictor, refine, refine_top, references, phases, devi
         return None
     threshold = meta.get("unknown_threshold")
     options = VerifyOptions(max_phases=phases or 1, **({"unknown_threshold": threshold} if threshold else {}))
-    return Verifier(predictor, library, refine_top, options, device, only_library=chemistry)
+    from spectool.io.searchcache import SearchCache
+
+    return Verifier(predictor, library, refine_top, options, device, only_library=chemistry,
+                    index_store=SearchCache.default())
 
 
 def _measured_library(env, predictor, references: str, wavelength) -> dict:

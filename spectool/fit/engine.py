@@ -62,6 +62,10 @@ class FitOptions:
         coarse_steps: points of the isotropic cell-scale grid.
         steps: Adam steps of the refinement.
         lr: Adam learning rate (raw parameters are of order 1; Z and D in degrees).
+        prune_after: Adam steps after which the hopeless hypotheses of a batch stop (0: never): those
+            with Rwp > ``prune_rwp[0]`` × the batch's best Rwp + ``prune_rwp[1]`` keep the parameters
+            they reached and the rest go on alone (a candidate that far behind does not catch up, and
+            each step costs in proportion to the reflections rendered).
     """
 
     length_bound: float = LENGTH_BOUND
@@ -73,6 +77,8 @@ class FitOptions:
     coarse_steps: int = 41
     steps: int = 60
     lr: float = 0.03
+    prune_after: int = 20
+    prune_rwp: tuple[float, float] = (1.5, 0.1)
 
 
 @dataclass
@@ -208,8 +214,28 @@ def fit_hypotheses(x: np.ndarray, y: np.ndarray, hypotheses: list[list[PhaseRefe
     lines = (torch.as_tensor(wavelengths, dtype=grid.y.dtype, device=device),
              torch.as_tensor(weights, dtype=grid.y.dtype, device=device))
     init = coarse_start(grid, batch, lines, options, start or [None] * len(hypotheses))
-    final, ok = refine(grid, batch, lines, options, init)
+    final, ok, _ = refine(grid, batch, lines, options, init)
     return summarise(grid, batch, lines, options, final, ok)
+
+
+def _hypotheses_batch(batch: Batch, keep: list[int]) -> Batch:
+    """The hypotheses ``keep`` of a batch (their reflections as the batch holds them), as a batch."""
+    import torch
+
+    H, P = batch.shape
+    slots = torch.as_tensor(keep, device=batch.owner.device)
+    hyp_of = batch.owner // P
+    rows = torch.isin(hyp_of, slots).nonzero().flatten()
+    new_h = torch.full((H,), -1, dtype=torch.long, device=batch.owner.device)
+    new_h[slots] = torch.arange(len(keep), device=batch.owner.device)
+    sub = Batch.__new__(Batch)
+    sub.hypotheses = [batch.hypotheses[h] for h in keep]
+    sub.cell0, sub.tie, sub.on = batch.cell0[slots], batch.tie[slots], batch.on[slots]
+    sub.hkl, sub.factor = batch.hkl[rows], batch.factor[rows]
+    sub.owner = new_h[hyp_of[rows]] * P + batch.owner[rows] % P
+    sub.hyp = sub.owner // P
+    sub.shape = (len(keep), P)
+    return sub
 
 
 class Grid:
@@ -463,7 +489,9 @@ def _slots_batch(batch: Batch, slots: list[tuple[int, int]], n: int) -> Batch:
 
 
 def refine(grid: Grid, batch: Batch, lines, options: FitOptions, st: Start):
-    """Adam on the non-linear parameters; returns (parameters of the best step, finite mask (H,))."""
+    """Adam on the non-linear parameters; returns (parameters of the best step, finite mask (H,), the
+    best loss Σ (y − ŷ)² / Σ y² (H,)). After ``prune_after`` steps the hopeless hypotheses stop
+    (:class:`FitOptions`) and the rest go on as a batch of their own."""
     import torch
 
     raw = st.raw.clone().requires_grad_(True)
@@ -476,8 +504,18 @@ def refine(grid: Grid, batch: Batch, lines, options: FitOptions, st: Start):
     rates = [options.lr * CELL_LR] + [options.lr] * (len(params) - 1)
     best = [p.detach().clone() for p in params]
     best_loss = torch.full((batch.shape[0],), float("inf"), dtype=grid.y.dtype, device=grid.y.device)
+    full, full_loss, kept = best, best_loss, None  # after pruning: the whole batch's values, and which go on
     checkpoint = best_loss.clone()
     for step in range(options.steps + 1):
+        if step == options.prune_after and kept is None and 0 < step < options.steps:
+            keep = _not_hopeless(best_loss, options.prune_rwp)
+            if 0 < keep.numel() < batch.shape[0]:
+                full, full_loss = best, best_loss  # the pruned hypotheses' final values
+                kept, batch = keep, _hypotheses_batch(batch, keep.tolist())
+                params = [p.detach()[keep].clone().requires_grad_(True) for p in params]
+                raw, zero, disp, lw, lu, le = params
+                moments = [(m[keep].clone(), v[keep].clone()) for m, v in moments]
+                best, best_loss, checkpoint = [b[keep].clone() for b in best], best_loss[keep], checkpoint[keep]
         if step and step % 10 == 0:  # stop early once no hypothesis improved by 0.1 % in 10 steps
             if bool((best_loss > checkpoint * (1 - 1e-3)).all()):
                 break
@@ -496,10 +534,23 @@ def refine(grid: Grid, batch: Batch, lines, options: FitOptions, st: Start):
             disp.clamp_(-1.0, 1.0)
             lw.clamp_(math.log(1e-4), math.log(4.0))
             lu.clamp_(math.log(1e-5), math.log(4.0))
+    if kept is not None:  # the pruned keep what they reached at prune_after
+        for f, b in zip(full, best):
+            f[kept] = b
+        full_loss[kept] = best_loss
+        best, best_loss = full, full_loss
     raw_b, zero_b, disp_b, lw_b, lu_b, le_b = best
     final = Start(raw_b, zero_b, disp_b, lw_b.exp(), lu_b.exp(), torch.sigmoid(le_b))
-    return final, torch.isfinite(best_loss)
+    return final, torch.isfinite(best_loss), best_loss
 
+
+def _not_hopeless(loss, prune_rwp: tuple[float, float]):
+    """Indices of the hypotheses whose Rwp (√loss) is within ``factor`` × the best + ``margin``."""
+    import torch
+
+    rwp = torch.where(torch.isfinite(loss), loss.clamp(min=0).sqrt(), torch.full_like(loss, float("inf")))
+    factor, margin = prune_rwp
+    return (rwp <= factor * rwp.min() + margin).nonzero().flatten()
 
 
 def track_best(loss, best_loss, best: list, params: list):

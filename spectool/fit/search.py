@@ -56,7 +56,9 @@ class SearchIndex:
     the lines (wavelengths Å, weights); :meth:`match` scores a pattern on that grid against all."""
 
     def __init__(self, library: dict, x: np.ndarray, wavelengths=(1.5406,), weights=(1.0,),
-                 options: SearchOptions = SearchOptions(), device: str = "cpu"):
+                 options: SearchOptions = SearchOptions(), device: str = "cpu", norms: np.ndarray | None = None):
+        """``norms``: the (R, F) norms an earlier index of the same :func:`index_key` computed (most of
+        the cost of building one); recomputed when absent or of another shape."""
         import torch
 
         self.entries = [(label, ref) for label, refs in library.items() for ref in refs]
@@ -74,7 +76,9 @@ class SearchIndex:
         pos, inten = _sticks(self.entries, factors, wavelengths, weights, options.reflections)
         self.pos = torch.as_tensor((pos - self.x0) / self.dx, dtype=torch.float32, device=device)  # (R, F, S)
         self.inten = torch.as_tensor(inten, dtype=torch.float32, device=device)
-        self.norm = self._norms()  # (R, F)
+        F = options.scales
+        fresh = norms is None or np.shape(norms) != (len(self.entries), F)
+        self.norm = self._norms() if fresh else torch.as_tensor(np.asarray(norms, np.float32), device=device)  # (R, F)
 
     def _norms(self, chunk: int = 64):
         """‖p_r(f)‖ (R, F) of the rendered broad-peak patterns (rendered in chunks of references)."""
@@ -124,6 +128,23 @@ class SearchIndex:
         """(label, reference, score) of every reference, best first (see :meth:`scores`)."""
         s = self.scores(y, zero)
         return [(*self.entries[i], float(s[i])) for i in np.argsort(-s, kind="stable")]
+
+
+def index_key(library: dict, x: np.ndarray, wavelengths=(1.5406,), weights=(1.0,),
+               options: SearchOptions = SearchOptions()) -> str:
+    """A hex digest of everything a :class:`SearchIndex` depends on (the references, in order, with
+    their labels, cells and reflections; the grid; the lines; the options): equal keys, equal indexes."""
+    import hashlib
+
+    h = hashlib.blake2b(digest_size=20)
+    h.update(f"search-index/1|{options!r}|{tuple(map(float, wavelengths))}|{tuple(map(float, weights))}".encode())
+    h.update(np.ascontiguousarray(x, np.float64).tobytes())
+    for label, refs in library.items():
+        for ref in refs:
+            h.update(f"|{label}|{ref.name}|{ref.system}".encode())
+            for a in (np.asarray(ref.cell, np.float64), np.asarray(ref.hkl, np.int16), np.asarray(ref.factor, np.float32)):
+                h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
 
 
 def _gaussian(dx, fwhm: float, cut: float):

@@ -20,9 +20,11 @@ of the network on the residual (scaled to a maximum of 1) and the search–match
 against every reference of the library; each is fitted jointly with the phases of its partial
 solution (with ``all_members``, every reference of a candidate label, all in one batch, and the
 member of best joint fit kept: a type's corpus member that search–match ranks first need not be
-the one whose cell and intensities fit), and joins when it raises the explained share by at least ``phase_margin`` and every
-phase of the joint fit explains at least ``phase_margin`` of the peak area (a candidate that takes
-over an earlier phase's peaks does not join). The ``beam`` best extensions (by
+the one whose cell and intensities fit), and joins (:func:`joins`) when it raises the explained share
+by at least ``phase_margin`` and every phase of the joint fit explains at least ``phase_margin`` of
+the peak area (a candidate that takes over an earlier phase's peaks does not join), or when it
+explains at least ``new_peak_margin`` of the peak area where the phases before it have no peak and
+every phase keeps ``min_phase_share`` (a weak scatterer beside a heavy one). The ``beam`` best extensions (by
 quality, below) go on to the next step. A partial solution stops growing at ``max_phases``, when
 its unexplained share falls below ``stop_unexplained``, or when no candidate passes the margin;
 the answer is the stopped solution of best quality (of equals, the one with fewer phases). A scan whose answer leaves more than
@@ -84,6 +86,8 @@ class VerifyOptions:
     search_first: int = 5
     all_members: bool = False  # the mixture search fits every member of a candidate label and keeps the best (4x the fits)
     min_share: float = 0.01  # full-pattern summation of measured references: least share a phase keeps
+    min_phase_share: float = 0.02  # least peak-area share of each phase of a mixture (see joins)
+    new_peak_margin: float = 0.02  # explained gain where the parent has no peak that admits a phase (see joins)
     scale_bound: float = SCALE_BOUND  # the isotropic pre-scale of each reference's cell (0: none)
     fit: FitOptions = field(default_factory=FitOptions)
     measured: MeasuredOptions = field(default_factory=MeasuredOptions)
@@ -368,17 +372,47 @@ def _extend(x, y, partials: list[_Partial], propose, search, library, lines, opt
             labels.append(lab)
     fits = fit_hypotheses(x, y, hypotheses, *lines, options=options.fit,
                           start=[partials[i].fit for i in owners], device=device)
-    best: dict[tuple[int, str], FitResult] = {}  # of a label's members that pass the margin, the best joint fit
+    best: dict[tuple[int, str], FitResult] = {}  # of a label's members that join (see joins), the best joint fit
     for fit, i, lab in zip(fits, owners, labels):
-        passes = (fit.converged and fit.explained - partials[i].fit.explained >= options.phase_margin
-                  and all(ph.scale > 0 and ph.share >= options.phase_margin for ph in fit.phases))
-        if passes and ((i, lab) not in best or fit_quality(fit) > fit_quality(best[i, lab])):
+        if (fit.converged and joins(y, partials[i].fit, fit, options)
+                and ((i, lab) not in best or fit_quality(fit) > fit_quality(best[i, lab]))):
             best[i, lab] = fit
     children, grew = [], set()
     for (i, lab), fit in best.items():
         children.append(_Partial(fit, partials[i].labels + (lab,)))
         grew.add(i)
     return children, [p for i, p in enumerate(partials) if i not in grew]
+
+
+def joins(y, parent: FitResult, child: FitResult, options: VerifyOptions) -> bool:
+    """Whether ``child`` (``parent``'s phases and one more, fitted jointly to y (L,)) keeps its new phase.
+
+    Every phase needs a positive scale and at least ``min_phase_share`` of the peak area, and the child
+    must explain more: by ``phase_margin`` of the peak area, or by ``new_peak_margin`` counted only
+    where the parent's phases have no peak (:func:`new_peak_share`). The second way admits a weak
+    scatterer (light elements beside heavy ones: 37 wt % of Na2Li3GaO4 beside Tm3InN explains 4 % of the
+    peak area) through the peaks only it has, and not a phase that merely reshapes the parent's peaks.
+    """
+    if not all(ph.scale > 0 and ph.share >= options.min_phase_share for ph in child.phases):
+        return False
+    if child.explained - parent.explained >= options.phase_margin:
+        return all(ph.share >= options.phase_margin for ph in child.phases)
+    return new_peak_share(y, parent, child) >= options.new_peak_margin
+
+
+def new_peak_share(y, parent: FitResult, child: FitResult) -> float:
+    """Share of the measured net peak area that the child's last phase explains where the parent's phases
+    predict no peak (below ``NOISE_SIGMAS`` noise σ): Σ_free min(net⁺, curve) / Σ net⁺, net⁺ and σ as in
+    :func:`~spectool.fit.engine.peak_shares`."""
+    from spectool.fit.engine import NOISE_SIGMAS
+
+    y = np.asarray(y, np.float64)
+    sigma = noise_level(y - child.model)
+    net = np.maximum(y - child.background, 0)
+    curve = np.maximum(child.curves[-1], 0)
+    net = np.where((net > NOISE_SIGMAS * sigma) | (child.curves.sum(0) > NOISE_SIGMAS * sigma), net, 0.0)
+    free = parent.curves.sum(0) <= NOISE_SIGMAS * sigma
+    return float(np.minimum(net, curve)[free].sum() / max(net.sum(), 1e-30))
 
 
 def _best_member(partials: list[_Partial]) -> list[_Partial]:

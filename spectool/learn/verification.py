@@ -25,8 +25,11 @@ class Verifier:
     """Fits the network's ``top`` candidates of each prepared row and searches for further phases."""
 
     def __init__(self, predictor, library: dict, top: int = 10, options: VerifyOptions = VerifyOptions(),
-                 device: str = "cpu", only_library: bool = False):
+                 device: str = "cpu", only_library: bool = False, index_store=None):
+        """``index_store``: where the search index's norms outlive the process, an object with
+        ``load(key) → (R, F) array | None`` and ``save(key, norms)`` (:class:`spectool.io.searchcache.SearchCache`)."""
         self.predictor, self.library, self.top = predictor, library, top
+        self.index_store = index_store
         self.options, self.device = options, device
         self.only_library = only_library  # chemistry limits: candidates without a qualifying reference drop out
         self.x = np.asarray(predictor.axis.values, np.float64)
@@ -61,13 +64,18 @@ class Verifier:
 
     def search_index(self, lines):
         """The library's :class:`~spectool.fit.search.SearchIndex` on the model's axis for these lines
-        (built once per radiation and kept: a folder of scans pays for it once)."""
-        from spectool.fit.search import SearchIndex
+        (built once per radiation and kept: a folder of scans pays for it once; its norms, most of the
+        cost, come from and go to ``index_store`` when there is one: a later process pays nothing)."""
+        from spectool.fit.search import SearchIndex, index_key
 
         key = (tuple(lines[0]), tuple(lines[1]))
         if key not in self._indexes:
+            stored = index_key(self.library, self.x, *lines, options=self.options.search) if self.index_store else None
+            norms = self.index_store.load(stored) if stored else None
             self._indexes[key] = SearchIndex(self.library, self.x, *lines, options=self.options.search,
-                                             device=self.device)
+                                             device=self.device, norms=norms)
+            if stored and norms is None:
+                self.index_store.save(stored, self._indexes[key].norm.cpu().numpy())
         return self._indexes[key]
 
     def unfit_reason(self, y: np.ndarray) -> str | None:

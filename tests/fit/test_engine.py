@@ -132,3 +132,22 @@ def test_one_phase_of_a_mixture_fitted_alone_still_refines_its_peak_width(zoo_re
     (joint,) = fit_hypotheses(GRID, y, [[nacl, rutile]], CU12.wavelengths, CU12.weights, start=[alone])
     assert joint.rwp < 0.05
     np.testing.assert_allclose([p.weight_fraction for p in joint.phases], [0.7, 0.3], atol=0.02)
+
+
+def test_a_hopeless_hypothesis_stops_after_prune_after_steps_and_the_rest_fit_as_alone(zoo_refs, monkeypatch):
+    """Rutile's scan, rutile and NaCl as hypotheses: after ``prune_after`` steps NaCl (Rwp far behind) keeps
+    what it reached and only rutile is rendered on, ending where it ends fitted alone."""
+    from spectool.fit import engine
+
+    (rutile, crystal), (nacl, _) = zoo_refs["rutile"], zoo_refs["NaCl"]
+    y = render_scan(strained(crystal, 1.01, 1.01, 0.99), GRID)
+    y = y / y.max() + np.random.default_rng(1).normal(0, 0.005, y.size)
+    (alone,) = _fit(y, [[rutile]])
+    rendered, render = [], engine.render
+    monkeypatch.setattr(engine, "render", lambda grid, batch, *a: rendered.append(batch.shape[0]) or render(grid, batch, *a))
+    right, wrong = _fit(y, [[rutile], [nacl]])
+    steps = FitOptions().prune_after
+    assert 1 in rendered and rendered[rendered.index(1) - 1] == 2  # two rendered until pruning, then one
+    assert rendered.count(2) >= steps
+    assert right.rwp == pytest.approx(alone.rwp, rel=1e-3) and wrong.converged and np.isfinite(wrong.rwp)
+    np.testing.assert_allclose(right.phases[0].cell, alone.phases[0].cell, rtol=1e-4)

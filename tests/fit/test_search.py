@@ -33,3 +33,31 @@ def test_scores_are_cosines(zoo_refs, index):
     assert np.all(s <= 1.0 + 1e-6)
     assert index.scores(7 * y) == pytest.approx(s, rel=1e-4)
     assert not np.any(index.scores(np.zeros_like(y)))
+
+
+def test_an_index_given_its_stored_norms_scores_as_one_built_from_scratch(zoo_refs, index):
+    library = {name: [ref] for name, (ref, _) in zoo_refs.items()}
+    again = SearchIndex(library, GRID, CU12.wavelengths, CU12.weights, norms=index.norm.numpy())
+    y = render_scan(strained(zoo_refs["ZnO"][1], 1.01, 1.01, 1.01), GRID, zero=0.03)
+    assert again.scores(y) == pytest.approx(index.scores(y), rel=1e-6)
+    wrong = SearchIndex(library, GRID, CU12.wavelengths, CU12.weights, norms=np.ones((2, 3)))  # another index's
+    assert wrong.norm.numpy() == pytest.approx(index.norm.numpy())
+
+
+def test_the_index_key_changes_with_whatever_the_index_depends_on(zoo_refs):
+    from dataclasses import replace
+
+    from spectool.fit.search import SearchOptions, index_key
+
+    library = {name: [ref] for name, (ref, _) in zoo_refs.items()}
+    key = index_key(library, GRID, CU12.wavelengths, CU12.weights)
+    assert key == index_key(dict(library), GRID.copy(), CU12.wavelengths, CU12.weights)
+    nacl = library["NaCl"][0]
+    others = [
+        index_key({**library, "NaCl": [replace(nacl, factor=nacl.factor * 2)]}, GRID, CU12.wavelengths, CU12.weights),
+        index_key({k: library[k] for k in reversed(library)}, GRID, CU12.wavelengths, CU12.weights),
+        index_key(library, GRID[1:], CU12.wavelengths, CU12.weights),
+        index_key(library, GRID, (1.5406,), (1.0,)),
+        index_key(library, GRID, CU12.wavelengths, CU12.weights, SearchOptions(scales=11)),
+    ]
+    assert key not in others and len(set(others)) == len(others)

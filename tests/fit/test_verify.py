@@ -169,3 +169,21 @@ def test_the_mixture_search_fits_every_member_of_a_proposed_label(zoo_refs):
     rutile = next(p for name, p in fitted.items() if name.startswith("rutile"))
     assert sorted(verdict.labels) == ["NaCl", "rutile-type"] and rutile.weight_fraction == pytest.approx(0.4, abs=0.05)
     assert rutile.cell[:3] == pytest.approx(ref.cell[:3] * 1.01, rel=0.005)  # _mixture strains by 1 %
+
+
+def test_a_weak_scatterer_beside_a_heavy_one_is_found_with_its_fraction(zoo_refs):
+    """30 wt % calcite (Ca, C, O) beside CsCl explains about 3 % of the peak area, less than phase_margin:
+    it joins through the peaks only it has (VerifyOptions.new_peak_margin), with its Hill–Howard fraction."""
+    from spectool.fit.reference import conventional
+    from tests.xrd.structures_zoo import zoo
+
+    crystal, system, mass, formula = conventional(zoo()["CsCl"])
+    refs = {**zoo_refs, "CsCl": (reference_from_crystal(crystal, system, "CsCl", mass, formula), crystal)}
+    library = {name: [ref] for name, (ref, _) in refs.items()}
+    fractions = {"CsCl": 0.7, "calcite": 0.3}
+    verdict = identify(GRID, _mixture(refs, fractions), lambda y: [("NaCl", 1.0)], library, LINES,
+                       VerifyOptions(beam=2, max_phases=4))
+    assert sorted(verdict.labels) == sorted(fractions)
+    found = {p.name: p.weight_fraction for p in verdict.phases.phases}
+    for name, w in fractions.items():
+        assert found[name] == pytest.approx(w, abs=0.05)
