@@ -7,7 +7,7 @@
 #   -> prepare as predict prepares scans -> train a ViT -> add the phase references predict fits and
 #      calibrate its "unknown" threshold; evaluated on compounds held out whole. All from one SEED.
 # Resumable: interrupted, `make model` again keeps every finished file, and training continues from
-# its state file at the last finished epoch. About 2 hours on 2 CPU cores (see README).
+# its state file at the last finished epoch. About 1 h 15 min on 2 CPU cores (see README).
 # A tiny run (the test suite's):
 #   make model BUILD=/tmp/m OUT=/tmp/m/model.safetensors SOURCES= CIF_DIRS=my-cifs COPIES=1 EPOCHS=1
 
