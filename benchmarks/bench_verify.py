@@ -408,6 +408,18 @@ def sample_mixtures(rng: np.random.Generator, held_out: dict[str, list[Path]], n
     return out
 
 
+def verify_scan(predictor, verifier, name: str, x: np.ndarray, y: np.ndarray):
+    """(the scan as Spectra, prepared X (1, L), the verifier's verdict (or its exception), seconds it took) of a
+    Cu Kα1+2 scan y on x."""
+    from spectool.spectra import Axis, Spectra
+
+    item = Spectra(name, y[None].astype(np.float32), Axis(x, "two_theta", "deg"), wavelength=1.5406, radiation="CuKa12")
+    X = predictor.prepare(item)
+    t = time.perf_counter()
+    (verdict,) = verifier.verdicts(item, X)
+    return item, X, verdict, time.perf_counter() - t
+
+
 def render_mixture(mix: dict, x: np.ndarray, detail: dict | None = None) -> tuple[np.ndarray, dict[str, float]]:
     """Counts (L,) on x (L,) degrees of one sampled mixture, Cu Kα1+2, and its phases' true wt
     fractions. Each held-out compound in its conventional cell, strained (:func:`strain_factors`),
@@ -459,7 +471,6 @@ def search_match_top(y, lib, lib_labels, x, k=3) -> list[str]:
 def synthetic(predictor, verifier, lib, lib_labels, x_model, build: Path, n: int, seed: int,
               diagnose: bool = False) -> None:
     """Part 3: a seeded random sample of mixtures of held-out compounds, prepared like a scan."""
-    from spectool.spectra import Axis, Spectra
 
     test = build / "corpus" / "test"
     if not test.is_dir():
@@ -477,12 +488,7 @@ def synthetic(predictor, verifier, lib, lib_labels, x_model, build: Path, n: int
     total, unknown, failed, why = 0, 0, 0, []
     for i, mix in enumerate(mixtures):
         y, truth = render_mixture(mix, x)
-        item = Spectra(f"mix-{i:02d}", y[None].astype(np.float32), Axis(x, "two_theta", "deg"), wavelength=1.5406,
-                       radiation="CuKa12")
-        X = predictor.prepare(item)
-        t = time.perf_counter()
-        (verdict,) = verifier.verdicts(item, X)
-        t_v = time.perf_counter() - t
+        item, X, verdict, t_v = verify_scan(predictor, verifier, f"mix-{i:02d}", x, y)
         if isinstance(verdict, Exception):
             got, top3 = {}, []
             note, failed = f" ({verdict})", failed + 1
@@ -539,11 +545,9 @@ def user_references(predictor, x_model, source: str, n_cifs: int, n: int, seed: 
     by the structures’ own reference intensity ratios (scale × cell mass × volume ÷ pattern maximum,
     Hill–Howard on the simulated patterns). --diagnose prints, per true phase, the fitted scale, cell,
     width and Hill–Howard inputs against the truth."""
-    from spectool.env import Env
     from spectool.fit.verify import VerifyOptions
     from spectool.io.references import library_from_folder
     from spectool.learn.verification import Verifier
-    from spectool.spectra import Axis, Spectra
     from spectool.xrd.radiation import parse_radiation
     from spectool.xrd.simulate import ProfileOptions, simulate_pattern
 
@@ -593,12 +597,7 @@ def user_references(predictor, x_model, source: str, n_cifs: int, n: int, seed: 
         for i, mix in enumerate(mixtures):
             detail: dict = {}
             y, truth = render_mixture(mix, x, detail)
-            item = Spectra(f"mix-{i:02d}", y[None].astype(np.float32), Axis(x, "two_theta", "deg"), wavelength=1.5406,
-                           radiation="CuKa12")
-            X = predictor.prepare(item)
-            t = time.perf_counter()
-            (verdict,) = verifier.verdicts(item, X)
-            t_v = time.perf_counter() - t
+            item, X, verdict, t_v = verify_scan(predictor, verifier, f"mix-{i:02d}", x, y)
             got = {} if isinstance(verdict, Exception) else {
                 lab: p.weight_fraction for lab, p in zip(verdict.labels, verdict.phases.phases)}
             t = time.perf_counter()
