@@ -28,6 +28,9 @@ from __future__ import annotations
 
 import math
 import re
+import signal
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -81,19 +84,41 @@ def read_cif(text: str) -> list[CifStructure] | None:
     Blocks without fractional atom sites (a publication block, a powder pattern) are skipped,
     as pymatgen skips them.
     """
-    import gemmi
-
     if _MAGNETIC.search(text):
         return None
     try:
-        doc = gemmi.cif.read_string(text)
-        names = [block.name for block in doc]
-        if len(set(names)) != len(names):
-            return None
-        out = [structure_of(block) for block in doc if len(block.find_values("_atom_site_fract_x"))]
+        with interrupts_deferred():  # the import too: gemmi's module set-up is C++ that calls Python
+            import gemmi
+
+            doc = gemmi.cif.read_string(text)
+            names = [block.name for block in doc]
+            if len(set(names)) != len(names):
+                return None
+            out = [structure_of(block) for block in doc if len(block.find_values("_atom_site_fract_x"))]
     except (Declined, ValueError, RuntimeError, IndexError):
         return None
     return out or None
+
+
+@contextmanager
+def interrupts_deferred():
+    """Ctrl-C (SIGINT) held back while gemmi runs: a KeyboardInterrupt raised inside its C++ bindings
+    ends the process through std::terminate ("nanobind::python_error") instead of spectool's clean
+    exit 130. Meanwhile a handler only notes the signal (Python runs handlers in the main thread, also
+    inside the bindings' calls back into Python); the handler it replaced gets it when the block ends."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if caught and callable(previous):
+            previous(signal.SIGINT, None)  # Python's default handler: KeyboardInterrupt, here
+        elif caught and previous == signal.SIG_DFL:
+            signal.raise_signal(signal.SIGINT)
 
 
 def structure_of(block) -> CifStructure:

@@ -249,3 +249,24 @@ def test_anisotropic_b_is_the_same_on_both_paths(tmp_path):
     (fast,), (slow,) = load_structures(path), load_structures(path, fast=False)
     np.testing.assert_allclose(_sites(fast.crystal), _sites(slow.crystal), atol=1e-12)
     assert sorted(slow.crystal.b_iso)[1] == pytest.approx(8 * math.pi**2 * 0.01)
+
+
+def test_a_ctrl_c_while_gemmi_reads_arrives_once_it_is_done():
+    """A KeyboardInterrupt raised inside gemmi's C++ bindings aborts the process (std::terminate); SIGINT
+    is held back while the reader runs and delivered right after, where Python raises it cleanly."""
+    import os
+    import signal
+
+    from spectool.xrd.cif import interrupts_deferred
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    seen = []
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with interrupts_deferred():
+                os.kill(os.getpid(), signal.SIGINT)
+                seen.append("went on")  # not interrupted inside the block
+            seen.append("not reached")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert seen == ["went on"]
