@@ -46,47 +46,64 @@ def lines_on_u(ref: PhaseReference, grid: np.ndarray, wavelength: float) -> np.n
     s = wavelength * np.sqrt(np.maximum(inv_d2, 1e-12)) / 2  # sin θ
     keep = s < 0.999
     theta = np.arcsin(s[keep])
-    lp = (1 + np.cos(2 * theta) ** 2) / (np.sin(theta) ** 2 * np.cos(theta))
-    u = -0.5 * np.log(inv_d2[keep])
+    weight = ref.factor[keep].astype(np.float64) * (1 + np.cos(2 * theta) ** 2) / (np.sin(theta) ** 2 * np.cos(theta))
+    centre = -0.5 * np.log(inv_d2[keep])
     sigma = U_FWHM / (2 * math.sqrt(2 * math.log(2)))
-    out = np.zeros_like(grid)
     reach = int(4 * sigma / U_STEP) + 1
-    for centre, weight in zip(u, ref.factor[keep].astype(np.float64) * lp):
-        i = int(round((centre - grid[0]) / U_STEP))
-        lo, hi = max(i - reach, 0), min(i + reach + 1, len(grid))
-        if lo < hi:
-            out[lo:hi] += weight * np.exp(-0.5 * ((grid[lo:hi] - centre) / sigma) ** 2)
+    index = np.rint((centre - grid[0]) / U_STEP).astype(np.int64)[:, None] + np.arange(-reach, reach + 1)  # (M, W)
+    inside = (index >= 0) & (index < len(grid))
+    values = weight[:, None] * np.exp(-0.5 * ((grid[index.clip(0, len(grid) - 1)] - centre[:, None]) / sigma) ** 2)
+    out = np.zeros_like(grid)
+    np.add.at(out, index[inside], values[inside])
+    return out
+
+
+def best_scales(x: np.ndarray, y: np.ndarray, refs: list[PhaseReference], wavelength: float,
+                bound: float = SCALE_BOUND) -> list[tuple[float, float]]:
+    """(cell scale, correlation gain) per reference: the isotropic scale of its cell (1 ± ``bound``) whose
+    lines correlate best with the scan y (L,) on x (L,) degrees, and that correlation over the one at
+    scale 1 (normalised correlations over the scan's ln d range; the scan resampled once for all)."""
+    grid, target = scan_on_u(x, y, wavelength)
+    if len(grid) < 8 or not np.any(target > 0):
+        return [(1.0, 1.0)] * len(refs)
+    k = int(math.log(1 + bound) / U_STEP)
+    wide = grid[0] + U_STEP * np.arange(-k, len(grid) + k)  # reference lines may start outside the scan
+    t = target - target.mean()
+    out = []
+    for ref in refs:
+        lines = lines_on_u(ref, wide, wavelength)
+        # corr[j]: the reference shifted by (j - k) steps in ln d, i.e. its cell scaled by exp((j - k) U_STEP)
+        corr = np.correlate(lines, t, mode="valid")[::-1]
+        norms = np.sqrt(np.correlate(lines**2, np.ones(len(t)), mode="valid"))[::-1]
+        score = corr / np.maximum(norms, 1e-30)
+        j = int(np.argmax(score))
+        gain = float(score[j] / score[k]) if score[k] > 0 else math.inf
+        out.append((float(math.exp((j - k) * U_STEP)), gain))
     return out
 
 
 def best_scale(x: np.ndarray, y: np.ndarray, ref: PhaseReference, wavelength: float,
                bound: float = SCALE_BOUND) -> tuple[float, float]:
-    """(cell scale, correlation gain): the isotropic scale of the reference's cell (1 ± ``bound``) whose
-    lines correlate best with the scan y (L,) on x (L,) degrees, and that correlation over the one at
-    scale 1 (normalised correlations over the scan's ln d range)."""
-    grid, target = scan_on_u(x, y, wavelength)
-    if len(grid) < 8 or not np.any(target > 0):
-        return 1.0, 1.0
-    k = int(math.log(1 + bound) / U_STEP)
-    wide = grid[0] + U_STEP * np.arange(-k, len(grid) + k)  # reference lines may start outside the scan
-    lines = lines_on_u(ref, wide, wavelength)
-    t = target - target.mean()
-    # corr[j]: the reference shifted by (j - k) steps in ln d, i.e. its cell scaled by exp((j - k) U_STEP)
-    corr = np.correlate(lines, t, mode="valid")[::-1]
-    norms = np.sqrt(np.correlate(lines**2, np.ones(len(t)), mode="valid"))[::-1]
-    score = corr / np.maximum(norms, 1e-30)
-    j = int(np.argmax(score))
-    own = max(score[k], 1e-12)
-    return float(math.exp((j - k) * U_STEP)), float(score[j] / own) if score[k] > 0 else math.inf
+    """:func:`best_scales` of one reference."""
+    return best_scales(x, y, [ref], wavelength, bound)[0]
+
+
+def prescaled_all(x: np.ndarray, y: np.ndarray, refs: list[PhaseReference], wavelength: float,
+                  bound: float = SCALE_BOUND) -> list[PhaseReference]:
+    """Each reference with its cell lengths scaled by :func:`best_scales` where that scale is beyond half
+    the fit's own bounds and correlates :data:`MIN_GAIN` times better; else the reference itself."""
+    out = []
+    for ref, (scale, gain) in zip(refs, best_scales(x, y, refs, wavelength, bound)):
+        if abs(scale - 1) < LENGTH_BOUND / 2 or gain < MIN_GAIN:
+            out.append(ref)
+            continue
+        cell = np.asarray(ref.cell, np.float64).copy()
+        cell[:3] *= scale
+        out.append(dataclasses.replace(ref, cell=cell))
+    return out
 
 
 def prescaled(x: np.ndarray, y: np.ndarray, ref: PhaseReference, wavelength: float,
               bound: float = SCALE_BOUND) -> PhaseReference:
-    """The reference with its cell lengths scaled by :func:`best_scale` where that scale is beyond
-    half the fit's own bounds and correlates :data:`MIN_GAIN` times better; else the reference itself."""
-    scale, gain = best_scale(x, y, ref, wavelength, bound)
-    if abs(scale - 1) < LENGTH_BOUND / 2 or gain < MIN_GAIN:
-        return ref
-    cell = np.asarray(ref.cell, np.float64).copy()
-    cell[:3] *= scale
-    return dataclasses.replace(ref, cell=cell)
+    """:func:`prescaled_all` of one reference."""
+    return prescaled_all(x, y, [ref], wavelength, bound)[0]

@@ -51,7 +51,7 @@ import numpy as np
 from spectool.fit.engine import FitOptions, FitResult, coarse_scores, fit_hypotheses, noise_level
 from spectool.fit.measured import MeasuredOptions, is_measured
 from spectool.fit.peaks import evidence
-from spectool.fit.prescale import SCALE_BOUND, prescaled
+from spectool.fit.prescale import SCALE_BOUND, prescaled_all
 from spectool.fit.search import SearchIndex, SearchOptions
 
 #: ``search(pattern (L,), zero shift °)`` → (label, reference, score) of the library, best first.
@@ -140,7 +140,10 @@ def verify_candidates(x, y, candidates: list[tuple[str, float]], library: dict, 
     """Fit each candidate (label, probability) and re-rank by :func:`combined_score`, best first."""
     out = [Candidate(label, float(p)) for label, p in candidates]
     labels = [c.label for c in out]
-    scaled = {lab: scaled_references(x, y, library[lab], lines, options, device) for lab in labels if lab in library}
+    members = [(lab, ref) for lab in dict.fromkeys(labels) for ref in library.get(lab, [])]
+    scaled: dict[str, list] = {}
+    for (lab, _), ref in zip(members, scaled_references(x, y, [ref for _, ref in members], lines, options, device)):
+        scaled.setdefault(lab, []).append(ref)
     chosen = pick_references(x, y, labels, scaled, lines, options.fit, device)
     todo = [(c, ref) for c, ref in zip(out, chosen) if ref is not None]
     fits = fit_hypotheses(x, y, [[ref] for _, ref in todo], *lines, options=options.fit, device=device)
@@ -158,8 +161,7 @@ def scaled_references(x, y, refs: list, lines, options: VerifyOptions, device="c
     correlation can line a reference up with another phase's peaks, so the scaled cell must earn its place."""
     if options.scale_bound <= 0 or not refs:
         return list(refs)
-    wavelength = float(np.asarray(lines[0])[int(np.argmax(np.asarray(lines[1])))])
-    scaled = [prescaled(x, y, ref, wavelength, options.scale_bound) for ref in refs]
+    scaled = prescaled_all(x, y, list(refs), _strongest_wavelength(lines), options.scale_bound)
     moved = [i for i, (a, b) in enumerate(zip(refs, scaled)) if a is not b]
     if not moved:
         return list(refs)
@@ -177,9 +179,13 @@ def with_scaled_variants(x, y, pairs: list[tuple[str, object]], lines, options: 
     scales to y, as further members of their labels: the joint fit decides between them."""
     if options.scale_bound <= 0 or not pairs:
         return list(pairs)
-    wavelength = float(np.asarray(lines[0])[int(np.argmax(np.asarray(lines[1])))])
-    scaled = [(lab, prescaled(x, y, ref, wavelength, options.scale_bound), ref) for lab, ref in pairs]
-    return list(pairs) + [(lab, new) for lab, new, old in scaled if new is not old]
+    scaled = prescaled_all(x, y, [ref for _, ref in pairs], _strongest_wavelength(lines), options.scale_bound)
+    return list(pairs) + [(lab, new) for (lab, old), new in zip(pairs, scaled) if new is not old]
+
+
+def _strongest_wavelength(lines) -> float:
+    """The wavelength (Å) of the strongest line of (wavelengths, weights)."""
+    return float(np.asarray(lines[0])[int(np.argmax(np.asarray(lines[1])))])
 
 
 def pick_references(x, y, labels: list[str], library: dict, lines, options: FitOptions, device="cpu") -> list:
