@@ -83,17 +83,26 @@ def _matcher():
                             comparator=FrameworkComparator())
 
 
-def same_structure(a: Analysed, b: Analysed) -> bool:
-    """Whether two entries of one key are one structure (:data:`MATCH_TOLERANCES`); entries without a
-    cell, or that the matcher cannot compare, count as the same (a failure never splits a type)."""
-    if a.cell is None or b.cell is None:
-        return True
+def _structure(entry: Analysed):
+    """The entry's primitive cell as a pymatgen ``Structure``, or None without one."""
+    if entry.cell is None:
+        return None
     from pymatgen.core import Structure
 
+    lattice, frac, numbers = entry.cell
+    return Structure(lattice, numbers, frac)
+
+
+def same_structure(a, b) -> bool:
+    """Whether two structures of one key (pymatgen ``Structure`` from :func:`_structure`) are one structure
+    (:data:`MATCH_TOLERANCES`); a missing one, or two the matcher cannot compare, count as the same (a
+    failure never splits a type)."""
+    if a is None or b is None:
+        return True
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return bool(_matcher().fit(*(Structure(lattice, numbers, frac) for lattice, frac, numbers in (a.cell, b.cell))))
+            return bool(_matcher().fit(a, b))
     except Exception:  # pymatgen's matcher raises on degenerate lattices; keep the entries together
         return True
 
@@ -101,14 +110,15 @@ def same_structure(a: Analysed, b: Analysed) -> bool:
 def structural_groups(bucket: list[Analysed]) -> list[list[Analysed]]:
     """The entries of one key in groups of one structure, each entry with the first group whose
     first entry it matches (as pymatgen's ``group_structures`` does), groups in order of their first entry."""
-    groups: list[list[Analysed]] = []
+    groups: list[tuple[object, list[Analysed]]] = []  # (first entry's structure, entries)
     for entry in bucket:
-        home = next((g for g in groups if same_structure(g[0], entry)), None)
+        structure = _structure(entry)
+        home = next((members for first, members in groups if same_structure(first, structure)), None)
         if home is None:
-            groups.append([entry])
+            groups.append((structure, [entry]))
         else:
             home.append(entry)
-    return groups
+    return [members for _, members in groups]
 
 
 def group(entries: list[Analysed]) -> dict[str, list[Analysed]]:
