@@ -6,7 +6,15 @@ Score of a candidate (documented; higher is better)::
     score   = NETWORK_WEIGHT × P + (1 − NETWORK_WEIGHT) × quality
 
 with P the network's probability and ``explained`` the share of measured net peak area the fitted
-phase accounts for (:class:`~spectool.fit.engine.FitResult`). Each reference's cell is first scaled
+phase accounts for (:class:`~spectool.fit.engine.FitResult`). Candidates whose scores lie within
+``parsimony_margin`` (0.02) of the best are ranked by the number of lines their fitted phase shows
+in the scan's range (:func:`visible_lines`), fewest first, and by score among equals: of two
+references that fit the scan alike, the one that needs fewer reflections is the simpler explanation
+(pyrite rather than its orthorhombic low-temperature description, corundum-type hematite rather
+than an R-3 or monoclinic Fe₂O₃ with twice the lines), as a figure of merit like Smith–Snyder's
+F_N counts the possible lines. On the shipped model it moved 122 measured RockJock references from
+70.5 to 73.8 % top-1 (5 gained, 1 lost) and 150 held-out compounds from 50.0 to 52.7 % (4 gained,
+none lost). Each reference's cell is first scaled
 isotropically to the scan where that correlates clearly better (within ±``scale_bound``,
 :mod:`spectool.fit.prescale`: a type's reference is another compound of the type, often 5–20 % off in
 cell); a label with several references (a structure type's corpus members) is fitted with the
@@ -59,6 +67,8 @@ Search = Callable[[np.ndarray, float], list]
 
 NETWORK_WEIGHT = 0.2
 UNKNOWN_THRESHOLD = 0.5
+PARSIMONY_MARGIN = 0.02
+VISIBLE_LINE = 0.01  # a line counts as visible at this fraction of the phase's strongest line
 
 
 @dataclass(frozen=True)
@@ -75,6 +85,7 @@ class VerifyOptions:
     """
 
     network_weight: float = NETWORK_WEIGHT
+    parsimony_margin: float = PARSIMONY_MARGIN  # 0: by score alone
     unknown_threshold: float = UNKNOWN_THRESHOLD
     max_phases: int = 1  # predict's default; the mixture search runs with --phases N ≥ 2
     phase_margin: float = 0.06
@@ -151,7 +162,33 @@ def verify_candidates(x, y, candidates: list[tuple[str, float]], library: dict, 
         c.fit = fit
     for c in out:
         c.score = combined_score(c.probability, c.fit, options.network_weight)
-    return sorted(out, key=lambda c: -c.score)
+    return parsimonious(out, x, options.parsimony_margin)
+
+
+def visible_lines(fit: FitResult | None, x: np.ndarray) -> int | None:
+    """Lines of a one-phase fit's phase within the scan's 2θ range x (L,) whose fitted height is at least
+    :data:`VISIBLE_LINE` of its strongest (each line of a doublet counts); None without a fitted phase."""
+    if fit is None or not fit.converged or not fit.phases or not fit.phases[0].height.size:
+        return None
+    phase = fit.phases[0]
+    inside = (phase.two_theta >= x[0]) & (phase.two_theta <= x[-1])
+    height = np.where(inside, phase.height, 0.0)
+    return int((height >= VISIBLE_LINE * max(height.max(), 1e-30)).sum()) if height.max() > 0 else None
+
+
+def parsimonious(candidates: list[Candidate], x: np.ndarray, margin: float) -> list[Candidate]:
+    """Candidates best first: those scoring within ``margin`` of the best by :func:`visible_lines`, fewest
+    first (then by score), then the rest by score (see the module docstring)."""
+    ranked = sorted(candidates, key=lambda c: -c.score)
+    if margin <= 0 or not ranked:
+        return ranked
+    lines = {id(c): visible_lines(c.fit, x) for c in ranked}
+    tied = [c for c in ranked if c.score >= ranked[0].score - margin and lines[id(c)] is not None]
+    if len(tied) < 2:
+        return ranked
+    first = {id(c) for c in tied}
+    rest = [c for c in ranked if id(c) not in first]
+    return sorted(tied, key=lambda c: (lines[id(c)], -c.score)) + rest
 
 
 def scaled_references(x, y, refs: list, lines, options: VerifyOptions, device="cpu") -> list:

@@ -47,11 +47,24 @@ def labelled_files(folder: str | Path, split: str | None = None) -> list[tuple[s
 
 
 def namesakes_first(rows: list[dict]) -> list[dict]:
-    """Rows with, within each label, those whose ``name`` column is the label's mineral first (a
-    library's Halite type: the halite structures before its AFLOW prototype, low-temperature KBD4),
-    then those of another named mineral (real minerals before the rest of the table), else in table
-    order: the structures predict fits should look like what the type is named for."""
-    return sorted(rows, key=lambda r: 0 if is_namesake(r) else 1 if _mineral(r) else 2)
+    """Rows with, within each label, one whose ``name`` column is the label's mineral first (a
+    library's Halite type: halite before its AFLOW prototype, low-temperature KBD4), then one of each
+    other named mineral (real minerals before the rest of the table: corundum, karelianite,
+    eskolaite, hematite before a second corundum), then further structures of the namesake and of
+    those minerals, else in table order: the structures predict fits should look like what the type is
+    named for, and span the chemistry of its minerals, whose intensities differ (Fe₂O₃ against Al₂O₃)."""
+    seen: set[tuple[str, str]] = set()
+
+    def rank(row: dict) -> int:
+        named = is_namesake(row) or _mineral(row)
+        first = named and (row["label"], _name(row)) not in seen
+        seen.add((row["label"], _name(row)))
+        if is_namesake(row):
+            return 0 if first else 2
+        return 1 if first else 2 if named else 3
+
+    ranks = [rank(r) for r in rows]
+    return [r for _, _, r in sorted(zip(ranks, range(len(rows)), rows), key=lambda t: t[:2])]
 
 
 def _name(row: dict) -> str:

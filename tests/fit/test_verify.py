@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from spectool.fit.reference import reference_from_crystal
 from spectool.fit.search import SearchIndex
-from spectool.fit.verify import VerifyOptions, identify, verify_candidates
+from spectool.fit.verify import VerifyOptions, identify, verify_candidates, visible_lines
 from spectool.xrd.crystal import Crystal
 from spectool.xrd.radiation import parse_radiation
 from tests.fit.conftest import render_scan, strained
@@ -60,6 +62,42 @@ def test_fit_puts_the_true_phase_first_where_the_network_had_it_second(zoo_refs)
                                {"rutile": [ref], "look-alike": [lookalike]}, LINES)
     assert [c.label for c in ranked] == ["rutile", "look-alike"]
     assert ranked[0].fit.rwp < ranked[1].fit.rwp
+
+
+def _doubled_and_distorted(crystal, shift: float):
+    """``crystal`` in a cell doubled along c, with its first atom moved by ``shift`` (fractional, along c):
+    the same pattern plus weak superstructure lines, as a lower-symmetry description of a type has."""
+    lattice = crystal.lattice * np.array([[1.0], [1.0], [2.0]])
+    half = crystal.frac_coords * np.array([1.0, 1.0, 0.5])
+    coords = np.vstack([half, half + np.array([0.0, 0.0, 0.5])])
+    coords[0, 2] += shift
+    twice = lambda a: None if a is None else np.concatenate([np.asarray(a), np.asarray(a)])
+    return Crystal(lattice, coords, list(crystal.elements) * 2, twice(crystal.occupancy))
+
+
+def test_of_two_alike_fits_the_reference_with_fewer_lines_ranks_first(zoo_refs):
+    """Parsimony: NaCl against its own structure in a doubled, slightly distorted cell (weak extra lines;
+    fits alike) that the network prefers a little. By score alone the network decides; within the margin the
+    reference that needs fewer visible lines wins. A clearly better fit still wins whatever its lines."""
+    ref, crystal = zoo_refs["NaCl"]
+    twin = reference_from_crystal(_doubled_and_distorted(crystal, 0.01), "tetragonal", "supercell", 2 * ref.mass)
+    y = render_scan(crystal, GRID)
+    y = y / y.max() + 0.02 + np.random.default_rng(3).normal(0, 0.004, y.size)
+    library = {"NaCl": [ref], "supercell": [twin]}
+    proposals = [("supercell", 0.52), ("NaCl", 0.48)]
+    ranked = verify_candidates(GRID, y, proposals, library, LINES)
+    alone = verify_candidates(GRID, y, proposals, library, LINES, VerifyOptions(parsimony_margin=0))
+    assert abs(ranked[0].score - ranked[1].score) < 0.02
+    assert visible_lines(alone[1].fit, GRID) < visible_lines(alone[0].fit, GRID)
+    assert [c.label for c in alone] == ["supercell", "NaCl"]
+    assert [c.label for c in ranked] == ["NaCl", "supercell"]
+    # fewer lines do not rescue a clearly worse fit: NaCl without its all-odd reflections (111), (311), …
+    even = (ref.hkl % 2 == 0).all(1)
+    partial = replace(ref, name="partial", hkl=ref.hkl[even], factor=ref.factor[even])
+    ranked = verify_candidates(GRID, y, [("partial", 0.52), ("supercell", 0.48)],
+                               {"partial": [partial], "supercell": [twin]}, LINES)
+    assert visible_lines(ranked[1].fit, GRID) < visible_lines(ranked[0].fit, GRID)
+    assert ranked[0].label == "supercell"
 
 
 @pytest.mark.parametrize("fractions", [{"rutile": 0.3, "NaCl": 0.7}, {"ZnO": 0.5, "rutile": 0.2, "NaCl": 0.3}])

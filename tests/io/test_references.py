@@ -74,3 +74,21 @@ def test_a_library_lists_the_structures_of_a_types_namesake_first(tmp_path):
     assert [(label, p.name) for label, p in picked] == [("Halite", "d.cif"), ("Quartz-152", "e.cif"),
                                                        ("Calcite", "h.cif"), ("Halite", "c.cif"),
                                                        ("Calcite", "g.cif")]
+
+
+def test_a_types_references_span_its_minerals_before_repeating_one(tmp_path):
+    from spectool.io.references import labelled_files, pick_members
+
+    (tmp_path / "manifest.csv").write_text(
+        "id,label,split,path,name,source\n"
+        "a,Corundum,train,a.cif,\"Corundum (alpha-alumina, D51)\",aflow\n"
+        "b,Corundum,train,b.cif,Corundum,amcsd\n"
+        "c,Corundum,train,c.cif,Karelianite,amcsd\n"
+        "d,Corundum,train,d.cif,<missing>,amcsd\n"
+        "e,Corundum,train,e.cif,Karelianite,amcsd\n"
+        "f,Corundum,train,f.cif,Hematite,amcsd\n")
+    picked = pick_members(labelled_files(tmp_path, "train"), 4)
+    # one corundum, then one of each other mineral (hematite's Fe scatters unlike Al), then the repeats
+    assert [p.name for _, p in picked] == ["a.cif", "c.cif", "f.cif", "b.cif"]
+    assert [p.name for _, p in labelled_files(tmp_path, "train")] == ["a.cif", "c.cif", "f.cif", "b.cif", "e.cif",
+                                                                       "d.cif"]
