@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import IO, Iterable
 
 from spectool.errors import FormatError
+from spectool.io.readers.base import NUMBERED, suffix_of
 
 GLOB_CHARS = set("*?[")
 
@@ -42,7 +43,7 @@ def _wanted(path: Path, suffixes: set[str] | None) -> bool:
     if suffixes is None:
         return True
     name = path.name.lower()
-    return any(name.endswith(s) for s in suffixes)
+    return any(name.endswith(s) for s in suffixes) or (NUMBERED in suffixes and suffix_of(name) == NUMBERED)
 
 
 def read_path_list(stream: IO[bytes], name: str = "<stdin>") -> list[str]:

@@ -1,4 +1,5 @@
-"""IR and Raman end to end: ``preprocess --recipe raman`` on a real RRUFF file, ``train --init`` of an XRD ViT
+"""IR and Raman end to end: ``preprocess --recipe raman`` on a real RRUFF file and a real Renishaw map,
+``--recipe ftir`` on OMNIC and OPUS files past a truncated one, ``train --init`` of an XRD ViT
 on a spectrum of another length (its architecture inherited, ``--pos-embed relearn``, ``--freeze-blocks``),
 and ``predict`` refusing an XRD scan before an IR model and a Raman scan before an XRD model, in one line."""
 
@@ -78,3 +79,37 @@ def test_preprocess_recipe_raman_on_a_real_rruff_file(tmp_path):
     assert X.max() == pytest.approx(1) and X.min() == pytest.approx(0)
     bad = run_cli("preprocess", "--recipe", "nmr", str(RRUFF), "-o", str(tmp_path / "x.h5"))
     assert bad.returncode == 2 and b"named recipes: ftir, raman" in bad.stderr
+
+
+def _set(path: Path) -> tuple[SetMeta, np.ndarray]:
+    with open_set(str(path), Env()) as reader:
+        return reader.meta, np.concatenate([c.X for c in reader.iter_chunks()])
+
+
+def test_preprocess_recipe_raman_on_a_real_renishaw_map(tmp_path):
+    out = tmp_path / "si.h5"
+    res = run_cli("preprocess", "--recipe", "raman", str(SCANS / "Si-map.wdf"), "-o", str(out), "-q")
+    assert res.returncode == 0, res.stderr
+    meta, X = _set(out)
+    assert (meta.kind, meta.axis.quantity, X.shape) == ("raman", "raman_shift", (88, 1701))
+    lines = meta.axis.values[np.argmax(X, axis=1)]
+    assert np.all(np.abs(lines - 520.0) <= 2.0)  # the silicon line, map point by map point
+
+
+def test_preprocess_recipe_ftir_on_spa_and_opus_files_past_a_truncated_one(tmp_path):
+    from tests.io.readers import writers
+
+    x = np.linspace(4000, 400, 1801)
+    y = 0.1 + np.exp(-((x - 1600) / 20) ** 2)
+    whole = writers.spa(y=y, first=4000.0, last=400.0)
+    (tmp_path / "film.spa").write_bytes(whole)
+    (tmp_path / "cut.spa").write_bytes(whole[:len(whole) // 2])
+    (tmp_path / "film.0").write_bytes(writers.opus(y=y, fxv=4000.0, lxv=400.0))
+    out = tmp_path / "ir.h5"
+    res = run_cli("preprocess", "--recipe", "ftir", str(tmp_path / "film.spa"), str(tmp_path / "cut.spa"),
+                  str(tmp_path / "film.0"), "-o", str(out), "-q")
+    err = res.stderr.decode().strip().splitlines()
+    assert res.returncode == 1 and err[0].startswith(f"spectool: error: {tmp_path / 'cut.spa'}: file is truncated")
+    meta, X = _set(out)
+    assert (meta.kind, meta.axis.quantity, X.shape) == ("ftir", "wavenumber", (2, 1401))
+    np.testing.assert_allclose(meta.axis.values[np.argmax(X, axis=1)], [1600, 1600])

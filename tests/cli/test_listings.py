@@ -10,7 +10,8 @@ from tests.conftest import run_cli
 def test_formats_lists_every_reader_and_the_set_formats():
     out = run_cli("formats").stdout.decode().splitlines()
     names = {line.split("\t")[0] for line in out[1:]}
-    assert {"text", "xrdml", "bruker_raw", "brml", "ras", "rasx", "gsas", "jcamp", "hdf5", "npy", "npz"} <= names
+    assert {"text", "xrdml", "bruker_raw", "brml", "ras", "rasx", "gsas", "jcamp", "wdf", "opus", "spa", "hdf5",
+            "npy", "npz"} <= names
 
 
 def test_ops_lists_parameters_that_parse_back():

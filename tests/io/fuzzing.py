@@ -150,7 +150,8 @@ def _written(reader: str) -> dict[str, bytes]:
     from tests.io.readers import writers
 
     made = {"bruker_raw": ("sample.raw", writers.raw4), "brml": ("sample.brml", writers.brml),
-            "rasx": ("sample.rasx", writers.rasx)}
+            "rasx": ("sample.rasx", writers.rasx), "opus": ("sample.0", writers.opus),
+            "spa": ("sample.spa", writers.spa)}
     if reader not in made:
         return {}
     name, make = made[reader]

@@ -15,14 +15,15 @@ from pathlib import Path
 from typing import Callable
 
 from spectool.errors import FormatError
-from spectool.io.readers import bruker, gsas, jcamp_dx, rigaku, text, xrdml  # noqa: F401  (registers)
+from spectool.io.readers import (bruker, gsas, jcamp_dx, omnic, opus, renishaw, rigaku, text,  # noqa: F401
+                                 xrdml)  # (each registers its reader)
 from spectool.io.readers._common import open_zip, to_cps, zip_member
-from spectool.io.readers.base import READERS, ReaderSpec, Scan
+from spectool.io.readers.base import READERS, ReaderSpec, Scan, suffix_of
 
 __all__ = ["read_scans", "list_readers", "SCAN_SUFFIXES", "Scan", "FormatError"]
 
 #: Sniffing order: binary magic first, generic column text last.
-PRIORITY = ("bruker_raw", "brml", "rasx", "xrdml", "ras", "jcamp", "gsas", "text")
+PRIORITY = ("bruker_raw", "brml", "rasx", "wdf", "opus", "spa", "xrdml", "ras", "jcamp", "gsas", "text")
 HEAD = 65536
 MAX_PRM = 1 << 20
 
@@ -37,14 +38,9 @@ SCAN_SUFFIXES: tuple[str, ...] = tuple(sorted({s for r in READERS.values() for s
                                               | {".zip"}))
 
 
-def _suffix(name: str) -> str:
-    base = name.rsplit("/", 1)[-1].rsplit(":", 1)[-1]
-    return "." + base.rsplit(".", 1)[-1].lower() if "." in base else ""
-
-
 def _pick(head: bytes, name: str) -> ReaderSpec:
     """The reader for this content: sniffers first, the suffix breaks ties and is the fallback."""
-    suffix = _suffix(name)
+    suffix = suffix_of(name)
     matches = [r for r in list_readers() if _sniff(r, head, name)]
     for spec in matches:
         if suffix in spec.suffixes:

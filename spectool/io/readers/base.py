@@ -8,12 +8,26 @@ over the extension (``.raw`` is both Bruker and GSAS). Readers raise only
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
 from spectool.errors import FormatError
+
+#: The suffix that stands for any numeric one (``.0``, ``.1``, … ``.1001``), as Bruker OPUS numbers
+#: its files: a reader registering it is the suffix hint for such names and folder walks pick them up.
+NUMBERED = ".<n>"
+_NUMBERED = re.compile(r"\.\d+$")
+
+
+def suffix_of(name: str) -> str:
+    """The lower-case suffix of a file name (``.xy``), :data:`NUMBERED` for a numeric one, '' for none."""
+    base = name.rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+    if _NUMBERED.search(base):
+        return NUMBERED
+    return "." + base.rsplit(".", 1)[-1].lower() if "." in base else ""
 
 
 @dataclass

@@ -211,14 +211,14 @@ def test_content_wins_over_suffix():
 
 def test_registry_and_suffixes():
     names = [r.name for r in list_readers()]
-    assert names[-1] == "text" and {"xrdml", "bruker_raw", "brml", "gsas", "jcamp"} <= set(names)
-    assert {".xrdml", ".raw", ".brml", ".ras", ".rasx", ".fxye", ".jdx", ".xy", ".chi"} <= set(
+    assert names[-1] == "text" and {"xrdml", "bruker_raw", "brml", "gsas", "jcamp", "wdf", "opus", "spa"} <= set(names)
+    assert {".xrdml", ".raw", ".brml", ".ras", ".rasx", ".fxye", ".jdx", ".xy", ".chi", ".wdf", ".spa", ".<n>"} <= set(
         SCAN_SUFFIXES)
 
 
 def test_import_is_cheap():
     code = ("import sys, spectool.io.readers; heavy = {'scipy', 'pandas', 'pymatgen', 'torch', "
-            "'jcamp'} & set(sys.modules); print(sorted(heavy))")
+            "'jcamp', 'wdf', 'brukeropus'} & set(sys.modules); print(sorted(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

@@ -132,3 +132,91 @@ def rasx(y=Y, start=10.0, step=0.02) -> bytes:
 def zipped(name: str, data: bytes) -> bytes:
     """A zip holding a single file (``.fxye.zip``)."""
     return _zip({name: data})
+
+
+def spa(y=Y, first=1008.0, last=1000.0, x_unit=1, y_unit=17, title="polystyrene film", spectra=1) -> bytes:
+    """A Thermo OMNIC .spa as spectool/io/readers/omnic.py documents the layout: magic, title at 30,
+    entry count at 294, directory at 304 (key, offset, length), a key-2 header and key-3 float32
+    values per spectrum; a key-27 history section that readers skip."""
+    values = np.asarray(y, "<f4").tobytes()
+    header = bytearray(140)
+    _put(header, 4, "<I", len(y))
+    _put(header, 8, "<B", x_unit)
+    _put(header, 12, "<B", y_unit)
+    _put(header, 16, "<ff", first, last)
+    sections = [(27, b"collected by a test\x00\x00")] + [(2, bytes(header)), (3, values)] * spectra
+    head = bytearray(304 + 16 * len(sections))
+    head[:18] = b"Spectral Data File"
+    _text(head, 30, title, 255)
+    _put(head, 294, "<HI", len(sections), 3_637_000_000)
+    body, offset = b"", len(head)
+    for k, (key, data) in enumerate(sections):
+        _put(head, 304 + 16 * k, "<HII", key, offset + len(body), len(data))
+        body += data
+    return bytes(head) + body
+
+
+OPUS_MAGIC = b"\n\n\xfe\xfe"
+SERIES_INFO = "<8i4d2i7d2i2d"  # brukeropus' per-spectrum info record of a data series (STRUCT_3D_INFO_BLOCK)
+
+
+def opus_type(*codes: int) -> int:
+    """The directory's int32 block type from its six codes (2, 2, 6, 7, 2, 3 bits, low first)."""
+    shifts = (0, 2, 4, 10, 17, 19)
+    return sum(code << shift for code, shift in zip(codes, shifts))
+
+
+def opus_params(**values) -> bytes:
+    """A parameter block: ``KEY\\0``, int16 type (0 int32, 1 float64, 2 string), int16 size in
+    2-byte words, the value; ``END`` closes it."""
+    out = b""
+    for key, value in values.items():
+        if isinstance(value, int):
+            code, raw = 0, struct.pack("<i", value)
+        elif isinstance(value, float):
+            code, raw = 1, struct.pack("<d", value)
+        else:
+            raw = value.encode("latin-1") + b"\x00"
+            code, raw = 2, raw + b"\x00" * (len(raw) % 2)
+        out += key.upper().encode() + b"\x00" + struct.pack("<hh", code, len(raw) // 2) + raw
+    return out + b"END\x00" + b"\x00" * 4
+
+
+def _status(y, fxv: float, lxv: float, dxu: str) -> bytes:
+    return opus_params(DPF=1, NPT=len(y), FXV=fxv, LXV=lxv, CSF=1.0, MXY=float(np.max(y)),
+                       MNY=float(np.min(y)), DXU=dxu)
+
+
+def _series(rows) -> bytes:
+    """A data-series block: six int32 (version, spectra, offset, data size, info size, store-table
+    entries), one store-table entry, then each spectrum followed by its info record."""
+    rows = np.asarray(rows, "<f4")
+    info = struct.calcsize(SERIES_INFO)
+    head = struct.pack("<6i2i", 0, len(rows), 32, rows.shape[1] * 4, info, 1, 1, len(rows))
+    return head + b"".join(r.tobytes() + bytes(info) for r in rows)
+
+
+def opus(y=Y, fxv=1008.0, lxv=1000.0, sample_channel=True, absorbance=True, series=None) -> bytes:
+    """A Bruker OPUS file in the layout brukeropus reads: a 24-byte header (magic, version, directory
+    offset, directory size, block count), the directory (type, size in 4-byte words, offset per
+    block), sample parameters, and data blocks each with its data-status parameter block: an
+    absorbance spectrum (``absorbance``), the sample single channel (``sample_channel``, values 10×
+    the absorbance), an interferogram (x in points), and ``series`` rows as an AB data series."""
+    y = np.asarray(y, np.float32)
+    blocks = [((0, 0, 10, 0, 0, 0), opus_params(SNM="polystyrene film", SFM="film", INS="TENSOR 27"))]
+    igram = np.linspace(-1, 1, 16, dtype=np.float32)
+    blocks += [((3, 1, 0, 2, 0, 0), igram.tobytes()), ((3, 1, 1, 2, 0, 0), _status(igram, 0.0, 15.0, "PNT"))]
+    if sample_channel:
+        blocks += [((3, 1, 0, 1, 0, 0), (10 * y).tobytes()), ((3, 1, 1, 1, 0, 0), _status(10 * y, fxv, lxv, "WN"))]
+    if absorbance:
+        blocks += [((3, 3, 0, 4, 0, 0), y.tobytes()), ((3, 3, 1, 4, 0, 0), _status(y, fxv, lxv, "WN"))]
+    if series is not None:
+        blocks += [((3, 3, 0, 4, 0, 2), _series(series)), ((3, 3, 1, 4, 0, 2), _status(series[0], fxv, lxv, "WN"))]
+    size = 12 * (len(blocks) + 1)
+    offset, body, entries = 24 + size, b"", [(opus_type(0, 0, 0, 13, 0, 0), size // 4, 24)]
+    for codes, data in blocks:
+        data += b"\x00" * (-len(data) % 4)
+        entries.append((opus_type(*codes), len(data) // 4, offset + len(body)))
+        body += data
+    head = OPUS_MAGIC + struct.pack("<dIII", 920622.0, 24, len(entries), len(entries))
+    return head + b"".join(struct.pack("<3i", *e) for e in entries) + body
