@@ -43,7 +43,22 @@ def _wanted(path: Path, suffixes: set[str] | None) -> bool:
     if suffixes is None:
         return True
     name = path.name.lower()
-    return any(name.endswith(s) for s in suffixes) or (NUMBERED in suffixes and suffix_of(name) == NUMBERED)
+    if any(name.endswith(s) for s in suffixes):
+        return True
+    return NUMBERED in suffixes and suffix_of(name) == NUMBERED and _numbered_scan(path)
+
+
+def _numbered_scan(path: Path) -> bool:
+    """Whether a file with a numeric suffix (``sample.0``) starts the way a reader registered for such
+    names recognises (Bruker OPUS): a folder walk passes over ``run.log.1`` and other numbered files."""
+    from spectool.io.readers import claims_numbered
+
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(64)
+    except OSError:
+        return True  # unreadable: read_scans says so in its one line
+    return claims_numbered(head, path.name)
 
 
 def read_path_list(stream: IO[bytes], name: str = "<stdin>") -> list[str]:

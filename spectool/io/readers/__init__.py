@@ -18,7 +18,7 @@ from spectool.errors import FormatError
 from spectool.io.readers import (bruker, gsas, jcamp_dx, omnic, opus, renishaw, rigaku, text,  # noqa: F401
                                  xrdml)  # (each registers its reader)
 from spectool.io.readers._common import open_zip, to_cps, zip_member
-from spectool.io.readers.base import READERS, ReaderSpec, Scan, suffix_of
+from spectool.io.readers.base import NUMBERED, READERS, ReaderSpec, Scan, suffix_of
 
 __all__ = ["read_scans", "list_readers", "SCAN_SUFFIXES", "Scan", "FormatError"]
 
@@ -52,6 +52,12 @@ def _pick(head: bytes, name: str) -> ReaderSpec:
         return by_suffix[0]
     raise FormatError(f"unrecognised format (suffix {suffix or 'none'}; `spectool formats` lists "
                       "what spectool reads)", name)
+
+
+def claims_numbered(head: bytes, name: str) -> bool:
+    """Whether a reader registered for numeric suffixes (:data:`~spectool.io.readers.base.NUMBERED`)
+    recognises a file by its first bytes ``head``."""
+    return any(_sniff(r, head, name) for r in list_readers() if NUMBERED in r.suffixes)
 
 
 def _sniff(spec: ReaderSpec, head: bytes, name: str) -> bool:

@@ -71,8 +71,10 @@ def test_opus_numbered_names_are_a_suffix_and_folders_pick_them_up(tmp_path):
     for name in ("a.0", "b.12", "c.1001"):
         (tmp_path / name).write_bytes(writers.opus())
     (tmp_path / "notes.txt.bak").write_text("not a scan")
+    (tmp_path / "run.log.1").write_text("a rotated log, numbered too\n")  # a folder walk passes over it
     found = [Path(p).name for p, problem in expand_inputs([str(tmp_path)], SCAN_SUFFIXES) if not problem]
     assert found == ["a.0", "b.12", "c.1001"]
+    assert [Path(p).name for p, _ in expand_inputs([str(tmp_path / "run.log.1")], SCAN_SUFFIXES)] == ["run.log.1"]
     with pytest.raises(FormatError, match="not a Bruker OPUS file"):
         read_scans(b"\x00" * 64, "broken.0")  # no magic: the numbered suffix still names the reader
 
