@@ -13,8 +13,8 @@ references that fit the scan alike, the one that needs fewer reflections is the 
 (pyrite rather than its orthorhombic low-temperature description, corundum-type hematite rather
 than an R-3 or monoclinic Fe₂O₃ with twice the lines), as a figure of merit like Smith–Snyder's
 F_N counts the possible lines. On the shipped model it moved 122 measured RockJock references from
-70.5 to 73.8 % top-1 (5 gained, 1 lost) and 150 held-out compounds from 50.0 to 52.7 % (4 gained,
-none lost). Each reference's cell is first scaled
+70.5 to 73.0 % verified top-1 (benchmarks/bench_verify.py) and, replayed on the same fits, 150
+simulated held-out compounds from 50.0 to 52.7 % (4 gained, none lost). Each reference's cell is first scaled
 isotropically to the scan where that correlates clearly better (within ±``scale_bound``,
 :mod:`spectool.fit.prescale`: a type's reference is another compound of the type, often 5–20 % off in
 cell); a label with several references (a structure type's corpus members) is fitted with the
