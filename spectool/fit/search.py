@@ -115,11 +115,16 @@ class SearchIndex:
         # tc[i + pad] = (Φ ⋆ t)(grid point i), i from −pad to L − 1 + pad
         R = int(round(self.options.shift / self.dx))
         best = torch.full(self.norm.shape, -torch.inf, dtype=torch.float32, device=self.device)
+        # the shifts are whole grid steps: one split of the positions into index and fraction serves all;
+        # outside the grid tc is zero (padded), so clamping an index instead of a position changes nothing
+        p = self.pos + (zero / self.dx + pad)
+        i0 = p.floor()
+        fr = p - i0
+        i0 = i0.long()
+        last = tc.numel() - 2
         for s in range(-R, R + 1):
-            p = (self.pos + (zero / self.dx + s)).clamp(-pad, self.L - 1 + pad - 1e-3) + pad
-            i0 = p.floor().long()
-            fr = p - i0
-            val = tc[i0] * (1 - fr) + tc[(i0 + 1).clamp(max=tc.numel() - 1)] * fr
+            i = (i0 + s).clamp_(0, last)
+            val = torch.lerp(tc[i], tc[i + 1], fr)
             best = torch.maximum(best, (val * self.inten).sum(2))
         score = (best / self.norm.clamp(min=1e-12)).max(1).values / tnorm
         return score.cpu().numpy().astype(np.float64)

@@ -61,3 +61,26 @@ def test_the_index_key_changes_with_whatever_the_index_depends_on(zoo_refs):
         index_key(library, GRID, CU12.wavelengths, CU12.weights, SearchOptions(scales=11)),
     ]
     assert key not in others and len(set(others)) == len(others)
+
+
+def test_scores_equal_the_cosine_read_at_each_shifted_position(zoo_refs, index):
+    """The scores against the definition, evaluated position by position: for every whole-step shift,
+    Φ⋆t interpolated linearly at each stick, weighed by its intensity, over the norm, best of all."""
+    import torch
+    import torch.nn.functional as F
+
+    y = render_scan(strained(zoo_refs["rutile"][1], 1.02, 1.02, 1.02), GRID, zero=0.07)
+    zero = 0.04
+    t = np.clip(y[:index.n], 0, None).reshape(-1, index.k).mean(1)
+    t = torch.as_tensor(t - t.mean(), dtype=torch.float32)
+    pad = index.half + 2
+    tc = F.conv1d(F.pad(t, (pad + index.half, pad + index.half))[None, None], index.kernel[None, None])[0, 0]
+    grid = torch.arange(-pad, index.L + pad, dtype=torch.float32)  # tc[j] = (Φ ⋆ t)(grid[j])
+    best = None
+    for s in range(-round(index.options.shift / index.dx), round(index.options.shift / index.dx) + 1):
+        at = index.pos + zero / index.dx + s
+        val = torch.as_tensor(np.interp(at.numpy().ravel(), grid.numpy(), tc.numpy(), left=0, right=0)).reshape(at.shape)
+        dot = (val * index.inten).sum(2)
+        best = dot if best is None else torch.maximum(best, dot)
+    expected = ((best / index.norm).max(1).values / t.norm()).numpy()
+    assert index.scores(y, zero) == pytest.approx(expected, abs=1e-5)
