@@ -137,13 +137,20 @@ def name_type(entries: list[Analysed]) -> tuple[list[str], str, str]:
     minerals = Counter(mineral_name(e.name) for e in entries if e.source != "aflow" and mineral_name(e.name))
     aflow = [e for e in entries if e.source == "aflow"]
     strukturbericht = next((e.strukturbericht for e in aflow if e.strukturbericht), "")
-    title = aflow[0].name if aflow else ""
     prototypes = {_short(e.name).casefold() for e in aflow}
     compounds = {e.compound for e in aflow}
     prototypes |= {mineral_name(e.name).casefold() for e in entries if e.source != "aflow" and e.compound in compounds}
     names = [n for n, _ in sorted(minerals.items(), key=lambda item: (item[0].casefold() not in prototypes,
                                                                       -item[1], item[0]))]
-    return names[:MAX_NAMES], strukturbericht, title
+    return names[:MAX_NAMES], strukturbericht, type_title([e.name for e in aflow], names[0] if names else "")
+
+
+def type_title(titles: list[str], mineral: str) -> str:
+    """The AFLOW title a type shows: the first of its prototypes' ``titles`` that names its ``mineral``
+    (``Rock Salt/Halite (NaCl, B1)`` for Halite, not ``Low Temperature KBD4``), else the first; '' for none.
+    The label never depends on it where the type has a mineral name (:func:`base_label`)."""
+    word = re.compile(rf"\b{re.escape(mineral)}\b", re.IGNORECASE) if mineral else None
+    return next((t for t in titles if word and word.search(_short(t))), titles[0] if titles else "")
 
 
 def _shape(label: str) -> tuple:

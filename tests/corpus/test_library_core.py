@@ -267,6 +267,16 @@ def test_a_type_is_named_after_its_aflow_prototypes_mineral_when_the_sources_nam
     rock_salt += [_row("amcsd-9", "amcsd", "Halite", "NaCl"), _row("aflow-1", "aflow", "Rock Salt (NaCl, B1)", "NaCl")]
     (kind,), _ = build_types(rock_salt, per_type=4, holdout=0.0, seed=0)
     assert kind.label == "Halite"  # the mineral whose compound is the prototype's
+    assert kind.title == "Rock Salt (NaCl, B1)"
+
+
+def test_a_types_aflow_title_is_its_minerals_prototype_not_the_first_listed():
+    rows = [_row("aflow-0", "aflow", "Low Temperature KBD4", "KB"), _row("amcsd-1", "amcsd", "Halite", "NaCl"),
+            _row("aflow-1", "aflow", "Rock Salt/Halite (NaCl, B1)", "NaCl")]
+    (kind,), _ = build_types(rows, per_type=4, holdout=0.0, seed=0)
+    assert (kind.label, kind.title) == ("Halite", "Rock Salt/Halite (NaCl, B1)")
+    (kind,), _ = build_types(rows[:2], per_type=4, holdout=0.0, seed=0)
+    assert (kind.label, kind.title) == ("Halite", "Low Temperature KBD4")  # none names it: the first
 
 
 def test_labels_are_unique_the_largest_type_keeps_the_bare_name():
