@@ -184,7 +184,7 @@ def parsimonious(candidates: list[Candidate], x: np.ndarray, margin: float) -> l
         return ranked
     lines = {id(c): visible_lines(c.fit, x) for c in ranked}
     tied = [c for c in ranked if c.score >= ranked[0].score - margin and lines[id(c)] is not None]
-    if len(tied) < 2:
+    if len(tied) < 2 or lines[id(ranked[0])] is None:  # the best has no fit to count lines of: by score
         return ranked
     first = {id(c) for c in tied}
     rest = [c for c in ranked if id(c) not in first]

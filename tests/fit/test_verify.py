@@ -225,3 +225,10 @@ def test_a_weak_scatterer_beside_a_heavy_one_is_found_with_its_fraction(zoo_refs
     found = {p.name: p.weight_fraction for p in verdict.phases.phases}
     for name, w in fractions.items():
         assert found[name] == pytest.approx(w, abs=0.05)
+
+
+def test_parsimony_leaves_the_order_alone_where_the_best_has_no_fit():
+    from spectool.fit.verify import Candidate, parsimonious
+
+    unfitted = Candidate("no reference", 0.9, None, 0.30)
+    assert parsimonious([Candidate("b", 0.1, None, 0.29), unfitted], GRID, 0.02)[0] is unfitted
