@@ -227,8 +227,22 @@ def test_a_weak_scatterer_beside_a_heavy_one_is_found_with_its_fraction(zoo_refs
         assert found[name] == pytest.approx(w, abs=0.05)
 
 
-def test_parsimony_leaves_the_order_alone_where_the_best_has_no_fit():
+def _fitted(label: str, score: float, n_lines: int) -> "Candidate":
+    """A candidate whose one-phase fit shows ``n_lines`` lines of equal height within GRID."""
+    from spectool.fit.engine import FitResult, PhaseFit
+    from spectool.fit.verify import Candidate
+
+    two_theta = np.linspace(GRID[0] + 1, GRID[-1] - 1, n_lines)
+    phase = PhaseFit(label, np.ones(6), 1.0, 1.0, 1.0, 0.1, 0.5, 0.9, 1.0, two_theta, np.ones(n_lines))
+    none = np.zeros(0)
+    return Candidate(label, 0.5, FitResult([phase], 0.0, 0.0, 0.1, 0.9, none, none, none), score)
+
+
+def test_parsimony_reorders_only_fitted_candidates_within_the_margin():
     from spectool.fit.verify import Candidate, parsimonious
 
-    unfitted = Candidate("no reference", 0.9, None, 0.30)
-    assert parsimonious([Candidate("b", 0.1, None, 0.29), unfitted], GRID, 0.02)[0] is unfitted
+    many, few, far = _fitted("many", 0.70, 90), _fitted("few", 0.69, 20), _fitted("far", 0.60, 5)
+    assert [c.label for c in parsimonious([many, few, far], GRID, 0.02)] == ["few", "many", "far"]
+    assert [c.label for c in parsimonious([many, few, far], GRID, 0.0)] == ["many", "few", "far"]
+    unfitted = Candidate("no reference", 0.9, None, 0.71)  # the best has no lines to count: order by score
+    assert [c.label for c in parsimonious([many, few, unfitted], GRID, 0.02)] == ["no reference", "many", "few"]
