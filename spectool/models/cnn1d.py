@@ -53,6 +53,7 @@ class CNN1D(SpectrumModel):
     """Four conv blocks + the paper's three dense layers, or GAP/linear (CAM-exact)."""
 
     head_names = ("classifier",)
+    cpu_bf16 = True  # convolutions 1.5-2x faster under CPU bf16 autocast, same accuracy (bench_accuracy)
 
     def __init__(self, *, num_classes: int, input_length: int, channels: tuple = (32, 32, 64, 64),
                  kernel_size: int = 9, pool: int = 2, dropout: float = 0.2, batch_norm: bool = True,
