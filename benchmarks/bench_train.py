@@ -49,7 +49,7 @@ from spectool.io.sets import create_set, open_set
 from spectool.learn.data import BatchSource
 from spectool.learn.job import train_model_args
 from spectool.learn.train import TrainConfig, Trainer, auto_batch_size
-from spectool.models.layers import Dropout
+from spectool.models.layers import Dropout, MaxPool1d
 from spectool.models.registry import create_model
 
 MODELS = {"vit1d": dict(patch=120, dim=64, depth=4, heads=4),
@@ -70,12 +70,15 @@ class OneSample(torch.utils.data.Dataset):
 
 
 def papers_layers(model: torch.nn.Module) -> torch.nn.Module:
-    """The papers' layers, same weights: torch's nn.Dropout (same p) for every spectool Dropout, and
+    """The papers' layers, same weights: torch's nn.Dropout (same p) for every spectool Dropout, torch's
+    nn.MaxPool1d for spectool's (which skips the argmax indices in training), and
     ReLU before max-pool in conv blocks (spectool pools first: the same values, half the ReLU work)."""
     for module in list(model.modules()):
         for name, child in list(module.named_children()):
             if isinstance(child, Dropout):
                 setattr(module, name, torch.nn.Dropout(child.p))
+            if isinstance(child, MaxPool1d):
+                setattr(module, name, torch.nn.MaxPool1d(child.kernel_size, child.stride))
         if isinstance(module, torch.nn.Sequential):
             for i in range(len(module) - 1):
                 if isinstance(module[i], torch.nn.MaxPool1d) and isinstance(module[i + 1], torch.nn.ReLU):

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from spectool.models.base import ExplainHooks, SpectrumModel
-from spectool.models.layers import Dropout
+from spectool.models.layers import Dropout, MaxPool1d
 from spectool.models.registry import register_model
 
 
@@ -36,7 +36,7 @@ def conv_block(c_in: int, c_out: int, kernel_size: int, pool: int, dropout: floa
     if batch_norm:
         layers.append(nn.BatchNorm1d(c_out))
     # max-pool before ReLU: the same values (both are monotone), ReLU on half the points
-    layers += [nn.MaxPool1d(pool), nn.ReLU(inplace=True), Dropout(dropout)]
+    layers += [MaxPool1d(pool), nn.ReLU(inplace=True), Dropout(dropout)]
     return nn.Sequential(*layers)
 
 
