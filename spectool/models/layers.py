@@ -71,7 +71,8 @@ class _PairMax(torch.autograd.Function):
         n = grad.shape[-1]
         pair = x[..., : 2 * n].unflatten(-1, (n, 2))
         first = pair[..., 0] >= pair[..., 1]  # (B, C, n)
-        out = grad.new_zeros(x.shape)
+        out = grad.new_empty(x.shape)
+        out[..., 2 * n:] = 0  # the unpaired last point; the pairs are all written below
         into = out[..., : 2 * n].unflatten(-1, (n, 2))  # strided writes: no (B, C, n, 2) temporary
         into[..., 0] = grad.masked_fill(~first, 0)
         into[..., 1] = grad.masked_fill(first, 0)
