@@ -53,7 +53,9 @@ class CNN1D(SpectrumModel):
     """Four conv blocks + the paper's three dense layers, or GAP/linear (CAM-exact)."""
 
     head_names = ("classifier",)
-    cpu_bf16 = True  # convolutions 1.5-2x faster under CPU bf16 autocast, same accuracy (bench_accuracy)
+    # CPU bf16 autocast: training 1.5-1.7x faster (bench_accuracy wall time), held-back top-1 equal over 3 seeds on
+    # six structures (74.4 ± 1.9 % against 71.1 ± 1.9 % float32) and 20 random CIFs (89.0 ± 1.7 against 88.7 ± 1.5)
+    cpu_bf16 = True
 
     def __init__(self, *, num_classes: int, input_length: int, channels: tuple = (32, 32, 64, 64),
                  kernel_size: int = 9, pool: int = 2, dropout: float = 0.2, batch_norm: bool = True,
