@@ -63,7 +63,9 @@ class _PairMax(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: torch.Tensor) -> torch.Tensor:
         ctx.save_for_backward(x)  # not the output: the ReLU after the pool overwrites it
-        return F.max_pool1d(x, 2)
+        n = x.shape[-1] // 2
+        pair = x[..., : 2 * n].unflatten(-1, (n, 2))
+        return torch.maximum(pair[..., 0], pair[..., 1])  # a new tensor (max_pool1d may return a view)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
@@ -72,7 +74,7 @@ class _PairMax(torch.autograd.Function):
         pair = x[..., : 2 * n].unflatten(-1, (n, 2))
         first = pair[..., 0] >= pair[..., 1]  # (B, C, n)
         out = grad.new_empty(x.shape)
-        out[..., 2 * n:] = 0  # the unpaired last point; the pairs are all written below
+        out[..., 2 * n:].zero_()  # the unpaired last point (zero_: no scalar tensor made); the pairs are written below
         into = out[..., : 2 * n].unflatten(-1, (n, 2))  # strided writes: no (B, C, n, 2) temporary
         into[..., 0] = grad.masked_fill(~first, 0)
         into[..., 1] = grad.masked_fill(first, 0)
