@@ -4,7 +4,16 @@ same phases; mean ± std over seeds, with training times. Everything goes throug
 
     python benchmarks/bench_accuracy.py [--phases 100] [--seeds 3] [--train-copies 40] [--work DIR]
     python benchmarks/bench_accuracy.py --case six      # six binary structures (the train issue's case)
-    python benchmarks/bench_accuracy.py --case six --models cnn,cnn:bf16   # float32 against CPU bf16 autocast
+    python benchmarks/bench_accuracy.py --case six --models cnn,cnn:fp32   # train's default against --no-amp
+    python benchmarks/bench_accuracy.py --case sample --phases 100 --seeds 1 --models cnn,vit   # 100 random CIFs
+
+MODEL:fp32 trains with ``--no-amp`` (float32 throughout), MODEL:bf16 under CPU bfloat16 autocast whatever
+train would pick (train autocasts the CNN and ResNet on a CPU with native bfloat16, never the ViT).
+
+``--case sample``: a seeded random sample of ``--phases`` CIFs among all of ../shared/data/cifs (not picked by
+hand; a structure simulate refuses is dropped and counted), each its own class. Beside each model's top-1 on
+the validation rows, search–match on the same rows: the cosine similarity of each prepared row to the clean
+simulated pattern of every phase (through the same recipe), the best one named.
 
 Training runs at spectool's defaults (batch size, patience, ViT smear scaled to the set). Each phase is one
 structure, so no structure can be held out of training: validation (early stopping, the best epoch) is a third
@@ -46,9 +55,9 @@ MINERALS = {
     "ARSENOPYRITE": ("FeAsS", 14),
 }
 MODELS = {"vit": [], "cnn": [], "knn": []}
-#: train as it would run if it kept bfloat16 autocast on CPU (it uses autocast on CUDA only): MODEL:bf16
+#: train with CPU bfloat16 autocast for any model (MODEL:bf16; train itself does so for the CNN and ResNet only)
 BF16_TRAIN = ("import sys, torch; import spectool.learn.train as t; "
-              "t._amp_dtype = lambda device: torch.bfloat16 if device.type == 'cpu' else None; "
+              "t.amp_dtype = lambda device, model, cpu_bf16=None: torch.bfloat16 if device.type == 'cpu' else None; "
               "from spectool.cli.main import main; main(sys.argv[1:])")
 
 
@@ -96,14 +105,45 @@ def build_sets(work: Path, cifs: list[Path], matched: dict, copies: int, test_co
         raw = out.with_name("raw-" + out.name)
         spectool("augment", str(sim), "-n", str(n), "--preset", "both", "--seed", seed, "-j", "2", "-o", str(raw), log=log)
         spectool("preprocess", str(raw), *RECIPE, "-o", str(out), log=log)
+    spectool("preprocess", str(sim), *RECIPE, "-o", str(work / "sim-prepared.h5"), log=log)
     if not matched:
-        return {"train": train, "test": test, "val": val}
+        return {"train": train, "test": test, "val": val, "sim": work / "sim-prepared.h5"}
     labels = work / "measured_labels.csv"
     labels.write_text("id,label\n" + "".join(f"{m}.xy,{mp}\n" for m, mp in matched.items()))
     measured = work / "measured.h5"
     scans = [str(ROCKJOCK / f"{m}.xy") for m in matched]
     spectool("preprocess", *scans, *RECIPE, "--label", str(labels), "-o", str(measured), log=log)
-    return {"train": train, "test": test, "val": val, "measured": measured}
+    return {"train": train, "test": test, "val": val, "measured": measured, "sim": work / "sim-prepared.h5"}
+
+
+def random_cifs(n: int, seed: int) -> list[Path]:
+    """``n`` CIFs drawn at random (``seed``) among every CIF under ../shared/data/cifs, in a sorted listing."""
+    every = sorted((DATA / "cifs").rglob("*.cif"))
+    return random.Random(seed).sample(every, min(n, len(every)))
+
+
+def validation_top1(model: Path) -> float:
+    """The validation top-1 train stored in the checkpoint (the kept weights, float32, on the --val rows)."""
+    from safetensors import safe_open
+
+    with safe_open(str(model), "np") as f:
+        return float(json.loads(f.metadata()["train"])["val"]["top1"])
+
+
+def search_match(references: Path, data: Path) -> float:
+    """Top-1 of naming each row of ``data`` by its most cosine-similar row of ``references`` (same recipe, same
+    axis): search–match against the clean simulated pattern of every phase."""
+    import h5py
+    import numpy as np
+
+    def unit(path):
+        with h5py.File(path) as f:
+            X = f["entry/data/X"][:].astype(np.float64)
+        return X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
+
+    names = np.array(truths(references))
+    best = names[(unit(data) @ unit(references).T).argmax(1)]
+    return float((best == np.array(truths(data))).mean())
 
 
 def six_structures(folder: Path) -> list[Path]:
@@ -143,13 +183,16 @@ def truths(data: Path) -> list[str]:
         return [names[y] for y in f["entry/labels/y"][:]]
 
 
-def train(name: str, sets: dict, seed: int, work: Path, epochs: int, patience: int | None, log) -> tuple[Path, float]:
+def train(name: str, sets: dict, seed: int, work: Path, epochs: int, patience: int | None, log,
+          threads: int = 2) -> tuple[Path, float]:
     kind, _, precision = name.partition(":")
     out = work / f"{kind}{'-' + precision if precision else ''}-{seed}.safetensors"
     args = ["train", str(sets["train"]), "--val", str(sets["val"]), "--model", kind, "--seed", str(seed),
             "-o", str(out), "-q"]
     if kind != "knn":
-        args += ["--epochs", str(epochs), "--threads", "2"] + ([] if patience is None else ["--patience", str(patience)])
+        args += ["--epochs", str(epochs), "--threads", str(threads)] + ([] if patience is None else
+                                                                        ["--patience", str(patience)])
+        args += ["--no-amp"] if precision == "fp32" else []
     else:
         args += ["--arg", "n_neighbors=1"]
     start = time.perf_counter()
@@ -164,10 +207,13 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--train-copies", type=int, default=40)
     parser.add_argument("--test-copies", type=int, default=5)
-    parser.add_argument("--case", choices=("phases", "six"), default="phases")
+    parser.add_argument("--case", choices=("phases", "six", "sample"), default="phases")
+    parser.add_argument("--sample-seed", type=int, default=0, help="--case sample: the seed of the draw")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads of each training run")
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--patience", type=int, default=None, help="optimiser steps [default: train's]")
-    parser.add_argument("--models", default="vit,cnn,knn", help="MODEL or MODEL:bf16 (CPU bf16 autocast), by commas")
+    parser.add_argument("--models", default="vit,cnn,knn", help="MODEL, MODEL:fp32 (--no-amp) or MODEL:bf16 (CPU "
+                        "bf16 autocast), by commas")
     parser.add_argument("--work", default=str(ROOT / "bench-out" / "accuracy"))
     args = parser.parse_args()
     work = Path(args.work)
@@ -175,6 +221,8 @@ def main() -> None:
     log = open(work / "log.txt", "w")
     if args.case == "six":
         cifs, matched = six_structures(work / "cifs"), {}
+    elif args.case == "sample":
+        cifs, matched = random_cifs(args.phases, args.sample_seed), {}
     else:
         cifs, matched = select_phases(args.phases, args.max_sites, seed=0)
     print(f"{len(cifs)} phases ({len(matched)} with a measured RockJock reference: {', '.join(sorted(matched))})")
@@ -188,13 +236,20 @@ def main() -> None:
     results: dict[str, list] = {k: [] for k in args.models.split(",")}
     for kind in results:
         for seed in range(args.seeds):
-            model, seconds = train(kind, sets, seed, work, args.epochs, args.patience, log)
-            held, measured = (topk(evaluate(model, sets[s], log), truth[s]) if s in sets else {1: 0.0, 3: 0.0, 5: 0.0}
-                              for s in ("test", "measured"))
-            results[kind].append((held, measured, seconds))
+            model, seconds = train(kind, sets, seed, work, args.epochs, args.patience, log, args.threads)
+            ranks = evaluate(model, sets["test"], log)
+            held = topk(ranks, truth["test"])
+            measured = topk(evaluate(model, sets["measured"], log), truth["measured"]) if "measured" in sets else \
+                {1: 0.0, 3: 0.0, 5: 0.0}
+            val = validation_top1(model)
+            results[kind].append((held, measured, seconds, val, [r[0] for r in ranks]))
             print(f"  {kind} seed {seed}: held-back top-1 {held[1]:.1%}, measured top-1 {measured[1]:.1%}, "
-                  f"{seconds:.0f} s", flush=True)
-    report(results, len(cifs), len(matched))
+                  f"validation top-1 {val:.1%}, {seconds:.0f} s", flush=True)
+    if args.case == "sample":
+        print(f"search–match (cosine to the {len(truths(sets['sim']))} clean simulated patterns, same recipe): "
+              f"validation top-1 {search_match(sets['sim'], sets['val']):.1%}, held-back top-1 "
+              f"{search_match(sets['sim'], sets['test']):.1%}")
+    report(results, len(truths(sets["sim"])), len(matched))
 
 
 def report(results: dict, phases: int, minerals: int) -> None:
@@ -203,11 +258,17 @@ def report(results: dict, phases: int, minerals: int) -> None:
 
     print(f"\n{phases} phases; mean ± std over seeds; held-back = augmented copies with another seed; "
           f"measured = {minerals} RockJock references")
-    print(f"{'model':9} {'held top-1':>14} {'top-3':>14} {'top-5':>14} {'meas top-1':>14} {'top-3':>14} "
-          f"{'top-5':>14} {'train s':>8}")
+    print(f"{'model':9} {'val top-1':>14} {'held top-1':>14} {'top-3':>14} {'top-5':>14} {'meas top-1':>14} "
+          f"{'top-3':>14} {'top-5':>14} {'train s':>8}")
     for kind, runs in results.items():
-        cols = [ms([r[0][k] for r in runs]) for k in (1, 3, 5)] + [ms([r[1][k] for r in runs]) for k in (1, 3, 5)]
+        cols = [ms([r[3] for r in runs])] + [ms([r[0][k] for r in runs]) for k in (1, 3, 5)] + \
+            [ms([r[1][k] for r in runs]) for k in (1, 3, 5)]
         print(f"{kind:9} " + " ".join(f"{c:>14}" for c in cols) + f" {statistics.mean(r[2] for r in runs):8.0f}")
+    for kind, runs in results.items():
+        base = kind.partition(":")[0]
+        if kind != base and base in results:  # the same seed's held-back top-1 answers, row by row
+            same = [statistics.mean(a == b for a, b in zip(r[4], q[4])) for r, q in zip(runs, results[base])]
+            print(f"{kind} vs {base}: same held-back top-1 answer on {ms(same)} % of the rows (mean ± std over seeds)")
 
 
 if __name__ == "__main__":

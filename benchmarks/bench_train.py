@@ -24,9 +24,9 @@ final validation top-1 is the target and its time that of the epoch that first r
 Trainer (same model and data) trains until it reaches that target, once with the papers' settings
 (batch, lr 1e-3, no warm-up: the loop alone) and once with what ``spectool train`` picks for the set (batch scaled to the set, its warm-up and schedule,
 the ViT's smear: what a user gets). Ratio = spectool's time / the papers' (target ≤ 0.5), wall-clock
-and CPU seconds (the latter disturbed less by other jobs on the machine). A bf16-autocast row
-(CPU, where the processor has bf16) times spectool's step under ``torch.autocast("cpu", bfloat16)``;
-train only uses autocast on CUDA, and keeps it that way unless this row shows speed at equal accuracy.
+and CPU seconds (the latter disturbed less by other jobs on the machine). spectool runs at the precision train picks
+(``learn.train.amp_dtype``: bfloat16 autocast for the CNN and ResNet on a CPU with native bf16, float32
+for the ViT); one more row times the other precision (float32 as ``--no-amp``, or bf16 autocast forced).
 
     python benchmarks/bench_train.py [--n 2048] [--length 4251] [--batch 128] [--threads 2] [--device cpu|cuda]
                                      [--rounds 3] [--models vit1d cnn1d]
@@ -49,7 +49,7 @@ from spectool.io.sets import create_set, open_set
 from spectool.learn.data import BatchSource
 from spectool.learn.job import train_model_args
 from spectool.learn.train import TrainConfig, Trainer, auto_batch_size
-from spectool.models.layers import Dropout
+from spectool.models.layers import Dropout, MaxPool1d
 from spectool.models.registry import create_model
 
 MODELS = {"vit1d": dict(patch=120, dim=64, depth=4, heads=4),
@@ -70,12 +70,15 @@ class OneSample(torch.utils.data.Dataset):
 
 
 def papers_layers(model: torch.nn.Module) -> torch.nn.Module:
-    """The papers' layers, same weights: torch's nn.Dropout (same p) for every spectool Dropout, and
+    """The papers' layers, same weights: torch's nn.Dropout (same p) for every spectool Dropout, torch's
+    nn.MaxPool1d for spectool's (which skips the argmax indices in training), and
     ReLU before max-pool in conv blocks (spectool pools first: the same values, half the ReLU work)."""
     for module in list(model.modules()):
         for name, child in list(module.named_children()):
             if isinstance(child, Dropout):
                 setattr(module, name, torch.nn.Dropout(child.p))
+            if isinstance(child, MaxPool1d):
+                setattr(module, name, torch.nn.MaxPool1d(child.kernel_size, child.stride))
         if isinstance(module, torch.nn.Sequential):
             for i in range(len(module) - 1):
                 if isinstance(module[i], torch.nn.MaxPool1d) and isinstance(module[i + 1], torch.nn.ReLU):
@@ -121,7 +124,7 @@ def _sync(device: torch.device) -> None:
 
 
 def spectool_loop(model, reader, y, batch: int, steps: int, compile: bool = False,
-                  device: torch.device = torch.device("cpu"), bf16: bool = False) -> float:
+                  device: torch.device = torch.device("cpu"), precision: str | None = None) -> float:
     """Steady-state samples/s after warm-up steps (with --compile, compiling happens in the warm-up:
     the time it took is reported apart)."""
     rows = np.arange(len(y))
@@ -131,8 +134,7 @@ def spectool_loop(model, reader, y, batch: int, steps: int, compile: bool = Fals
     lut[-1] = -1
     config = TrainConfig(epochs=1, batch_size=batch, warmup=0, compile=compile)
     trainer = Trainer(model.to(device), config, device, lut)
-    if bf16:
-        trainer.amp_dtype = torch.bfloat16  # what train would do if it kept CPU autocast
+    _set_precision(trainer, precision)
     trainer.plan(len(source))
     batches = source.epoch(0)
     start = time.perf_counter()
@@ -213,7 +215,7 @@ def _accuracy(model, val, device) -> float:
 
 
 def spectool_fit(model, reader, train_rows, val_rows, lut, batch: int, epochs: int, target: float,
-                 device, bf16: bool = False, **config) -> tuple[float, float, float, int]:
+                 device, precision: str | None = None, **config) -> tuple[float, float, float, int]:
     """spectool's Trainer until validation top-1 ≥ ``target`` (or ``epochs``): (seconds, CPU seconds, top-1,
     epochs). CPU seconds (this process, all threads) are what a loaded machine disturbs least.
 
@@ -222,8 +224,7 @@ def spectool_fit(model, reader, train_rows, val_rows, lut, batch: int, epochs: i
     val = BatchSource(reader, val_rows, 512, False, 0)
     trainer = Trainer(model.to(device), TrainConfig(**{"epochs": epochs, "batch_size": batch, "patience": 0,
                                                       **config}), device, lut)
-    if bf16:
-        trainer.amp_dtype = torch.bfloat16
+    _set_precision(trainer, precision)
     trainer.plan(len(train))
     start, cpu, top1, epoch = time.perf_counter(), time.process_time(), 0.0, 0
     while epoch < epochs and top1 < target:
@@ -259,14 +260,15 @@ def time_to_accuracy(args, device, tmp: Path) -> None:
             if target < 2 / args.tta_classes:
                 print(f"{name}: the papers' code is still near chance after {args.epochs} epochs: the ratios below "
                       "mean little (give --epochs more)")
-            runs = {"papers' settings": (fresh(), args.batch, {"warmup": 0}, False),
-                    "train's defaults": (fresh(**train_model_args(name, {}, axis)), auto_batch_size(len(train_rows)),
-                                         {}, False)}
-            if device.type == "cpu" and _cpu_has_bf16():
-                runs["papers' settings, bf16 autocast"] = (fresh(), args.batch, {"warmup": 0}, True)
-            for label, (model, batch, config, bf16) in runs.items():
+            own, other = train_precision(fresh(), device), other_precision(fresh(), device)
+            runs = {f"papers' settings, {own}": (fresh(), args.batch, {"warmup": 0}, None),
+                    f"train's defaults, {own}": (fresh(**train_model_args(name, {}, axis)),
+                                                 auto_batch_size(len(train_rows)), {}, None)}
+            if other:
+                runs[f"papers' settings, {other}"] = (fresh(), args.batch, {"warmup": 0}, other)
+            for label, (model, batch, config, precision) in runs.items():
                 s_time, s_cpu, top1, epochs = spectool_fit(model, reader, train_rows, val_rows, lut, batch,
-                                                           args.epochs * 2, target, device, bf16, **config)
+                                                           args.epochs * 2, target, device, precision, **config)
                 print(f"{name}: spectool, {label} (batch {batch}) {s_time:6.1f} s ({s_cpu:6.1f} CPU s) to {top1:.3f} "
                       f"({epochs} epochs)   ratio {s_time / p_time:.2f}x, CPU {s_cpu / p_cpu:.2f}x (target ≤ 0.5)")
 
@@ -323,30 +325,51 @@ def throughput(args, device, tmp: Path) -> None:
                     "spectool": (spectool_loop, None, {})}
             if not args.no_compile:
                 runs["compile"] = (spectool_loop, None, {"compile": True})
-            if device.type == "cpu" and torch.backends.mkldnn.is_available() and _cpu_has_bf16():
-                runs["bf16"] = (spectool_loop, None, {"bf16": True})
+            own = train_precision(create_model(name, num_classes=args.classes, input_length=args.length, **kwargs),
+                                  device)
+            other = other_precision(create_model(name, num_classes=2, input_length=args.length, **kwargs), device)
+            if other:
+                runs["other"] = (spectool_loop, None, {"precision": other})
             rates, compile_s = interleaved(runs, name, kwargs, X, y, reader, args, device)
             share = loading_share(X, y, args.batch, rates["plain"])
             print(f"{name}: papers' code {rates['papers']:7.1f} samples/s   plain loop "
-                  f"{rates['plain']:7.1f}   spectool {rates['spectool']:7.1f}   ratio vs papers "
+                  f"{rates['plain']:7.1f}   spectool ({own}) {rates['spectool']:7.1f}   ratio vs papers "
                   f"{rates['spectool'] / rates['papers']:.2f}x   vs plain loop (same model) "
                   f"{rates['spectool'] / rates['plain']:.2f}x")
             print(f"{name}: plain loop's loading share {100 * share:.1f} % of its step: loading for free would "
                   f"make it {1 / (1 - share):.2f}x faster; the rest is forward, backward and optimizer")
-            if "bf16" in rates:
-                print(f"{name}: spectool bf16 autocast (CPU) {rates['bf16']:7.1f} samples/s   "
-                      f"{rates['bf16'] / rates['spectool']:.2f}x spectool's float32")
+            if "other" in rates:
+                print(f"{name}: spectool {other} {rates['other']:7.1f} samples/s   {rates['other'] / rates['spectool']:.2f}x "
+                      f"spectool's {own}   ratio vs papers {rates['other'] / rates['papers']:.2f}x   vs plain loop "
+                      f"{rates['other'] / rates['plain']:.2f}x")
             if "compile" in rates:
                 print(f"{name}: spectool --compile {rates['compile']:7.1f} samples/s after "
                       f"{compile_s:.0f} s of compiling   ratio vs papers "
                       f"{rates['compile'] / rates['papers']:.2f}x")
 
 
-def _cpu_has_bf16() -> bool:
-    try:
-        return "avx512_bf16" in Path("/proc/cpuinfo").read_text() or "amx_bf16" in Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
+def train_precision(model, device) -> str:
+    """The precision ``spectool train`` picks for ``model`` on ``device`` (``--amp``, its default)."""
+    from spectool.learn.train import amp_dtype, precision
+
+    return precision(amp_dtype(device, model))
+
+
+def other_precision(model, device) -> str | None:
+    """The precision train does not pick, where it makes sense here: float32 (``--no-amp``) beside autocast,
+    or bf16 autocast beside float32 on a CPU with native bf16; None otherwise."""
+    from spectool.learn.device import cpu_has_bf16
+    from spectool.learn.train import amp_dtype
+
+    if amp_dtype(device, model) is not None:
+        return "float32"
+    return "bfloat16 autocast" if device.type == "cpu" and cpu_has_bf16() else None
+
+
+def _set_precision(trainer, precision: str | None) -> None:
+    """None: train's choice (the Trainer's own); else ``float32`` or ``bfloat16 autocast``."""
+    if precision is not None:
+        trainer.amp_dtype = None if precision == "float32" else torch.bfloat16
 
 
 if __name__ == "__main__":

@@ -58,3 +58,18 @@ def torch_threads(n: int) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU does bfloat16 arithmetic natively (AVX512-BF16 or AMX-BF16), as torch reports it.
+
+    Without them torch emulates bfloat16 and autocast only slows training down. Other CPUs (ARM, older
+    torch without ``torch.cpu.get_capabilities``) count as without: float32, the safe default.
+    """
+    import torch
+
+    capabilities = getattr(torch.cpu, "get_capabilities", None)
+    if capabilities is None:
+        return False
+    found = capabilities()
+    return bool(found.get("avx512_bf16") or found.get("amx_bf16"))

@@ -97,11 +97,14 @@ def sources(inputs: Inputs, data: Data, job: Job, opts: Options, train_rows=None
 def fit_network(model, job: Job, train, val, lut, val_lut, opts: Options, hooks, resume=None):
     """Train ``model`` with a fresh (or resumed) Trainer; the best epoch's weights loaded at the end."""
     from spectool.learn.state import restore
-    from spectool.learn.train import TrainConfig, Trainer
+    from spectool.learn.train import TrainConfig, Trainer, precision
 
     cfg = TrainConfig(**{**job.config, "seed": opts.seed, "batch_size": train.batch_size})
     trainer = Trainer(model.to(opts.device), cfg, opts.device, lut, opts.world, hooks, val_lut)
     trainer.plan(len(train))
+    if trainer.amp_dtype is not None:
+        hooks.info(f"train: {precision(trainer.amp_dtype)} on {opts.device}"
+                   + (" (the processor has native bfloat16; --no-amp for float32)" if opts.device.type == "cpu" else ""))
     if resume is not None:
         restore(trainer, resume)
     hooks.save_state(trainer, job)  # the epoch-boundary state: what Ctrl-C leaves behind
@@ -115,12 +118,16 @@ def fit_network(model, job: Job, train, val, lut, val_lut, opts: Options, hooks,
 
 
 def final_check(trainer, train, val, state) -> dict:
-    """The saved weights as they will be used: BatchNorm statistics recomputed over the training batches,
-    validation run again, the spread of the scores and the warnings they call for."""
+    """The saved weights as they will be used (float32, as predict runs them): BatchNorm statistics recomputed
+    over the training batches, validation run again, the spread of the scores and the warnings they call for."""
     from spectool.learn.train import fit_warnings
 
     recomputed = trainer.recompute_batch_norm(train)
-    record = trainer.evaluate(val)
+    dtype, trainer.amp_dtype = trainer.amp_dtype, None
+    try:
+        record = trainer.evaluate(val)
+    finally:
+        trainer.amp_dtype = dtype
     spread = trainer.score_spread(val)
     best = next((r for r in state.history if r["epoch"] == state.best_epoch), {})
     warnings = fit_warnings(best.get("train_top1", float("nan")), record["val_top1"], spread)
@@ -132,7 +139,7 @@ def train_meta(job: Job, state, model, seconds: float, opts: Options, trainer=No
     import torch
     from dataclasses import asdict
 
-    from spectool.learn.train import count_parameters
+    from spectool.learn.train import count_parameters, precision
 
     config = job.config if trainer is None else {k: v for k, v in asdict(trainer.cfg).items() if k != "seed"}
     val = final["val"] if final else summary(state.history, state.best_epoch)
@@ -142,7 +149,8 @@ def train_meta(job: Job, state, model, seconds: float, opts: Options, trainer=No
             "val": val, "best_epoch_val": summary(state.history, state.best_epoch),
             "checks": {k: v for k, v in (final or {}).items() if k != "val"}, "time_s": round(seconds, 3),
             "parameters": count_parameters(model), "trainable_parameters": count_parameters(model, True),
-            "device": str(opts.device), "world_size": opts.world.size, "torch": torch.__version__}
+            "device": str(opts.device), "precision": precision(getattr(trainer, "amp_dtype", None)),
+            "world_size": opts.world.size, "torch": torch.__version__}
 
 
 def run_network(job: Job, inputs: Inputs, data: Data, opts: Options, hooks) -> Outcome:

@@ -46,6 +46,9 @@ class ResNet1D(SpectrumModel):
     """RCNet: (B, L) → logits (B, C); ``forward_with_confidence`` adds c (B,)."""
 
     head_names = ("fc", "confidence")
+    # CPU bf16 autocast: training step 2x faster; six structures, 40 epochs, 3 seeds: held-back top-1 56.7 ± 13.3 %
+    # against 45.6 ± 25.2 % float32, validation 63.3 ± 5.8 against 58.9 ± 25.9 (bench_accuracy)
+    cpu_bf16 = True
 
     def __init__(self, *, num_classes: int, input_length: int, width: int = 16,
                  stages: tuple = (2, 2, 2, 2), kernel_size: int = 7, stem_kernel: int = 15,

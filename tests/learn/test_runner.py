@@ -85,3 +85,20 @@ def test_a_network_keeps_class_means_only_within_the_budget(inputs):
     job = Job("cnn1d", {"channels": [4, 4], "kernel_size": 3}, config={"epochs": 1, "batch_size": 8})
     small = Options(device=torch.device("cpu"), means_budget=3 * 4 * 10)
     assert "class_means" not in run(job, inputs, small, _Hooks()).extra_tensors
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_the_checkpoint_and_the_log_say_how_training_computed(inputs, monkeypatch, native):
+    import torch
+
+    import spectool.learn.device as device
+
+    monkeypatch.setattr(device, "cpu_has_bf16", lambda: native)
+    lines = []
+    hooks = _Hooks()
+    hooks.info = lines.append
+    job = Job("cnn1d", {"channels": [4, 4], "kernel_size": 3}, config={"epochs": 1, "batch_size": 8})
+    outcome = run(job, inputs, Options(device=torch.device("cpu")), hooks)
+    assert outcome.train["precision"] == ("bfloat16 autocast" if native else "float32")
+    assert any("bfloat16 autocast on cpu" in line and "--no-amp" in line for line in lines) == native
+    assert all(t.dtype == torch.float32 for t in outcome.model.state_dict().values() if t.is_floating_point())

@@ -235,3 +235,30 @@ def _outside_modes(fn):
         with torch.utils._python_dispatch._disable_current_modes():
             return fn(*args)
     return call
+
+
+def test_cpu_bf16_autocast_only_for_the_models_that_declare_it_on_a_bf16_cpu():
+    from spectool.learn.train import amp_dtype
+
+    cnn = build_model("cnn1d", {"channels": [4, 4], "kernel_size": 3}, 3, 40, 0)
+    resnet = build_model("resnet1d", {"width": 4, "stages": [1]}, 3, 40, 0)
+    vit = build_model("vit1d", VIT, 3, 40, 0)
+    assert amp_dtype(CPU, cnn, cpu_bf16=True) is torch.bfloat16
+    assert amp_dtype(CPU, resnet, cpu_bf16=True) is torch.bfloat16
+    assert amp_dtype(CPU, vit, cpu_bf16=True) is None  # measured slower under CPU autocast
+    assert amp_dtype(CPU, cnn, cpu_bf16=False) is None  # emulated bfloat16 only slows training down
+
+
+def test_amp_off_trains_in_float32_and_bf16_keeps_float32_weights(monkeypatch, small_set):
+    import spectool.learn.device as device
+
+    monkeypatch.setattr(device, "cpu_has_bf16", lambda: True)
+    args = {"channels": [4, 4], "kernel_size": 3}
+    with ExitStack() as stack:
+        on = _setup(stack, small_set, model="cnn1d", args=args, epochs=1)[0]
+        off = _setup(stack, small_set, model="cnn1d", args=args, epochs=1, amp=False)[0]
+    assert on.amp_dtype is torch.bfloat16 and off.amp_dtype is None
+    x, y = torch.rand(8, on.model.input_length), torch.zeros(8, dtype=torch.long)
+    loss, _ = on.step(x, y)
+    assert torch.isfinite(loss) and all(p.dtype == torch.float32 for p in on.model.state_dict().values()
+                                        if p.is_floating_point())

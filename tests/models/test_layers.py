@@ -1,4 +1,5 @@
-"""The fast CPU dropout: torch's dropout in distribution, repeatable, and a drop-in nn.Dropout."""
+"""The fast CPU dropout: torch's dropout in distribution, repeatable, and a drop-in nn.Dropout; the fast max-pool:
+torch's, bit for bit."""
 
 import pytest
 import torch
@@ -76,3 +77,18 @@ def test_cnn_block_pools_before_relu_with_the_values_of_relu_first():
     conv, bn = block[0], block[1]
     relu_first = nn.functional.max_pool1d(torch.relu(bn(conv(x))), 2)
     assert torch.equal(block(x), relu_first)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_max_pool_by_two_gives_torchs_values_and_gradients_bit_for_bit(dtype):
+    from spectool.models.layers import MaxPool1d
+
+    x = torch.randint(0, 4, (3, 2, 41), generator=torch.Generator().manual_seed(0)).to(dtype)  # ties; odd length
+    ours, theirs = x.clone().requires_grad_(), x.clone().requires_grad_()
+    y_ours = torch.relu(MaxPool1d(2)(ours))  # an in-place ReLU follows the pool in the CNN
+    y_theirs = torch.relu(torch.nn.MaxPool1d(2)(theirs))
+    grad = torch.randn(y_ours.shape, generator=torch.Generator().manual_seed(1)).to(dtype)
+    y_ours.backward(grad)
+    y_theirs.backward(grad)
+    assert torch.equal(y_ours, y_theirs) and torch.equal(ours.grad, theirs.grad)
+    assert torch.equal(ours.grad.signbit(), theirs.grad.signbit())  # zeros as +0, as torch's
