@@ -11,14 +11,16 @@ f (± the length bound) and a zero shift z near a given one,
 with p_r(f, z)(2θ) = Σ_m I_m Φ(2θ − 2θ_m(f) − z) over the reference's strongest reflections m and
 every line of the radiation, I_m = factor × LP × line weight, Φ a Gaussian of FWHM ``width``
 (cut at ±1.5 FWHM). ⟨p, t⟩ = Σ_m I_m (Φ ⋆ t)(2θ_m + z): the target is correlated with Φ once and read at
-the stick positions, so a search costs one gather per reference, scale and shift; the norms
-‖p_r(f)‖ are computed once per index (the positions do not depend on the target).
+the stick positions (linear interpolation), so a search is one sparse (references × scales, grid)
+matrix of interpolation weights times the (grid, shifts) matrix of Φ ⋆ t at each whole-step shift; the
+norms ‖p_r(f)‖ are computed once per index (the positions do not depend on the target).
 Pure: arrays in, scores out.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -113,19 +115,25 @@ class SearchIndex:
         pad = self.half + 2
         tc = F.conv1d(F.pad(t, (pad + self.half, pad + self.half))[None, None], self.kernel[None, None])[0, 0]
         # tc[i + pad] = (Φ ⋆ t)(grid point i), i from −pad to L − 1 + pad
+        # ⟨p_r(f, z + s·dx), t⟩ for every whole-step shift s at once: a sparse (R·F, grid) matrix of the sticks'
+        # linear-interpolation weights (two per stick, × intensity) times the (grid, shifts) matrix of Φ⋆t
+        # shifted by s; outside the grid Φ⋆t is zero (padded), so clamped indices change nothing
         R = int(round(self.options.shift / self.dx))
-        best = torch.full(self.norm.shape, -torch.inf, dtype=torch.float32, device=self.device)
-        # the shifts are whole grid steps: one split of the positions into index and fraction serves all;
-        # outside the grid tc is zero (padded), so clamping an index instead of a position changes nothing
+        n = tc.numel()
+        padded = F.pad(tc, (R, R + 1))
+        shifted = torch.stack([padded[R + s:R + s + n] for s in range(-R, R + 1)], 1)  # (n, 2R+1)
         p = self.pos + (zero / self.dx + pad)
         i0 = p.floor()
         fr = p - i0
-        i0 = i0.long()
-        last = tc.numel() - 2
-        for s in range(-R, R + 1):
-            i = (i0 + s).clamp_(0, last)
-            val = torch.lerp(tc[i], tc[i + 1], fr)
-            best = torch.maximum(best, (val * self.inten).sum(2))
+        i0 = i0.to(torch.int32).clamp_(0, n - 2)
+        refs, scales, sticks = self.pos.shape
+        cols = torch.stack([i0, i0 + 1], -1).reshape(-1)
+        vals = torch.stack([self.inten * (1 - fr), self.inten * fr], -1).reshape(-1)
+        crow = torch.arange(0, refs * scales + 1, dtype=torch.int32, device=self.device) * (2 * sticks)
+        with warnings.catch_warnings():  # "sparse CSR tensor support is in beta state"
+            warnings.simplefilter("ignore", UserWarning)
+            weights = torch.sparse_csr_tensor(crow, cols, vals, size=(refs * scales, n))
+        best = (weights @ shifted).reshape(refs, scales, -1).max(2).values
         score = (best / self.norm.clamp(min=1e-12)).max(1).values / tnorm
         return score.cpu().numpy().astype(np.float64)
 
