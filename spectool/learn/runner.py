@@ -123,11 +123,7 @@ def final_check(trainer, train, val, state) -> dict:
     from spectool.learn.train import fit_warnings
 
     recomputed = trainer.recompute_batch_norm(train)
-    dtype, trainer.amp_dtype = trainer.amp_dtype, None
-    try:
-        record = trainer.evaluate(val)
-    finally:
-        trainer.amp_dtype = dtype
+    record = trainer.evaluate(val, autocast=False)
     spread = trainer.score_spread(val)
     best = next((r for r in state.history if r["epoch"] == state.best_epoch), {})
     warnings = fit_warnings(best.get("train_top1", float("nan")), record["val_top1"], spread)

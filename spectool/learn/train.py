@@ -355,14 +355,15 @@ class Trainer:
         return loss, logits
 
     @torch.no_grad()
-    def evaluate(self, source) -> dict[str, float]:
-        """Validation loss (plain cross-entropy) and top-1/3/5 over every row of ``source``, all ranks."""
+    def evaluate(self, source, autocast: bool = True) -> dict[str, float]:
+        """Validation loss (plain cross-entropy) and top-1/3/5 over every row of ``source``, all ranks;
+        ``autocast`` False: in float32, as predict runs the model, whatever training's precision."""
         self.model.eval()
         running = Running()
         for X, yb, _ in source.epoch(0):
             x, y = self.to_device(X, yb, self.val_lut)
             with torch.autocast(self.device.type, self.amp_dtype or torch.float32,
-                                enabled=self.amp_dtype is not None):
+                                enabled=autocast and self.amp_dtype is not None):
                 logits = self.model(x).float()
             running.add(F.cross_entropy(logits, y), logits, y)
         return running.summary("val", all_sum(running.as_vector(), self.world, self.device))
