@@ -133,6 +133,19 @@ def positive(value: float | None) -> float | None:
     return float(value)
 
 
+def library(module: str, package: str, kind: str, name: str):
+    """The reader library ``module`` (``import``\ ed on first use), or :class:`FormatError` naming the
+    ``package`` to install for ``kind`` files: a missing or broken install is one line, not a traceback."""
+    import importlib
+
+    try:
+        importlib.import_module(module.partition(".")[0])  # the package itself, even where the module is loaded
+        return importlib.import_module(module)
+    except Exception as exc:
+        raise FormatError(f"the {package} package is needed for {kind} files (pip install {package}): {exc}",
+                          name) from None
+
+
 def to_cps(scan) -> None:
     """Divide counts by the counting time per step (``meta['count_time']``, s), in place."""
     t = scan.meta.get("count_time")

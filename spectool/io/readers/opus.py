@@ -26,7 +26,7 @@ import struct
 import numpy as np
 
 from spectool.errors import FormatError
-from spectool.io.readers._common import unpack
+from spectool.io.readers._common import library, unpack
 from spectool.io.readers.base import NUMBERED, Scan, finalize, register_reader
 
 MAGIC = b"\n\n\xfe\xfe"
@@ -40,15 +40,6 @@ SERIES_HEAD = 24  # version, blocks, offset, data size, info size, store-table e
 
 def sniff_opus(head: bytes, name: str) -> bool:
     return head.startswith(MAGIC)
-
-
-def _library(name: str):
-    try:
-        from brukeropus import file as opus
-    except Exception as exc:  # a missing or broken install is one line, not a traceback
-        raise FormatError(f"the brukeropus package is needed for OPUS files (pip install brukeropus): {exc}",
-                          name) from None
-    return opus
 
 
 def _blocks(data: bytes, opus, name: str) -> list:
@@ -167,7 +158,7 @@ def read_opus(data: bytes, name: str) -> list[Scan]:
     """
     if not data.startswith(MAGIC):
         raise FormatError("not a Bruker OPUS file (no OPUS magic bytes)", name)
-    opus = _library(name)
+    opus = library("brukeropus.file", "brukeropus", "OPUS", name)
     with contextlib.redirect_stdout(io.StringIO()):  # brukeropus prints some complaints
         try:
             spectrum, signal, meta = _spectrum(data, opus, name)

@@ -23,7 +23,7 @@ import struct
 import numpy as np
 
 from spectool.errors import FormatError
-from spectool.io.readers._common import positive
+from spectool.io.readers._common import library, positive
 from spectool.io.readers.base import Scan, finalize, register_reader
 
 MAGIC = b"WDF1"
@@ -54,15 +54,6 @@ def _sections(data: bytes, name: str) -> dict[int, tuple[int, int]]:
         found.setdefault(ident, (pos, size))
         pos += size
     return found
-
-
-def _library(name: str):
-    try:
-        import wdf
-    except Exception as exc:  # a missing or broken install is one line, not a traceback
-        raise FormatError(f"the renishaw_wdf package is needed for WDF files "
-                          f"(pip install renishaw_wdf): {exc}", name) from None
-    return wdf
 
 
 def _rows(data: bytes, section: tuple[int, int], header, name: str) -> np.ndarray:
@@ -117,7 +108,7 @@ def _axis(reader, header, name: str) -> tuple[np.ndarray, str, str]:
 
 def _parse(data: bytes, rows_at: tuple[int, int], name: str):
     """(rows (N, L) float32, x (L,), quantity, units, meta, map positions) through the library."""
-    lib = _library(name)
+    lib = library("wdf", "renishaw_wdf", "WDF", name)
     reader = lib.Wdf()
     reader.open_fd(io.BytesIO(data))
     header = reader.hdr
