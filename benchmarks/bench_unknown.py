@@ -2,6 +2,7 @@
 
     python benchmarks/bench_unknown.py [--model spectool/data/default.safetensors] [--build build/model]
                                        [--n 40] [--seed 1] [--threads 2] [--work DIR]
+                                       [--library build/model/library]
 
 The unknown score is what predict --refine thresholds: the share of measured peak area its final
 (joint) fit leaves unexplained. Positives must be types held out of training ENTIRELY (the model's
@@ -12,8 +13,9 @@ test set holds out compounds, not types), negatives held-out compounds of known 
    structure types; negatives are rows of the model's held-out compound set (sim-test.h5) that the
    calibration (tools/calibrate_unknown.py, its seed) did not use. Both simulated on the model's axis
    and turned into scans the same way (calibrate_unknown.as_scan).
-2. Measured RockJock references: minerals of a type the model knows (bench_default_model.MEASURED)
-   against crystalline minerals of types it does not know (feldspars, clays, micas, sulfates, …);
+2. Measured RockJock references: minerals of a type the model knows (with ``--library``, those the
+   corpus library the model was trained on covers; without, bench_default_model.MEASURED, the AFLOW
+   part-1 mapping of the first model) against crystalline minerals of types it does not know;
    amorphous entries and minerals near a known type (tridymite, maghemite, pyrrhotite …) left out.
 
 For each: AUROC (Mann–Whitney), and the checkpoint threshold's true-positive rate (unknown types
@@ -107,20 +109,27 @@ def simulated(verifier, build: Path, work: Path, n: int, seed: int, calibration:
     return [s[0] for s in pos if s], [s[0] for s in neg if s], right
 
 
-def measured(verifier, limit: int | None):
-    """{mineral: unknown score} of RockJock references of known and of unknown types."""
-    from bench_default_model import MEASURED
+def known_references(library: Path | None) -> set[str]:
+    """RockJock references of a type the model knows: those the corpus ``library`` the model was trained on
+    covers (bench_corpus_coverage's rule), else the AFLOW part-1 mapping of bench_default_model.MEASURED."""
+    from bench_default_model import MEASURED, covered_references
 
+    return set(covered_references(library)) if library is not None else set(MEASURED)
+
+
+def measured(verifier, limit: int | None, library: Path | None = None):
+    """{mineral: unknown score} of RockJock references of known and of unknown types."""
     from spectool.env import Env
     from spectool.io.spectra import iter_spectra
 
     known, unknown = {}, {}
+    known_names = known_references(library)
     paths = sorted(ROCKJOCK.glob("*.xy"))
     for path in paths:
         name = path.stem
         if name.startswith(AMORPHOUS) or any(k in name for k in AMORPHOUS + NEAR_KNOWN):
             continue
-        into = known if name in MEASURED else unknown
+        into = known if name in known_names else unknown
         if limit is not None and len(into) >= limit:
             continue
         for _, item in iter_spectra([str(path)], Env(), wavelength=1.5406):
@@ -151,6 +160,9 @@ def main() -> None:
     ap.add_argument("--cal-seed", type=int, default=0, help="its seed (make references: SEED)")
     ap.add_argument("--limit", type=int, default=None, help="at most N measured scans per side")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--library", type=Path, default=None,
+                    help="the corpus library folder the model was trained on: a RockJock reference is of a known "
+                         "type when the library covers it (default: the AFLOW part-1 mapping of the first model)")
     ap.add_argument("--work", default=None, help="folder for the simulated unseen types (kept; default: temporary)")
     args = ap.parse_args()
     from bench_verify import model_with_references
@@ -175,7 +187,7 @@ def main() -> None:
     else:
         print(f"skipped the simulated sets: {MP} or {build / 'sim-test.h5'} not found")
     if ROCKJOCK.exists():
-        known, unknown = measured(verifier, args.limit)
+        known, unknown = measured(verifier, args.limit, args.library)
         report("measured RockJock references: types the model does not know vs types it knows",
                [s for s, _ in unknown.values()], [s for s, _ in known.values()], threshold)
         if threshold is not None:
