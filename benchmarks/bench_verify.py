@@ -154,6 +154,8 @@ def main() -> None:
     ap.add_argument("--diagnose", action="store_true", help="synthetic part: why phases are missed (slower)")
     ap.add_argument("--all-members", action="store_true",
                     help="mixture parts: fit every member of each candidate label (VerifyOptions.all_members)")
+    ap.add_argument("--texture", action="store_true",
+                    help="mixture parts: refine each phase's preferred orientation in the answer (predict --texture)")
     ap.add_argument("--cifs", action="append", choices=sorted(CIF_SOURCES),
                     help="references part: the CIF collections the user's structures are drawn from (repeatable) "
                          "[default: both]")
@@ -172,7 +174,8 @@ def main() -> None:
     if loaded is None:
         return
     predictor, refs, meta = loaded
-    verifier = Verifier(predictor, refs, 10, VerifyOptions(max_phases=4, all_members=args.all_members))  # --phases 4
+    verifier = Verifier(predictor, refs, 10, VerifyOptions(max_phases=4, all_members=args.all_members,
+                                                           texture=args.texture))  # --phases 4
     x = predictor.axis.values
     index = {n: i for i, n in enumerate(predictor.labels)}
     lib, lib_labels = library(Path(args.build), predictor)

@@ -11,14 +11,15 @@ batch; they share nothing but the scan. The model of hypothesis h is
   (:mod:`spectool.fit.cell`), zero shift Z (degrees) and sample displacement D (degrees, the
   cos θ term of a specimen off the focusing circle), Z and D shared by the phases of a hypothesis;
 - F_pm: the reference's intensity factor Σ 2|F|², LP = (1 + cos² 2θ)/(sin² θ cos θ), as
-  :func:`spectool.xrd.simulate.simulate_pattern` renders;
+  :func:`spectool.xrd.simulate.simulate_pattern` renders; for a reference with a ``texture``
+  direction, times the March–Dollase factor of its refined parameter r (:mod:`spectool.fit.texture`);
 - Φ: area-normalised pseudo-Voigt (:func:`spectool.xrd.profiles.shape_values`), FWHM
   Γ² = W + U tan² θ (Caglioti with V = 0; degrees²), Lorentz fraction η, per phase;
 - T_k: Chebyshev polynomials of x = 2θ mapped to [−1, 1] (the background).
 
 Scales S_p ≥ 0 and the background coefficients enter linearly and are solved exactly at every
 step (variable projection: normal equations, a negative scale drops its phase); the
-non-linear parameters (cell, Z, D, W, U, η) follow Adam on the squared residual. Starting
+non-linear parameters (cell, Z, D, W, U, η, ln r) follow Adam on the squared residual. Starting
 values come from a coarse grid over an isotropic cell scale (± the length bound) and, for a
 new scan, the zero shift by cross-correlation. Pure: arrays in, :class:`FitResult` out.
 """
@@ -32,6 +33,7 @@ import numpy as np
 
 from spectool.fit.cell import ANGLE_BOUND, LENGTH_BOUND, cell_volume, ties
 from spectool.fit.reference import PhaseReference, hill_howard
+from spectool.fit.texture import MARCH_BOUNDS, cos2_angles
 
 _LN2 = math.log(2.0)
 #: Net intensity counts as peak area where it (or the fitted phases) exceeds this many noise σ.
@@ -100,6 +102,7 @@ class PhaseFit:
     caglioti: tuple[float, float] = (0.0, 0.0)  # (W, U) in deg²: FWHM² = W + U tan² θ
     reference: PhaseReference | None = None  # or a measured pattern (:mod:`spectool.fit.measured`)
     shift: float | None = None  # a measured reference's own 2θ shift, degrees (structures share the fit's zero)
+    texture: tuple | None = None  # (direction (h, k, l), March r) of a refined preferred orientation
 
 
 @dataclass
@@ -143,18 +146,28 @@ class Batch:
         cell0 = np.tile(np.r_[1.0, 1, 1, 90, 90, 90], (H, P, 1))
         tie, on = np.full((H, P, 6), -1), np.zeros((H, P), bool)
         hkl, factor, owner = [np.zeros((0, 3))], [np.zeros(0)], [np.zeros(0, np.int64)]
+        textured, cos2 = np.zeros((H, P)), []
         for i, hyp in enumerate(self.hypotheses):
             for p, ref in enumerate(hyp):
                 cell0[i, p], tie[i, p], on[i, p] = ref.cell, ties(ref.system), True
                 hkl.append(ref.hkl.astype(np.float64))
                 factor.append(ref.factor.astype(np.float64))
                 owner.append(np.full(len(ref.factor), i * P + p))
+                texture = getattr(ref, "texture", None)
+                textured[i, p] = texture is not None
+                cos2.append(cos2_angles(ref.hkl, ref.cell, ref.system, texture) if texture is not None
+                            else np.zeros((len(ref.factor), 1)))
         as_t = lambda a, dt=dtype: torch.as_tensor(a, dtype=dt, device=device)  # noqa: E731
         self.cell0, self.tie, self.on = as_t(cell0), as_t(tie, torch.long), as_t(on, torch.bool)
         self.hkl, self.factor = as_t(np.concatenate(hkl)), as_t(np.concatenate(factor))
         self.owner = as_t(np.concatenate(owner), torch.long)
         self.hyp = self.owner // P
         self.shape = (H, P)
+        # preferred orientation: which slots refine a March parameter, and cos² of each reflection (N, K)
+        self.textured = as_t(textured)
+        k = max(c.shape[1] for c in cos2) if cos2 else 1
+        self.cos2 = as_t(np.concatenate([np.tile(c, (1, k // c.shape[1])) for c in cos2]) if cos2 and textured.any()
+                         else np.zeros((0, 1)))
 
     def slot_range(self, h: int, p: int) -> slice:
         """The flat reflections of slot (h, p) (they are stored slot by slot)."""
@@ -182,7 +195,8 @@ def _within(ref: PhaseReference, keep: tuple[float, float, float, float]) -> Pha
 
 @dataclass
 class Start:
-    """Starting values for a batch: raw cell (H, P, 6), Z (H,), D (H,), W, U (H, P) deg², η (H, P)."""
+    """Starting values for a batch: raw cell (H, P, 6), Z (H,), D (H,), W, U (H, P) deg², η (H, P),
+    ln r (H, P) of the March parameter (None: 0, a random powder)."""
 
     raw: object
     zero: object
@@ -190,6 +204,7 @@ class Start:
     w: object
     u: object
     eta: object
+    po: object = None
 
 
 def fit_hypotheses(x: np.ndarray, y: np.ndarray, hypotheses: list[list[PhaseReference]],
@@ -235,6 +250,7 @@ def _hypotheses_batch(batch: Batch, keep: list[int]) -> Batch:
     sub.owner = new_h[hyp_of[rows]] * P + batch.owner[rows] % P
     sub.hyp = sub.owner // P
     sub.shape = (len(keep), P)
+    sub.textured, sub.cos2 = batch.textured[slots], batch.cos2[rows] if batch.cos2.numel() else batch.cos2
     return sub
 
 
@@ -273,8 +289,9 @@ def cells(batch: Batch, raw, options: FitOptions):
     return refined_cells(batch.cell0, raw, batch.tie, options.length_bound, options.angle_bound)
 
 
-def reflections(batch: Batch, lines, cell, zero, disp):
-    """Per line j and reflection n (flat, J·N): observed 2θ (degrees), factor × LP × line weight, tan θ, slot."""
+def reflections(batch: Batch, lines, cell, zero, disp, po=None):
+    """Per line j and reflection n (flat, J·N): observed 2θ (degrees), factor × LP × line weight (× the
+    March–Dollase factor of ln r ``po`` (H, P) where a slot is textured), tan θ, slot."""
     import torch
 
     from spectool.fit.cell import direct_metric
@@ -289,15 +306,18 @@ def reflections(batch: Batch, lines, cell, zero, disp):
     cos2t = torch.cos(2 * theta)
     lp = (1 + cos2t**2) / (torch.sin(theta) ** 2 * torch.cos(theta))
     inten = batch.factor[None] * lp * wt[:, None] * ok
+    if po is not None and batch.cos2.numel():
+        r = torch.exp((po * batch.textured).flatten()[batch.owner])[:, None]  # untextured slots: r = 1, P = 1
+        inten = inten * (r**2 * batch.cos2 + (1 - batch.cos2) / r).pow(-1.5).mean(1)[None]
     tt = torch.rad2deg(2 * theta) + zero[batch.hyp][None] + disp[batch.hyp][None] * torch.cos(theta)
     return tt.flatten(), inten.flatten(), torch.tan(theta).flatten(), batch.owner.repeat(lam.numel())
 
 
-def render(grid: Grid, batch: Batch, lines, options: FitOptions, cell, zero, disp, w, u, eta):
+def render(grid: Grid, batch: Batch, lines, options: FitOptions, cell, zero, disp, w, u, eta, po=None):
     """Each phase's pattern (H, P, L) at unit scale."""
     import torch
 
-    tt, inten, tan, slot = reflections(batch, lines, cell, zero, disp)
+    tt, inten, tan, slot = reflections(batch, lines, cell, zero, disp, po)
     fwhm = (w.flatten()[slot] + u.flatten()[slot] * tan**2).clamp(min=1e-6).sqrt()
     L, half = grid.x.numel(), int(math.ceil(options.window / grid.step))
     offsets = torch.arange(-half, half + 1, device=tt.device)
@@ -349,6 +369,7 @@ def coarse_start(grid: Grid, batch: Batch, lines, options: FitOptions, start: li
     zero, disp = torch.zeros(H, dtype=dt, device=dev), torch.zeros(H, dtype=dt, device=dev)
     w = torch.full((H, P), options.fwhm**2, dtype=dt, device=dev)
     u, eta = torch.zeros(H, P, dtype=dt, device=dev), torch.full((H, P), 0.5, dtype=dt, device=dev)
+    po = torch.zeros(H, P, dtype=dt, device=dev)
     known = [len(s.phases) if s is not None else 0 for s in start]
     for h, s in enumerate(start):
         if s is None:
@@ -357,10 +378,12 @@ def coarse_start(grid: Grid, batch: Batch, lines, options: FitOptions, start: li
         for p, ph in enumerate(s.phases):
             raw[h, p] = _raw_of(ph.cell, batch.cell0[h, p], batch.tie[h, p], options)
             (w[h, p], u[h, p]), eta[h, p] = ph.caglioti, ph.eta
+            if ph.texture is not None and ph.texture[0] == getattr(batch.hypotheses[h][p], "texture", None):
+                po[h, p] = math.log(ph.texture[1])
         if s.phases:  # new phases start with the peak shape of the first known one (same instrument)
             w[h, len(s.phases):], u[h, len(s.phases):] = s.phases[0].caglioti
             eta[h, len(s.phases):] = s.phases[0].eta
-    st = Start(raw, zero, disp, w, u, eta)
+    st = Start(raw, zero, disp, w, u, eta, po)
     _grid_new_phases(grid, batch, lines, options, st, known, start)
     return st
 
@@ -485,6 +508,7 @@ def _slots_batch(batch: Batch, slots: list[tuple[int, int]], n: int) -> Batch:
     sub.hyp = sub.owner
     sub.on = torch.ones(len(slots) * n, 1, dtype=torch.bool, device=idx.device)
     sub.shape = (len(slots) * n, 1)
+    sub.textured, sub.cos2 = torch.zeros(sub.shape, dtype=batch.textured.dtype, device=idx.device), batch.cos2[:0]
     return sub
 
 
@@ -499,7 +523,8 @@ def refine(grid: Grid, batch: Batch, lines, options: FitOptions, st: Start):
     lw = st.w.clamp(min=1e-6).log().requires_grad_(True)
     lu = st.u.clamp(min=1e-4).log().requires_grad_(True)
     le = torch.logit(st.eta.clamp(0.02, 0.98)).requires_grad_(True)
-    params = [raw, zero, disp, lw, lu, le]
+    lpo = (st.po if st.po is not None else torch.zeros_like(st.w)).clone().requires_grad_(True)
+    params = [raw, zero, disp, lw, lu, le, lpo]
     moments = [(torch.zeros_like(p), torch.zeros_like(p)) for p in params]
     rates = [options.lr * CELL_LR] + [options.lr] * (len(params) - 1)
     best = [p.detach().clone() for p in params]
@@ -513,7 +538,7 @@ def refine(grid: Grid, batch: Batch, lines, options: FitOptions, st: Start):
                 full, full_loss = best, best_loss  # the pruned hypotheses' final values
                 kept, batch = keep, _hypotheses_batch(batch, keep.tolist())
                 params = [p.detach()[keep].clone().requires_grad_(True) for p in params]
-                raw, zero, disp, lw, lu, le = params
+                raw, zero, disp, lw, lu, le, lpo = params
                 moments = [(m[keep].clone(), v[keep].clone()) for m, v in moments]
                 best, best_loss, checkpoint = [b[keep].clone() for b in best], best_loss[keep], checkpoint[keep]
         if step and step % 10 == 0:  # stop early once no hypothesis improved by 0.1 % in 10 steps
@@ -521,7 +546,7 @@ def refine(grid: Grid, batch: Batch, lines, options: FitOptions, st: Start):
                 break
             checkpoint = best_loss.clone()
         curves = render(grid, batch, lines, options, cells(batch, raw, options), zero, disp, lw.exp(), lu.exp(),
-                        torch.sigmoid(le))
+                        torch.sigmoid(le), lpo)
         model = solve_linear(grid, batch, curves)[2]
         loss, best_loss = track_best(((grid.y - model) ** 2).sum(1) / grid.norm, best_loss, best, params)
         total = loss[torch.isfinite(loss)].sum()
@@ -534,13 +559,14 @@ def refine(grid: Grid, batch: Batch, lines, options: FitOptions, st: Start):
             disp.clamp_(-1.0, 1.0)
             lw.clamp_(math.log(1e-4), math.log(4.0))
             lu.clamp_(math.log(1e-5), math.log(4.0))
+            lpo.clamp_(*(math.log(b) for b in MARCH_BOUNDS))
     if kept is not None:  # the pruned keep what they reached at prune_after
         for f, b in zip(full, best):
             f[kept] = b
         full_loss[kept] = best_loss
         best, best_loss = full, full_loss
-    raw_b, zero_b, disp_b, lw_b, lu_b, le_b = best
-    final = Start(raw_b, zero_b, disp_b, lw_b.exp(), lu_b.exp(), torch.sigmoid(le_b))
+    raw_b, zero_b, disp_b, lw_b, lu_b, le_b, po_b = best
+    final = Start(raw_b, zero_b, disp_b, lw_b.exp(), lu_b.exp(), torch.sigmoid(le_b), po_b)
     return final, torch.isfinite(best_loss), best_loss
 
 
@@ -590,11 +616,11 @@ def summarise(grid: Grid, batch: Batch, lines, options: FitOptions, st: Start, o
 
     with torch.no_grad():
         cell = cells(batch, st.raw, options)
-        curves = render(grid, batch, lines, options, cell, st.zero, st.disp, st.w, st.u, st.eta)
+        curves = render(grid, batch, lines, options, cell, st.zero, st.disp, st.w, st.u, st.eta, st.po)
         scales, bcoef, model = solve_linear(grid, batch, curves)
         background = bcoef @ grid.basis if grid.basis.numel() else torch.zeros_like(model)
         phase_curves = curves * scales[..., None]
-        tt, inten, tan, _ = (t.cpu().numpy() for t in reflections(batch, lines, cell, st.zero, st.disp))
+        tt, inten, tan, _ = (t.cpu().numpy() for t in reflections(batch, lines, cell, st.zero, st.disp, st.po))
         n = batch.owner.numel()
     y = grid.y.cpu().numpy().astype(np.float64)
     out = []
@@ -641,13 +667,16 @@ def _result(y, hyp, cell, scales, curves, background, model, st, h, sticks) -> F
     phases = []
     for p, ref in enumerate(hyp):
         w, u, eta = float(st.w[h, p]), float(st.u[h, p]), float(st.eta[h, p])
+        direction = getattr(ref, "texture", None)
+        texture = (direction, float(math.exp(float(st.po[h, p])))) if direction is not None and st.po is not None else None
         tt, inten, tan = sticks[p]
         fw = np.sqrt(np.maximum(w + u * tan**2, 1e-12))
         peak = scales[p] * inten * (eta * 2 / math.pi + (1 - eta) * 2 * math.sqrt(_LN2 / math.pi)) / fw
         phases.append(PhaseFit(ref.name, cell[p], float(scales[p]), float(cell_volume(cell[p])), ref.mass,
                                float(math.sqrt(max(w + u * math.tan(math.radians(15)) ** 2, 0))), eta,
                                float(shares[p]), 0.0, tt, peak,
-                               np.tile(ref.hkl, (tt.size // max(len(ref.hkl), 1), 1)), (w, u), ref))
+                               np.tile(ref.hkl, (tt.size // max(len(ref.hkl), 1), 1)), (w, u), ref,
+                               texture=texture))
     fractions = hill_howard([p.scale for p in phases], [p.mass for p in phases], [p.volume for p in phases])
     for p, f in zip(phases, fractions):
         p.weight_fraction = float(f)

@@ -29,10 +29,14 @@ class RietveldArtists:
 
 
 def phase_legend(label: str, phase) -> str:
-    """'label (reference formula) – w wt %' of a fitted phase (:class:`~spectool.fit.engine.PhaseFit`)."""
+    """'label (reference formula) – w wt %' of a fitted phase (:class:`~spectool.fit.engine.PhaseFit`), and
+    its preferred orientation where one was refined."""
+    from spectool.fit.texture import describe
+
     formula = phase.reference.formula if phase.reference is not None else ""
     named = f"{label} ({formula})" if formula and formula != label else label
-    return f"{named} – {100 * phase.weight_fraction:.1f} wt %"
+    texture = getattr(phase, "texture", None)
+    return f"{named} – {100 * phase.weight_fraction:.1f} wt %" + (f", {describe(*texture)}" if texture else "")
 
 
 def primary_reflections(phase, lo: float, hi: float) -> np.ndarray:

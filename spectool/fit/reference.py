@@ -38,6 +38,8 @@ class PhaseReference:
         factor: (M,) float intensity factor Σ 2|F|² (electrons²) per reflection group.
         mass: mass of the cell's content in g/mol (Z·M of Hill–Howard).
         formula: reduced formula, for display and chemistry filters.
+        texture: reciprocal-lattice direction (h, k, l) of a preferred orientation the fit refines
+            (March–Dollase, :mod:`spectool.fit.texture`), or None for a random powder.
     """
 
     name: str
@@ -47,6 +49,7 @@ class PhaseReference:
     factor: np.ndarray
     mass: float
     formula: str = ""
+    texture: tuple[int, int, int] | None = None
 
     @property
     def volume(self) -> float:

@@ -42,6 +42,14 @@ Weight fractions: Hill–Howard, W_p = S_p (ZMV)_p / Σ S (ZMV) with S the fitte
 reference's per-cell intensities Σ 2|F|² (× LP, as simulate renders them), Z·M the mass of the
 cell's content and V its volume (:func:`~spectool.fit.reference.hill_howard`).
 
+Preferred orientation (``texture``, predict --texture; :func:`with_texture`): after the answer and
+*unknown* are decided, each phase of a structure is refitted with a March–Dollase correction along each
+direction its crystal system allows, and keeps the best where Rwp drops by ``texture_gain`` (2 %). It is
+not used to rank: refitted with a texture, the three best candidates of 122 measured RockJock references
+ranked 2–4 scans worse (70.5–72.1 against 73.0 % top-1) and 150 simulated held-out compounds 0.7–1.3 points
+worse, since wrong references bend their intensities as much as right ones; it moved the RMS wt % error
+of the 8 measured RockJock mixtures from 12.4 to 12.1.
+
 Measured-pattern references (:mod:`spectool.fit.measured`, a library of a laboratory's standards):
 every reference is fitted alone (scale, its own 2θ shift and extra width, background) and a label
 is scored by its best reference, as above; with ``max_phases`` > 1 the phases come from full-pattern
@@ -100,6 +108,8 @@ class VerifyOptions:
     min_phase_share: float = 0.02  # least peak-area share of each phase of a mixture (see joins)
     new_peak_margin: float = 0.02  # explained gain where the parent has no peak that admits a phase (see joins)
     scale_bound: float = SCALE_BOUND  # the isotropic pre-scale of each reference's cell (0: none)
+    texture: bool = False  # refine each phase's preferred orientation in the answer (with_texture)
+    texture_gain: float = 0.02  # least relative Rwp drop for which a phase keeps a preferred orientation
     fit: FitOptions = field(default_factory=FitOptions)
     measured: MeasuredOptions = field(default_factory=MeasuredOptions)
     search: SearchOptions = field(default_factory=SearchOptions)
@@ -163,6 +173,34 @@ def verify_candidates(x, y, candidates: list[tuple[str, float]], library: dict, 
     for c in out:
         c.score = combined_score(c.probability, c.fit, options.network_weight)
     return parsimonious(out, x, options.parsimony_margin)
+
+
+def with_texture(x, y, fit: FitResult, lines, options: VerifyOptions, device="cpu") -> FitResult:
+    """The fit with a March–Dollase preferred orientation refined for each phase of a structure where it pays:
+    each phase in turn along each direction its crystal system allows (:func:`~spectool.fit.texture.directions`),
+    the others as they are, all in one batch from ``fit``; then every phase along its best direction (those
+    that lowered Rwp by at least ``texture_gain``, relative) together. ``fit`` itself where none pays."""
+    from dataclasses import replace
+
+    from spectool.fit.reference import PhaseReference
+    from spectool.fit.texture import directions
+
+    refs = [ph.reference for ph in fit.phases]
+    trials = [(p, replace(ref, texture=d)) for p, ref in enumerate(refs) if isinstance(ref, PhaseReference)
+              for d in directions(ref.system)]
+    if not fit.converged or not trials:
+        return fit
+    hypotheses = [refs[:p] + [ref] + refs[p + 1:] for p, ref in trials]
+    fits = fit_hypotheses(x, y, hypotheses, *lines, options=options.fit, start=[fit] * len(trials), device=device)
+    best: dict[int, tuple[float, object]] = {}
+    for (p, ref), f in zip(trials, fits):
+        if f.converged and f.rwp < fit.rwp * (1 - options.texture_gain) and f.rwp < best.get(p, (np.inf,))[0]:
+            best[p] = (f.rwp, ref)
+    if not best:
+        return fit
+    chosen = [best[p][1] if p in best else ref for p, ref in enumerate(refs)]
+    (joint,) = fit_hypotheses(x, y, [chosen], *lines, options=options.fit, start=[fit], device=device)
+    return joint if joint.converged and joint.rwp < fit.rwp else fit
 
 
 def visible_lines(fit: FitResult | None, x: np.ndarray) -> int | None:
@@ -263,8 +301,9 @@ def identify(x, y, propose: Callable[[np.ndarray], list[tuple[str, float]]], lib
         if search is None:
             search = SearchIndex(library, x, *lines, options=options.search, device=device).match
         answer = _mixture(x, y, fitted, propose, search, library, lines, options, device)
-    unknown = answer.fit.unexplained > options.unknown_threshold
-    return Verdict(candidates, answer.fit, list(answer.labels), unknown, peak_evidence(x, y, answer.fit))
+    unknown = answer.fit.unexplained > options.unknown_threshold  # decided without texture, as calibrated
+    final = with_texture(x, y, answer.fit, lines, options, device) if options.texture else answer.fit
+    return Verdict(candidates, final, list(answer.labels), unknown, peak_evidence(x, y, final))
 
 
 def identify_measured(x, y, propose: Callable[[np.ndarray], list[tuple[str, float]]], library: dict,

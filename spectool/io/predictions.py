@@ -156,14 +156,23 @@ def _fit_fields(fit, phase) -> dict:
     return {"rwp": fit.rwp, "explained": fit.explained, "cell": [round(float(v), 5) for v in phase.cell],
             "zero": fit.zero, "displacement": fit.displacement, "reference": phase.name,
             "formula": phase.reference.formula if phase.reference is not None else None,
-            "converged": fit.converged}
+            "converged": fit.converged, **_texture_fields(phase)}
+
+
+def _texture_fields(phase) -> dict:
+    """The refined preferred orientation, if any: the direction (h, k, l) of the planes' normal and March's r."""
+    texture = getattr(phase, "texture", None)
+    if texture is None:
+        return {}
+    direction, r = texture
+    return {"texture": {"direction": [int(i) for i in direction], "march_r": round(float(r), 4)}}
 
 
 def _phase_fields(label: str, phase, evidence) -> dict:
     out = {"label": label, "reference": phase.name, "weight_fraction": phase.weight_fraction,
            "scale": phase.scale, "share": phase.share, "cell": [round(float(v), 5) for v in phase.cell],
            "fwhm": phase.fwhm, "eta": phase.eta,
-           "formula": phase.reference.formula if phase.reference is not None else None}
+           "formula": phase.reference.formula if phase.reference is not None else None, **_texture_fields(phase)}
     if phase.shift is not None:  # a measured reference: its own 2θ shift
         out["shift"] = phase.shift
     if evidence is not None:

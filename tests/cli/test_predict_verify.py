@@ -274,3 +274,23 @@ def test_a_bad_rir_in_the_references_table_is_one_line(model, tmp_path):
     lines = out.stderr.decode().strip().splitlines()
     assert out.returncode != 0 and len(lines) == 1
     assert lines[0].startswith("spectool: error:") and "labels.csv:2" in lines[0] and "RIR" in lines[0]
+
+
+def test_texture_reports_the_preferred_orientation_of_a_platy_scan(model, tmp_path):
+    """ZnO with its (00l) planes favoured (March r = 0.7 along c*): --texture refines and reports it; without
+    it no texture is claimed; with --no-refine it is a usage error."""
+    from spectool.fit.reference import conventional, reference_from_crystal
+    from tests.fit.test_texture import GRID, _textured_pattern
+
+    zno = reference_from_crystal(*conventional(_structures()["ZnO"])[:2], "ZnO")
+    y = 100 + 1000 * _textured_pattern(zno, 0.7, (0, 0, 1)) / 50 + np.random.default_rng(0).normal(0, 2, GRID.size)
+    scan = tmp_path / "zno.xy"
+    scan.write_text("# wavelength 1.5406\n" + "".join(f"{a:.3f} {b:.2f}\n" for a, b in zip(GRID, y)))
+    textured = run_cli("predict", "-m", str(model), "--json", "--texture", str(scan))
+    assert textured.returncode == 0, textured.stderr
+    (phase,) = json.loads(textured.stdout)["phases"]
+    assert phase["label"] == "ZnO" and phase["texture"]["direction"] == [0, 0, 1]
+    assert phase["texture"]["march_r"] == pytest.approx(0.7, abs=0.08)
+    plain = json.loads(run_cli("predict", "-m", str(model), "--json", str(scan)).stdout)
+    assert "texture" not in plain["phases"][0]
+    assert run_cli("predict", "-m", str(model), "--texture", "--no-refine", str(scan)).returncode == 2
