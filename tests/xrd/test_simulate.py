@@ -93,3 +93,12 @@ def test_bad_options():
         ProfileOptions(shape="voigt")
     with pytest.raises(ValueError):
         ProfileOptions(crystallite_size=0)
+
+
+def test_cell_parameters_of_a_triclinic_cell():
+    from spectool.xrd.crystal import lattice_matrix
+    from spectool.xrd.simulate import cell_parameters
+
+    cell = (3.1, 4.2, 5.3, 71.0, 83.0, 104.0)
+    np.testing.assert_allclose(cell_parameters(lattice_matrix(*cell)), cell, rtol=1e-12)
+    np.testing.assert_allclose(cell_parameters(np.diag([2.0, 3.0, 4.0]) @ np.eye(3)), [2, 3, 4, 90, 90, 90])
