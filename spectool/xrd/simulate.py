@@ -336,9 +336,10 @@ def rows_to_chunk(rows: Sequence[SampleRow]) -> Chunk:
 
 def label_of(row: SampleRow, rule: str) -> str:
     """The class label of a row under ``rule`` (one of LABEL_RULES)."""
-    values = {"stem": Path(row.path).stem, "parent": Path(row.path).parent.name,
-              "formula": row.labels.get("cell_formula", ""), "reduced-formula": row.labels.get("formula", ""),
-              "spacegroup": row.labels.get("spacegroup_symbol", ""),
-              "crystal-system": row.labels.get("crystal_system", ""),
-              "structure-type": row.labels.get("structure_type", "")}
-    return str(values[rule])
+    if rule == "stem":
+        return Path(row.path).stem
+    if rule == "parent":
+        return Path(row.path).parent.name
+    key = {"formula": "cell_formula", "reduced-formula": "formula", "spacegroup": "spacegroup_symbol",
+           "crystal-system": "crystal_system", "structure-type": "structure_type"}[rule]
+    return str(row.labels.get(key, ""))
