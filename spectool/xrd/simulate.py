@@ -307,10 +307,11 @@ def _amount(n: float) -> str:
 
 def cell_parameters(lattice: np.ndarray) -> np.ndarray:
     """(a, b, c) in Å and (α, β, γ) in degrees of a (3, 3) row-vector lattice."""
-    metric = lattice @ lattice.T
-    lengths = np.sqrt(np.diag(metric))
-    pairs = ([1, 0, 0], [2, 2, 1])  # (b, c), (a, c), (a, b)
-    cosines = metric[pairs] / (lengths[pairs[0]] * lengths[pairs[1]])
+    a, b, c = lattice
+    lengths = np.sqrt((lattice * lattice).sum(axis=1))  # as np.linalg.norm(lattice, axis=1)
+    norms = np.sqrt([a @ a, b @ b, c @ c])  # as np.linalg.norm of one vector (a dot product)
+    first, second = [1, 0, 0], [2, 2, 1]  # (b, c), (a, c), (a, b)
+    cosines = np.array([b @ c, a @ c, a @ b]) / norms[first] / norms[second]
     return np.concatenate([lengths, np.degrees(np.arccos(np.clip(cosines, -1.0, 1.0)))])
 
 
