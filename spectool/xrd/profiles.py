@@ -114,26 +114,32 @@ def render(
     step = (grid[-1] - grid[0]) / (grid.size - 1) if grid.size > 1 else 1.0
     reach = (DEFAULT_WINDOW[shape] if window is None else window) * fwhm
     keep = (centres + reach >= grid[0]) & (centres - reach <= grid[-1]) & (fwhm > 0)
-    centres, intensities, fwhm, reach = centres[keep], intensities[keep], fwhm[keep], reach[keep]
+    if not keep.all():
+        centres, intensities, fwhm, reach = centres[keep], intensities[keep], fwhm[keep], reach[keep]
     if centres.size == 0:
         return out
     nearest = np.rint((centres - grid[0]) / step).astype(np.int64)
-    span = int(max(np.abs(nearest).max(), np.abs(grid.size - 1 - nearest).max()))
-    half = min(int(math.ceil(reach.max() / step)), span)
+    first, last = int(nearest.min()), int(nearest.max())
+    half = min(int(math.ceil(reach.max() / step)), max(last, grid.size - 1 - first))
     offsets = np.arange(-half, half + 1)
     per_chunk = max(1, _CHUNK // offsets.size)
-    binned = np.zeros(grid.size + 2)  # bins 0 and L + 1 collect what falls off the grid
+    # bins from the first peak's window start to the last one's end: index b is grid point b + base
+    base = first - half
+    binned = np.zeros(last + half - base + 1)
     lead = (grid[0] - centres) + nearest * step  # (P,) offset of each peak's nearest point
+    reach2 = reach * reach
     for lo in range(0, centres.size, per_chunk):
         sl = slice(lo, lo + per_chunk)
         d2 = lead[sl, None] + offsets * step  # (p, W) offsets from the centre, squared next
         d2 *= d2
         val = _profile_of_squares(d2, fwhm[sl], intensities[sl], shape, eta)
-        val *= d2 <= (reach[sl] * reach[sl])[:, None]
-        pos = nearest[sl, None] + (offsets + 1)
-        np.clip(pos, 0, grid.size + 1, out=pos)
-        binned += np.bincount(pos.ravel(), weights=val.ravel(), minlength=grid.size + 2)
-    return out + binned[1:-1]
+        val *= d2 <= reach2[sl, None]
+        pos = (nearest[sl] - first)[:, None] + (offsets + half)
+        binned += np.bincount(pos.ravel(), weights=val.ravel(), minlength=binned.size)
+    a, b = max(base, 0), min(base + binned.size, grid.size)
+    if a < b:
+        out[a:b] = binned[a - base : b - base]
+    return out
 
 
 def _profile_of_squares(d2: np.ndarray, fwhm: np.ndarray, intensity: np.ndarray, shape: str,

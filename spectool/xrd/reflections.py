@@ -124,14 +124,12 @@ def _rows(lattice: np.ndarray, gm: np.ndarray, g_max: float):
 
 def _phase_tables(frac: np.ndarray, h: np.ndarray, k: np.ndarray, centre: np.ndarray, width: int):
     """Row factors A (n, R) = X_h Y_k Z_centre and column factors Z (n, 2W+1), complex128."""
-    x, y, z = frac[:, 0:1], frac[:, 1:2], frac[:, 2:3]
-    tau = 2j * np.pi
-    kmin, cmin = k.min(), centre.min()
-    ex = np.exp(tau * x * np.arange(h.max() + 1))  # (n, H)
-    ey = np.exp(tau * y * np.arange(kmin, k.max() + 1))  # (n, K)
-    ec = np.exp(tau * z * np.arange(cmin, centre.max() + 1))  # (n, C)
-    rows = ex[:, h] * ey[:, k - kmin] * ec[:, centre - cmin]
-    cols = np.exp(tau * z * np.arange(-width, width + 1))
+    # one exp over an index range that spans h, k, the centres and ±W: (n, 3, I)
+    lo = min(int(k.min()), int(centre.min()), -width, 0)
+    hi = max(int(h.max()), int(k.max()), int(centre.max()), width)
+    table = np.exp((2j * np.pi) * frac[:, :, None] * np.arange(lo, hi + 1))
+    rows = table[:, 0, h - lo] * table[:, 1, k - lo] * table[:, 2, centre - lo]
+    cols = table[:, 2, -width - lo : width - lo + 1]
     return rows, cols
 
 
@@ -204,9 +202,10 @@ def squared_structure_factors(crystal: Crystal, points: ReciprocalPoints) -> np.
     if len(group_b) == 1:
         total = f[0] * (rows.T @ cols)[ri, li]
     else:
+        order = np.argsort(member, kind="stable")
+        ends = np.cumsum(np.bincount(member)).tolist()
         total = sum(f[q] * (rows[idx].T @ cols[idx])[ri, li]
-                    for q, idx in enumerate(np.split(np.argsort(member, kind="stable"),
-                                                     np.cumsum(np.bincount(member))[:-1])))
+                    for q, idx in enumerate(order[a:b] for a, b in zip([0] + ends[:-1], ends)))
     return total.real**2 + total.imag**2
 
 
@@ -237,12 +236,18 @@ def merge_peaks(two_theta: np.ndarray, g: np.ndarray, intensity: np.ndarray, hkl
     first_of_key[0] = True
     np.not_equal(keys[1:], keys[:-1], out=first_of_key[1:])
     starts = np.flatnonzero(first_of_key)
-    span = int(np.abs(hkl).max()) + 1
+    span = int(max(hkl.max(), -hkl.min())) + 1
     base = 2 * span + 1
-    code = ((hkl[order] + span) * np.array([base * base, base, 1])).sum(axis=1)
+    ordered = hkl[order] + span  # (M, 3) ≥ 0: one integer per hkl, ordered as the triples
+    code = (ordered[:, 0] * base + ordered[:, 1]) * base + ordered[:, 2]
     best = np.maximum.reduceat(code, starts)
-    rep = np.stack([best // (base * base), (best // base) % base, best % base], axis=1) - span
-    counts = np.diff(starts, append=keys.size)
+    rep = np.empty((starts.size, 3), np.int64)
+    rep[:, 0], rest = np.divmod(best, base * base)
+    rep[:, 1], rep[:, 2] = np.divmod(rest, base)
+    rep -= span
+    counts = np.empty_like(starts)
+    counts[:-1] = starts[1:] - starts[:-1]
+    counts[-1] = keys.size - starts[-1]
     first = order[starts]
     return Reflections(
         two_theta[first], 1.0 / g[first], np.add.reduceat(intensity[order], starts), rep, 2 * counts

@@ -66,9 +66,15 @@ class ProfileOptions:
 
     def margin(self, grid: np.ndarray, wavelength: float) -> float:
         """Extra 2θ (degrees) beyond the grid ends whose peaks can reach into it."""
-        ends = np.array([grid[0], grid[-1], min(grid[-1] + MAX_MARGIN, 179.0)])
-        window = DEFAULT_WINDOW[self.shape] if self.window is None else self.window
-        return float(min(window * self.widths(ends, wavelength).max(), MAX_MARGIN))
+        return _margin(self, float(grid[0]), float(grid[-1]), float(wavelength))
+
+
+@lru_cache(maxsize=64)
+def _margin(profile: ProfileOptions, start: float, stop: float, wavelength: float) -> float:
+    """:meth:`ProfileOptions.margin` of a grid from ``start`` to ``stop`` degrees (once per setting)."""
+    ends = np.array([start, stop, min(stop + MAX_MARGIN, 179.0)])
+    window = DEFAULT_WINDOW[profile.shape] if profile.window is None else profile.window
+    return float(min(window * profile.widths(ends, wavelength).max(), MAX_MARGIN))
 
 
 def simulate_pattern(
@@ -258,9 +264,10 @@ def simulate_file(path: str, settings: SimulationSettings) -> list:
         out.append(SampleRow(item.path, item.name, item.pattern, _sticks(item.reflections),
                              cell_parameters(item.crystal.lattice), labels, tuple(item.messages)))
     several = sum(isinstance(r, SampleRow) for r in out) > 1
+    stem = Path(path).stem
     for row in out:
         if isinstance(row, SampleRow):
-            row.id = f"{Path(path).stem}:{row.block}" if several else Path(path).stem
+            row.id = f"{stem}:{row.block}" if several else stem
     return out
 
 
@@ -300,10 +307,12 @@ def _amount(n: float) -> str:
 
 def cell_parameters(lattice: np.ndarray) -> np.ndarray:
     """(a, b, c) in Å and (α, β, γ) in degrees of a (3, 3) row-vector lattice."""
-    a, b, c = np.linalg.norm(lattice, axis=1)
-    angle = lambda u, v: np.degrees(np.arccos(max(-1.0, min(1.0, u @ v / np.linalg.norm(u) / np.linalg.norm(v)))))  # noqa: E731
-    return np.array([a, b, c, angle(lattice[1], lattice[2]), angle(lattice[0], lattice[2]),
-                     angle(lattice[0], lattice[1])])
+    a, b, c = lattice
+    lengths = np.sqrt((lattice * lattice).sum(axis=1))  # as np.linalg.norm(lattice, axis=1)
+    norms = np.sqrt([a @ a, b @ b, c @ c])  # as np.linalg.norm of one vector (a dot product)
+    first, second = [1, 0, 0], [2, 2, 1]  # (b, c), (a, c), (a, b)
+    cosines = np.array([b @ c, a @ c, a @ b]) / norms[first] / norms[second]
+    return np.concatenate([lengths, np.degrees(np.arccos(np.clip(cosines, -1.0, 1.0)))])
 
 
 def rows_to_chunk(rows: Sequence[SampleRow]) -> Chunk:
@@ -328,9 +337,10 @@ def rows_to_chunk(rows: Sequence[SampleRow]) -> Chunk:
 
 def label_of(row: SampleRow, rule: str) -> str:
     """The class label of a row under ``rule`` (one of LABEL_RULES)."""
-    values = {"stem": Path(row.path).stem, "parent": Path(row.path).parent.name,
-              "formula": row.labels.get("cell_formula", ""), "reduced-formula": row.labels.get("formula", ""),
-              "spacegroup": row.labels.get("spacegroup_symbol", ""),
-              "crystal-system": row.labels.get("crystal_system", ""),
-              "structure-type": row.labels.get("structure_type", "")}
-    return str(values[rule])
+    if rule == "stem":
+        return Path(row.path).stem
+    if rule == "parent":
+        return Path(row.path).parent.name
+    key = {"formula": "cell_formula", "reduced-formula": "formula", "spacegroup": "spacegroup_symbol",
+           "crystal-system": "crystal_system", "structure-type": "structure_type"}[rule]
+    return str(row.labels.get(key, ""))

@@ -97,18 +97,24 @@ def closest_pair(crystal: Crystal, cutoff: float) -> tuple[int, int, float] | No
     O(n log n) (:func:`spectool.xrd.crystal.close_pairs`); each candidate's distance is then
     the minimum over the 27 neighbouring cell images of its wrapped difference.
     """
-    sites, first = np.unique(crystal.site, return_index=True)
-    occ = np.bincount(np.searchsorted(sites, crystal.site), weights=crystal.occupancy)
-    frac = crystal.frac_coords[first]
-    tol = cutoff * np.linalg.norm(np.linalg.inv(crystal.lattice), axis=0) * (1 + 1e-9) + 1e-12
+    if _one_scatterer_a_site(crystal):
+        sites, occ, frac = crystal.site, crystal.occupancy, crystal.frac_coords
+    else:
+        sites, first = np.unique(crystal.site, return_index=True)
+        occ = np.bincount(np.searchsorted(sites, crystal.site), weights=crystal.occupancy)
+        frac = crystal.frac_coords[first]
     if len(sites) < 2:
         return None
-    if np.any(tol >= 0.25):
+    inverse = np.linalg.inv(crystal.lattice)
+    tol = cutoff * np.sqrt((inverse * inverse).sum(axis=0)) * (1 + 1e-9) + 1e-12
+    if tol.max() >= 0.25:
         i, j = np.triu_indices(len(sites), 1)
     elif len(sites) <= DENSE_SITES:  # every pair's wrapped difference at once
         d = frac[:, None, :] - frac[None, :, :]
         d -= np.round(d)
-        i, j = np.nonzero(np.triu(np.all(np.abs(d) < tol, axis=-1), 1))
+        np.abs(d, out=d)
+        i, j = np.nonzero(((d[..., 0] < tol[0]) & (d[..., 1] < tol[1]) & (d[..., 2] < tol[2])))
+        i, j = i[i < j], j[i < j]
     else:
         i, j = close_pairs(frac, tol)
     keep = occ[i] + occ[j] > 1 + 1e-6
@@ -126,19 +132,28 @@ def closest_pair(crystal: Crystal, cutoff: float) -> tuple[int, int, float] | No
     return int(sites[i[k]]), int(sites[j[k]]), float(dist[k])
 
 
+def _one_scatterer_a_site(crystal: Crystal) -> bool:
+    """Whether scatterer k is site k for every k (an ordered structure as the readers build it)."""
+    site = crystal.site
+    return site.size == 0 or (site[0] == 0 and site[-1] == site.size - 1 and bool(np.all(site[1:] > site[:-1])))
+
+
 def symmetry_labels(crystal: Crystal, symprec: float = 0.01) -> dict[str, object]:
     """Space group number and symbol and crystal system from spglib (``symprec`` Å).
 
-    Costs ~2 ms for a small cell, more for large ones; disordered sites are typed by their
-    set of species and occupancies. Empty values when spglib finds nothing.
+    Costs ~1.8 ms CPU a structure on average over the mp-prototypes (median ~0.7 ms, cubic
+    cells up to ~35 ms), nearly all inside spglib's C search: its ``get_symmetry`` builds the
+    same dataset, and the other routes to a label answer differently on some structures
+    (``benchmarks/check_symmetry_labels.py``). Disordered sites are typed by their set of
+    species and occupancies. Empty values when spglib finds nothing.
     """
     import spglib
 
     species = list(zip(crystal.elements, (round(o, 4) for o in crystal.occupancy.tolist())))
-    sites, first, of_site = np.unique(crystal.site, return_index=True, return_inverse=True)
-    if len(sites) == len(species):  # ordered: one species a site
-        keys = [(pair,) for pair in species]
+    if _one_scatterer_a_site(crystal):  # ordered: one species a site
+        first, keys = slice(None), [(pair,) for pair in species]
     else:
+        sites, first, of_site = np.unique(crystal.site, return_index=True, return_inverse=True)
         members: list[list] = [[] for _ in sites]
         for pair, s in zip(species, of_site.tolist()):
             members[s].append(pair)

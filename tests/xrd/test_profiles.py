@@ -96,3 +96,21 @@ def test_caglioti_and_quadrature():
 def test_grid_inclusive():
     grid = make_grid(5, 90, 0.02)
     assert grid.size == 4251 and grid[-1] == pytest.approx(90)
+
+
+@pytest.mark.parametrize("centres", [[30.0, 30.5], [9.7, 9.9], [60.2, 61.0], [9.5, 60.3]])
+def test_peaks_at_one_end_or_beyond_equal_naive(centres):
+    """The binned window starts at the first peak's and ends at the last one's: peaks inside, beyond
+    either end (only their tails land) and on both sides give the naive sum."""
+    grid = make_grid(10, 60, 0.02)
+    centres = np.array(centres)
+    inten, fwhm = np.full(centres.size, 2.0), np.full(centres.size, 0.2)
+    fast = render(grid, centres, inten, fwhm, "gaussian")
+    np.testing.assert_allclose(fast, naive_render(grid, centres, inten, fwhm, "gaussian", 0.5), rtol=0, atol=1e-12)
+    assert fast.any()
+
+
+def test_one_point_grid_and_peaks_out_of_reach():
+    assert render(np.array([20.0]), np.array([20.0]), np.array([1.0]), np.array([0.1]), "gaussian")[0] > 0
+    grid = make_grid(10, 20, 0.1)
+    assert not render(grid, np.array([25.0, 5.0]), np.array([1.0, 1.0]), np.array([0.1, 0.1]), "gaussian").any()

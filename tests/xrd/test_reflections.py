@@ -115,3 +115,13 @@ def test_peaks_merge_reflections_within_the_two_theta_tolerance():
     np.testing.assert_array_equal(peaks.intensity, [6.0, 4.0, 5.0])
     np.testing.assert_array_equal(peaks.multiplicity, [4, 4, 2])
     np.testing.assert_array_equal(peaks.hkl, [[1, 1, 0], [1, 0, 0], [2, 0, 0]])
+
+
+def test_merged_peak_keeps_the_largest_of_negative_indices():
+    from spectool.xrd.reflections import merge_peaks
+
+    tt = np.array([25.0, 25.0, 25.0, 35.0])
+    hkl = np.array([[-1, 2, 0], [-1, 1, 3], [-2, 5, 5], [0, -3, -1]])
+    peaks = merge_peaks(tt, 2 * np.sin(np.radians(tt / 2)) / 1.5, np.ones(4), hkl)
+    np.testing.assert_array_equal(peaks.hkl, [[-1, 2, 0], [0, -3, -1]])
+    np.testing.assert_array_equal(peaks.multiplicity, [6, 2])

@@ -93,3 +93,24 @@ def test_bad_options():
         ProfileOptions(shape="voigt")
     with pytest.raises(ValueError):
         ProfileOptions(crystallite_size=0)
+
+
+def test_cell_parameters_of_a_triclinic_cell():
+    from spectool.xrd.crystal import lattice_matrix
+    from spectool.xrd.simulate import cell_parameters
+
+    cell = (3.1, 4.2, 5.3, 71.0, 83.0, 104.0)
+    np.testing.assert_allclose(cell_parameters(lattice_matrix(*cell)), cell, rtol=1e-12)
+    np.testing.assert_allclose(cell_parameters(np.diag([2.0, 3.0, 4.0]) @ np.eye(3)), [2, 3, 4, 90, 90, 90])
+
+
+def test_label_of_every_rule():
+    from spectool.xrd.simulate import LABEL_RULES, SampleRow, label_of
+
+    labels = {"cell_formula": "Na4Cl4", "formula": "NaCl", "spacegroup_symbol": "Fm-3m",
+              "crystal_system": "cubic", "structure_type": "Rock Salt"}
+    row = SampleRow("data/halides/nacl.cif", "NaCl", np.zeros(3, np.float32), {}, np.zeros(6), labels)
+    expect = {"stem": "nacl", "parent": "halides", "formula": "Na4Cl4", "reduced-formula": "NaCl",
+              "spacegroup": "Fm-3m", "crystal-system": "cubic", "structure-type": "Rock Salt"}
+    assert {rule: label_of(row, rule) for rule in LABEL_RULES} == expect
+    assert label_of(SampleRow("x.cif", "", np.zeros(3, np.float32), {}, np.zeros(6), {}), "spacegroup") == ""

@@ -178,3 +178,32 @@ def test_closest_pair_against_naive_oracle(dense_sites, monkeypatch):
         assert (got is None) == (not expect)
         if got is not None:
             assert (got[0], got[1]) == min(expect)
+
+
+def test_closest_pair_same_for_any_site_numbering():
+    """Ordered crystals numbered 0..n-1 take a shortcut; other numberings (and one disordered site) the
+    general path: both find the same pair, reported by site number."""
+    from spectool.xrd.crystal import lattice_matrix
+    from spectool.xrd.structures import closest_pair
+
+    lattice = lattice_matrix(5, 6, 7, 80, 95, 100)
+    frac = np.array([[0.1, 0.1, 0.1], [0.5, 0.5, 0.5], [0.52, 0.5, 0.5], [0.9, 0.2, 0.3]])
+    ordered = Crystal(lattice, frac, ["Na", "Cl", "Cl", "K"], [1, 1, 1, 1])
+    assert closest_pair(ordered, 0.5) == pytest.approx((1, 2, 0.02 * np.linalg.norm(lattice[0])))
+    renumbered = Crystal(lattice, frac, ["Na", "Cl", "Cl", "K"], [1, 1, 1, 1], site=[3, 5, 7, 9])
+    assert closest_pair(renumbered, 0.5)[:2] == (5, 7)
+    split = Crystal(lattice, np.vstack([frac, frac[:1]]), ["Na", "Cl", "Cl", "K", "Li"], [0.5, 1, 1, 1, 0.5],
+                    site=[0, 1, 2, 3, 0])
+    assert closest_pair(split, 0.5)[:2] == (1, 2)
+
+
+def test_symmetry_labels_same_for_any_site_numbering():
+    from spectool.xrd.crystal import lattice_matrix
+
+    lattice = lattice_matrix(4.0, 4.0, 4.0, 90, 90, 90)
+    cscl = Crystal(lattice, [[0, 0, 0], [0.5, 0.5, 0.5]], ["Cs", "Cl"], [1, 1])
+    renumbered = Crystal(lattice, [[0, 0, 0], [0.5, 0.5, 0.5]], ["Cs", "Cl"], [1, 1], site=[4, 9])
+    same_species = Crystal(lattice, [[0, 0, 0], [0.5, 0.5, 0.5]], ["Cs", "Cs"], [1, 1])
+    assert symmetry_labels(cscl) == symmetry_labels(renumbered) == {
+        "spacegroup_number": 221, "spacegroup_symbol": "Pm-3m", "crystal_system": "cubic"}
+    assert symmetry_labels(same_species)["spacegroup_symbol"] == "Im-3m"  # body-centred: one kind
