@@ -155,7 +155,8 @@ def main() -> None:
     ap.add_argument("--all-members", action="store_true",
                     help="mixture parts: fit every member of each candidate label (VerifyOptions.all_members)")
     ap.add_argument("--texture", action="store_true",
-                    help="mixture parts: refine each phase's preferred orientation in the answer (predict --texture)")
+                    help="mixture parts (measured, synthetic, references): refine each phase's preferred orientation "
+                         "in the answer (predict --texture)")
     ap.add_argument("--cifs", action="append", choices=sorted(CIF_SOURCES),
                     help="references part: the CIF collections the user's structures are drawn from (repeatable) "
                          "[default: both]")
@@ -191,7 +192,7 @@ def main() -> None:
         standards(predictor, x)
     if "references" in parts:
         for source in args.cifs or sorted(CIF_SOURCES):
-            user_references(predictor, x, source, args.n_cifs, args.mixtures, args.seed, args.diagnose)
+            user_references(predictor, x, source, args.n_cifs, args.mixtures, args.seed, args.diagnose, args.texture)
 
 
 def single_phase(args, predictor, refs, verifier, index, lib, lib_labels, C, x) -> None:
@@ -555,7 +556,8 @@ def synthetic(predictor, verifier, lib, lib_labels, x_model, build: Path, n: int
         oracle(predictor, verifier, mixtures, x)
 
 
-def user_references(predictor, x_model, source: str, n_cifs: int, n: int, seed: int, diagnose: bool = False) -> None:
+def user_references(predictor, x_model, source: str, n_cifs: int, n: int, seed: int, diagnose: bool = False,
+                    texture: bool = False) -> None:
     """Part 5 (--part references): the user knows the candidate structures. A seeded random set of
     ``n_cifs`` CIFs of one collection is the folder given to ``predict --references`` (labels: file
     names); n seeded random 2–3-phase mixtures of them with the lab effects of part 3 (strain ±1 %,
@@ -600,7 +602,7 @@ def user_references(predictor, x_model, source: str, n_cifs: int, n: int, seed: 
             library, chosen[cif.stem] = got, cif
         mixtures = sample_mixtures(rng, {k: [v] for k, v in chosen.items()}, n)
         x = np.arange(5.0, 90.0001, 0.02)
-        verifier = Verifier(predictor, library, 10, VerifyOptions(max_phases=4))
+        verifier = Verifier(predictor, library, 10, VerifyOptions(max_phases=4, texture=texture))
         names, lib, rir = list(library), [], []
         for name in names:
             ref = library[name][0]
