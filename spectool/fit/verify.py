@@ -49,7 +49,7 @@ not used to rank: refitted with a texture (from r = 1), the three best candidate
 references ranked 2–4 scans worse (70.5–72.1 against 73.0 % top-1) and 150 simulated held-out compounds
 0.7–1.3 points worse, since wrong references bend their intensities as much as right ones. It moved the
 RMS wt % error of the 8 measured RockJock mixtures from 12.4 to 11.9 (benchmarks/bench_verify.py
---texture) and left the synthetic mixtures of user structures as they were (50/50, 1.1 wt %).
+--texture); the synthetic mixtures of user structures, with no texture, stay at 50/50 phases (1.1 → 0.9 wt %).
 
 Measured-pattern references (:mod:`spectool.fit.measured`, a library of a laboratory's standards):
 every reference is fitted alone (scale, its own 2θ shift and extra width, background) and a label
