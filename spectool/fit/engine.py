@@ -668,7 +668,8 @@ def _result(y, hyp, cell, scales, curves, background, model, st, h, sticks) -> F
     for p, ref in enumerate(hyp):
         w, u, eta = float(st.w[h, p]), float(st.u[h, p]), float(st.eta[h, p])
         direction = getattr(ref, "texture", None)
-        texture = (direction, float(math.exp(float(st.po[h, p])))) if direction is not None and st.po is not None else None
+        textured = direction is not None and st.po is not None
+        texture = (direction, math.exp(float(st.po[h, p]))) if textured else None
         tt, inten, tan = sticks[p]
         fw = np.sqrt(np.maximum(w + u * tan**2, 1e-12))
         peak = scales[p] * inten * (eta * 2 / math.pi + (1 - eta) * 2 * math.sqrt(_LN2 / math.pi)) / fw
