@@ -39,6 +39,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data"
+if not DATA.exists():  # a worktree under ../wt/NAME
+    DATA = ROOT.parent.parent / "shared" / "data"
 MP = DATA / "cifs" / "mp-prototypes"
 ROCKJOCK = DATA / "xrd" / "rockjock" / "rockjock_refs"
 GRID = "5:65:0.02"

@@ -50,7 +50,7 @@ from spectool.learn.data import BatchSource
 from spectool.learn.job import train_model_args
 from spectool.learn.train import TrainConfig, Trainer, auto_batch_size
 from spectool.models.layers import Dropout, MaxPool1d
-from spectool.models.registry import create_model
+from spectool.models.registry import create_model, get_model_class
 
 MODELS = {"vit1d": dict(patch=120, dim=64, depth=4, heads=4),
           "cnn1d": dict(channels=[16, 16, 32, 32], kernel_size=9)}
@@ -261,9 +261,10 @@ def time_to_accuracy(args, device, tmp: Path) -> None:
                 print(f"{name}: the papers' code is still near chance after {args.epochs} epochs: the ratios below "
                       "mean little (give --epochs more)")
             own, other = train_precision(fresh(), device), other_precision(fresh(), device)
+            largest = getattr(get_model_class(name), "auto_batch_max", 128)  # train's cap for the model
             runs = {f"papers' settings, {own}": (fresh(), args.batch, {"warmup": 0}, None),
                     f"train's defaults, {own}": (fresh(**train_model_args(name, {}, axis)),
-                                                 auto_batch_size(len(train_rows)), {}, None)}
+                                                 auto_batch_size(len(train_rows), largest), {}, None)}
             if other:
                 runs[f"papers' settings, {other}"] = (fresh(), args.batch, {"warmup": 0}, other)
             for label, (model, batch, config, precision) in runs.items():

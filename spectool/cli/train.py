@@ -51,7 +51,8 @@ def train(
         "structure on both sides: validation measures memorisation)."))] = "auto",
     epochs: Annotated[int, Opt(min=1, help="Most epochs.")] = 100,
     batch_size: Annotated[Optional[int], Opt("--batch-size", "-b", min=1, help=(
-        "Patterns per step (per process) [default: a power of two near training rows / 16, from 16 to 128]."))] = None,
+        "Patterns per step (per process) [default: a power of two near training rows / 16, from 16 to 128; "
+        "to 32 for the ViT, which learns per step]."))] = None,
     lr: Annotated[float, Opt(help="AdamW peak learning rate.")] = 1e-3,
     weight_decay: Annotated[float, Opt(help="AdamW weight decay (not on biases and norms).")] = 0.05,
     warmup: Annotated[float, Opt(min=0, help="Epochs of linear warm-up.")] = 1.0,

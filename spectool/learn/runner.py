@@ -81,10 +81,12 @@ def sources(inputs: Inputs, data: Data, job: Job, opts: Options, train_rows=None
     from spectool.learn.data import BatchSource
 
     from spectool.learn.train import auto_batch_size
+    from spectool.models.registry import get_model_class
 
     w = opts.world
     rows = data.train_rows if train_rows is None else train_rows
-    bs = job.config.get("batch_size") or auto_batch_size(len(rows) // w.size)
+    largest = getattr(get_model_class(job.model), "auto_batch_max", 128)
+    bs = job.config.get("batch_size") or auto_batch_size(len(rows) // w.size, largest)
     aug = make_augmenter(job, inputs.reader.meta.axis, opts.seed)
     train = BatchSource(inputs.reader, rows, bs, True,
                         opts.seed, opts.block_rows, transform=aug, rank=w.rank, world=w.size)

@@ -156,12 +156,13 @@ def selection_score(record: dict, select: str) -> float:
     return record["val_loss"] if select == "loss" else -record["val_top1"]
 
 
-def auto_batch_size(rows: int) -> int:
-    """Patterns per step for ``rows`` training rows: a power of two near rows / 16, within [16, 128].
+def auto_batch_size(rows: int, largest: int = 128) -> int:
+    """Patterns per step for ``rows`` training rows: a power of two near rows / 16, within [16, ``largest``].
 
-    At least ~16 steps an epoch, so a 200-row set still takes hundreds of optimiser steps in a run.
+    At least ~16 steps an epoch, so a 200-row set still takes hundreds of optimiser steps in a run. A model
+    may lower ``largest`` (its class attribute ``auto_batch_max``: the ViT's 32, see :mod:`spectool.models.vit1d`).
     """
-    return int(min(128, max(16, 2 ** round(math.log2(max(rows, 1) / 16)))))
+    return int(min(largest, max(16, 2 ** round(math.log2(max(rows, 1) / 16)))))
 
 
 def auto_patience(steps_per_epoch: int) -> int:

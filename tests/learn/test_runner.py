@@ -102,3 +102,14 @@ def test_the_checkpoint_and_the_log_say_how_training_computed(inputs, monkeypatc
     assert outcome.train["precision"] == ("bfloat16 autocast" if native else "float32")
     assert any("bfloat16 autocast on cpu" in line and "--no-amp" in line for line in lines) == native
     assert all(t.dtype == torch.float32 for t in outcome.model.state_dict().values() if t.is_floating_point())
+
+
+@pytest.mark.parametrize("model, batch", [("cnn1d", 128), ("vit1d", 32)])
+def test_the_vit_takes_at_most_32_patterns_a_step_where_other_networks_take_more(inputs, model, batch):
+    from spectool.learn.runner import sources
+
+    rows = np.repeat(np.arange(30), 67)[:2000]  # 2,000 training rows: rows / 16 → 128
+    train, _ = sources(inputs, None, Job(model), Options(), train_rows=rows, val_rows=np.arange(30))
+    assert train.batch_size == batch
+    given = Job(model, config={"batch_size": 64})
+    assert sources(inputs, None, given, Options(), train_rows=rows, val_rows=np.arange(30))[0].batch_size == 64
