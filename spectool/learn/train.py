@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -44,7 +43,8 @@ class TrainConfig:
     label_smoothing: float = 0.0
     patience: int | None = None  # optimiser steps without a better validation score; 0 = never; None: auto_patience
     select: str = "loss"  # the best epoch (kept, and early stopping's reference): lowest val_loss, or highest val_top1
-    confidence_lambda: float = 0.1  # for models with a confidence branch (RCNet)
+    confidence_lambda: float = 0.1  # for models with a confidence branch (RCNet): λ's start
+    confidence_budget: float = 0.3  # its budget β on −log c (DeVries & Taylor; λ adapts to it)
     grad_clip: float = 0.0  # max gradient norm; 0 = off
     amp: bool = True  # mixed precision: on CUDA, and on a bf16 CPU for the models that declare it (amp_dtype)
     compile: bool = False  # torch.compile the training step (pays off on long runs; needs a C++ compiler)
@@ -177,20 +177,31 @@ def _finite(x: float) -> float | None:
 class Objective(nn.Module):
     """(x (B, L), y (B,)) → (training loss, logits (B, C)); what DDP wraps.
 
-    Models with ``forward_with_confidence`` (RCNet) train on DeVries & Taylor's confidence loss,
-    the others on cross-entropy with optional label smoothing.
+    Models with ``forward_with_confidence`` (RCNet) train on DeVries & Taylor's confidence loss as the
+    paper does: a random half of each batch may ask for the hint, and λ follows a budget β on −log c
+    (÷ 0.99 a step while the penalty is above β, ÷ 1.01 while below). With every row hinted and λ fixed
+    at 0.1, c settled near 0.1 at chance, which scales the classifier's gradient by c: the RCNet stayed
+    at 10 % validation top-1 on 20 random phases where the CNN reached 96 % (bench_accuracy --case sample).
+    The others train on cross-entropy with optional label smoothing.
     """
 
-    def __init__(self, model: nn.Module, label_smoothing: float = 0.0, confidence_lambda: float = 0.1):
+    def __init__(self, model: nn.Module, label_smoothing: float = 0.0, confidence_lambda: float = 0.1,
+                 confidence_budget: float = 0.3):
         super().__init__()
-        self.model, self.smoothing, self.lam = model, label_smoothing, confidence_lambda
+        self.model, self.smoothing, self.budget = model, label_smoothing, confidence_budget
+        self.register_buffer("lam", torch.tensor(float(confidence_lambda)), persistent=False)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if hasattr(self.model, "forward_with_confidence"):
-            from spectool.models.resnet1d import confidence_loss
+            from spectool.models.resnet1d import confidence_loss, confidence_penalty
 
             logits, conf = self.model.forward_with_confidence(x)
-            return confidence_loss(logits.float(), conf.float(), y, self.lam), logits
+            hints = torch.rand(conf.shape, device=conf.device) < 0.5
+            loss = confidence_loss(logits.float(), conf.float(), y, self.lam.clone(), hints)
+            with torch.no_grad():  # λ towards the budget, on the device (no host sync)
+                over = confidence_penalty(conf.float()) > self.budget
+                self.lam.mul_(torch.where(over, 1 / 0.99, 1 / 1.01))
+            return loss, logits
         logits = self.model(x)
         return F.cross_entropy(logits.float(), y, label_smoothing=self.smoothing), logits
 
@@ -262,7 +273,8 @@ class Trainer:
         self.model, self.cfg, self.device, self.world = model, cfg, device, world
         self.lut, self.val_lut = lut, lut if val_lut is None else val_lut
         self.callback = callback or Callback()
-        self.objective = Objective(model, cfg.label_smoothing, cfg.confidence_lambda)
+        self.objective = Objective(model, cfg.label_smoothing, cfg.confidence_lambda,
+                                   cfg.confidence_budget).to(device)
         self.net = wrap(self.objective, world, device)
         if cfg.compile:
             self.net = torch.compile(self.net)

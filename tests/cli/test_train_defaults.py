@@ -1,4 +1,4 @@
-"""Six binary structures, simulate → augment -n 40 → train: CNN and ViT learn at their default training
+"""Six binary structures, simulate → augment -n 40 → train: CNN, ViT and RCNet learn at their default training
 settings (small architectures keep the test quick), and the saved model names clean simulated patterns."""
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from tests.conftest import ROOT, run_cli
 
 GRID = ["--range", "10:80", "--step", "0.1"]
 TINY = {"cnn": ["--arg", "channels=[16,16,32,32]", "--arg", "hidden=[64,32]"],
-        "vit": ["--patch", "10", "--dim", "32", "--depth", "2", "--heads", "2"]}
+        "vit": ["--patch", "10", "--dim", "32", "--depth", "2", "--heads", "2"],
+        "resnet": ["--arg", "width=8", "--arg", "stages=[1,1,1]"]}
 
 
 def six_structures(folder) -> None:
@@ -49,7 +50,7 @@ def six(tmp_path_factory):
     return d
 
 
-@pytest.mark.parametrize("name", ["cnn", "vit"])
+@pytest.mark.parametrize("name", ["cnn", "vit", "resnet"])
 def test_six_structures_learn_at_default_settings(six, name, tmp_path):
     out = tmp_path / "m.safetensors"
     # every class has one structure: the honest split has nothing to hold out, so rows are asked for

@@ -60,3 +60,30 @@ def test_confidence_loss_matches_its_one_hot_definition():
     hinted = c * torch.softmax(logits, 1) + (1 - c) * torch.nn.functional.one_hot(y, 5)
     oracle = torch.nn.functional.nll_loss(hinted.log(), y) + 0.3 * (-conf.log()).mean()
     assert torch.allclose(confidence_loss(logits, conf, y, 0.3), oracle, rtol=1e-6)
+
+
+def test_unhinted_rows_are_scored_on_p_alone():
+    """A row that may not ask for the hint contributes −log p(y) whatever its confidence: λ = 0 and no hints
+    is plain cross-entropy; hinting every row is the default."""
+    g = torch.Generator().manual_seed(1)
+    logits, conf = torch.randn(6, 4, generator=g), torch.rand(6, generator=g)
+    y = torch.randint(0, 4, (6,), generator=g)
+    none = torch.zeros(6, dtype=torch.bool)
+    plain = torch.nn.functional.cross_entropy(logits, y)
+    assert torch.allclose(confidence_loss(logits, conf, y, 0.0, none), plain, rtol=1e-6)
+    every = torch.ones(6, dtype=torch.bool)
+    assert torch.allclose(confidence_loss(logits, conf, y, 0.3, every), confidence_loss(logits, conf, y, 0.3))
+
+
+def test_lambda_follows_the_confidence_budget():
+    """λ grows while −log c is above the budget β and shrinks while below (DeVries & Taylor), one step at a time."""
+    from spectool.learn.train import Objective
+
+    model = tiny_model("resnet1d").train()
+    x, y = tiny_input(model, batch=6), torch.tensor([0, 1, 2, 3, 4, 0])
+    above = Objective(model, confidence_lambda=0.1, confidence_budget=0.0)  # −log c > 0 always
+    below = Objective(model, confidence_lambda=0.1, confidence_budget=100.0)
+    for objective, factor in ((above, 1 / 0.99), (below, 1 / 1.01)):
+        loss, _ = objective(x, y)
+        loss.backward()
+        assert float(objective.lam) == pytest.approx(0.1 * factor)
