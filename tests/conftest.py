@@ -49,6 +49,13 @@ def make_meta(length: int = 50) -> SetMeta:
     return SetMeta(axis=Axis(np.linspace(5, 90, length)), kind="xrd", wavelength=1.5406, radiation="CuKa")
 
 
+#: How a command stopped by Ctrl-C may end: status 130, or by SIGINT itself (−2 to Python, 130 to a shell).
+#: CPython 3.11 ends a process by SIGINT whenever its KeyboardInterrupt passed through ``exec`` of a string
+#: (a dataclass being created while a module imports: spglib's, h5py's …), however the program handled it;
+#: spectool's message, cleanup and removed outputs are the same either way.
+INTERRUPTED = (130, -signal.SIGINT)
+
+
 def default_sigint() -> None:
     """``preexec_fn`` for a child that a test interrupts: SIGINT back to its default, so Python turns it
     into KeyboardInterrupt even when the tests run where SIGINT is ignored (``nohup … &``, some CI)."""
