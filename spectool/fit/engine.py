@@ -33,7 +33,7 @@ import numpy as np
 
 from spectool.fit.cell import ANGLE_BOUND, LENGTH_BOUND, cell_volume, ties
 from spectool.fit.reference import PhaseReference, hill_howard
-from spectool.fit.texture import MARCH_BOUNDS, cos2_angles
+from spectool.fit.texture import MARCH_BOUNDS, cos2_angles, march_dollase
 
 _LN2 = math.log(2.0)
 #: Net intensity counts as peak area where it (or the fitted phases) exceeds this many noise σ.
@@ -153,9 +153,8 @@ class Batch:
                 hkl.append(ref.hkl.astype(np.float64))
                 factor.append(ref.factor.astype(np.float64))
                 owner.append(np.full(len(ref.factor), i * P + p))
-                texture = getattr(ref, "texture", None)
-                textured[i, p] = texture is not None
-                cos2.append(cos2_angles(ref.hkl, ref.cell, ref.system, texture) if texture is not None
+                textured[i, p] = ref.texture is not None
+                cos2.append(cos2_angles(ref.hkl, ref.cell, ref.system, ref.texture) if ref.texture is not None
                             else np.zeros((len(ref.factor), 1)))
         as_t = lambda a, dt=dtype: torch.as_tensor(a, dtype=dt, device=device)  # noqa: E731
         self.cell0, self.tie, self.on = as_t(cell0), as_t(tie, torch.long), as_t(on, torch.bool)
@@ -308,7 +307,7 @@ def reflections(batch: Batch, lines, cell, zero, disp, po=None):
     inten = batch.factor[None] * lp * wt[:, None] * ok
     if po is not None and batch.cos2.numel():
         r = torch.exp((po * batch.textured).flatten()[batch.owner])[:, None]  # untextured slots: r = 1, P = 1
-        inten = inten * (r**2 * batch.cos2 + (1 - batch.cos2) / r).pow(-1.5).mean(1)[None]
+        inten = inten * march_dollase(batch.cos2, r)[None]
     tt = torch.rad2deg(2 * theta) + zero[batch.hyp][None] + disp[batch.hyp][None] * torch.cos(theta)
     return tt.flatten(), inten.flatten(), torch.tan(theta).flatten(), batch.owner.repeat(lam.numel())
 
@@ -378,7 +377,7 @@ def coarse_start(grid: Grid, batch: Batch, lines, options: FitOptions, start: li
         for p, ph in enumerate(s.phases):
             raw[h, p] = _raw_of(ph.cell, batch.cell0[h, p], batch.tie[h, p], options)
             (w[h, p], u[h, p]), eta[h, p] = ph.caglioti, ph.eta
-            if ph.texture is not None and ph.texture[0] == getattr(batch.hypotheses[h][p], "texture", None):
+            if ph.texture is not None and ph.texture[0] == batch.hypotheses[h][p].texture:
                 po[h, p] = math.log(ph.texture[1])
         if s.phases:  # new phases start with the peak shape of the first known one (same instrument)
             w[h, len(s.phases):], u[h, len(s.phases):] = s.phases[0].caglioti
@@ -667,9 +666,8 @@ def _result(y, hyp, cell, scales, curves, background, model, st, h, sticks) -> F
     phases = []
     for p, ref in enumerate(hyp):
         w, u, eta = float(st.w[h, p]), float(st.u[h, p]), float(st.eta[h, p])
-        direction = getattr(ref, "texture", None)
-        textured = direction is not None and st.po is not None
-        texture = (direction, math.exp(float(st.po[h, p]))) if textured else None
+        textured = ref.texture is not None and st.po is not None
+        texture = (ref.texture, math.exp(float(st.po[h, p]))) if textured else None
         tt, inten, tan = sticks[p]
         fw = np.sqrt(np.maximum(w + u * tan**2, 1e-12))
         peak = scales[p] * inten * (eta * 2 / math.pi + (1 - eta) * 2 * math.sqrt(_LN2 / math.pi)) / fw

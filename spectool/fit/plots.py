@@ -35,8 +35,8 @@ def phase_legend(label: str, phase) -> str:
 
     formula = phase.reference.formula if phase.reference is not None else ""
     named = f"{label} ({formula})" if formula and formula != label else label
-    texture = getattr(phase, "texture", None)
-    return f"{named} – {100 * phase.weight_fraction:.1f} wt %" + (f", {describe(*texture)}" if texture else "")
+    texture = f", {describe(*phase.texture)}" if phase.texture else ""
+    return f"{named} – {100 * phase.weight_fraction:.1f} wt %{texture}"
 
 
 def primary_reflections(phase, lo: float, hi: float) -> np.ndarray:

@@ -61,10 +61,10 @@ def cos2_angles(hkl: np.ndarray, cell: np.ndarray, system: str, direction) -> np
     return np.clip(dot**2 / np.maximum(hh * dd, 1e-30), 0.0, 1.0)
 
 
-def march_dollase(cos2: np.ndarray, r: float) -> np.ndarray:
-    """P (M,) of reflections with cos² angles (M, K) to the preferred direction, March parameter r."""
-    cos2 = np.asarray(cos2, np.float64)
-    return ((r**2 * cos2 + (1 - cos2) / r) ** -1.5).mean(axis=-1)
+def march_dollase(cos2, r):
+    """P (M,) of reflections with cos² angles (M, K) to the preferred direction, March parameter r (a number,
+    or (M, 1)); numpy arrays or torch tensors alike (the fit's engine passes tensors)."""
+    return ((r**2 * cos2 + (1 - cos2) / r) ** -1.5).mean(-1)
 
 
 def describe(direction, r: float) -> str:

@@ -161,10 +161,9 @@ def _fit_fields(fit, phase) -> dict:
 
 def _texture_fields(phase) -> dict:
     """The refined preferred orientation, if any: the direction (h, k, l) of the planes' normal and March's r."""
-    texture = getattr(phase, "texture", None)
-    if texture is None:
+    if phase.texture is None:
         return {}
-    direction, r = texture
+    direction, r = phase.texture
     return {"texture": {"direction": [int(i) for i in direction], "march_r": round(float(r), 4)}}
 
 
