@@ -34,6 +34,9 @@ references, any number per label, for the whole-pattern fit (:mod:`spectool.fit`
 so ``spectool info`` stays cheap; torch is imported inside the functions that need it.
 Anything wrong with a file raises :class:`~spectool.errors.FormatError` naming it and why.
 Transfer learning (``--init``/``--freeze``) on a loaded checkpoint: :mod:`spectool.models.transfer`.
+
+Weights may be stored in float16 (:func:`half_weights`, which ``make model`` applies to the shipped
+model): loading copies them into the model's float32 parameters, so nothing else changes.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from spectool import __version__
-from spectool.errors import FormatError, OutputError, UsageError
+from spectool.errors import FormatError, UsageError
 from spectool.io.stdio import atomic_path
 
 CHECKPOINT_FORMAT = "spectool-checkpoint/1"
@@ -413,3 +416,33 @@ def add_references(path: str | os.PathLike, entries: list, source: str = "",
     with atomic_path(target, mode=0o644) as tmp:
         tmp.write_bytes(save(tensors, metadata=metadata))
     return target
+
+
+#: Largest magnitude float16 holds; a tensor with a larger value keeps its float32.
+FLOAT16_MAX = 65504.0
+
+
+def half_weights(path: str | os.PathLike, output: str | os.PathLike | None = None) -> tuple[Path, int, int]:
+    """Write the checkpoint at ``path`` again (to ``output``, default in place, atomically) with its float32
+    model tensors stored as float16, halving what they take on disk; the ``spectool.*`` extras (axis,
+    references) and every metadata key unchanged. A tensor with a value beyond :data:`FLOAT16_MAX` stays
+    float32. Returns (the file, tensors halved, bytes saved)."""
+    import torch
+    from safetensors import safe_open
+    from safetensors.torch import save
+
+    read_header(path)  # refuses anything that is not a spectool checkpoint
+    with safe_open(str(path), framework="pt") as f:
+        metadata = dict(sorted((f.metadata() or {}).items()))
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    halved, saved = 0, 0
+    for name, t in tensors.items():
+        if name.startswith(PREFIX) or t.dtype != torch.float32 or not t.numel():
+            continue
+        if float(t.abs().max()) <= FLOAT16_MAX:
+            tensors[name] = t.to(torch.float16)
+            halved, saved = halved + 1, saved + 2 * t.numel()
+    target = Path(output or path)
+    with atomic_path(target, mode=0o644) as tmp:
+        tmp.write_bytes(save(tensors, metadata=metadata))
+    return target, halved, saved

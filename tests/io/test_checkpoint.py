@@ -274,3 +274,27 @@ def test_tensor_bytes_must_match_their_shape_and_dtype(tmp_path):
     (tmp_path / "bad.safetensors").write_bytes(struct.pack("<Q", len(text)) + text + raw[8 + n:])
     with pytest.raises(FormatError, match=f"bad entry for tensor '{name}'"):
         read_header(tmp_path / "bad.safetensors")
+
+
+def test_half_weights_halves_the_weights_and_loads_the_same_model_to_float16_precision(tmp_path):
+    from spectool.io.checkpoint import half_weights
+
+    model = tiny("cnn1d")
+    with torch.no_grad():
+        model.classifier.bias[0] = 1e5  # beyond float16: this tensor must stay float32
+    path = save(tmp_path / "m.safetensors", model, extra_tensors={"norm_mean": np.full(3, 1e-9)})
+    before = path.stat().st_size
+    out, n, saved = half_weights(path, tmp_path / "half.safetensors")
+    header = read_header(out)
+    dtypes = {k: t["dtype"] for k, t in header.tensors.items()}
+    assert dtypes["classifier.bias"] == "F32" and dtypes["classifier.weight"] == "F16"
+    assert dtypes["spectool.axis"] == "F64" and dtypes["spectool.norm_mean"] == "F64"  # extras untouched
+    assert n == sum(v == "F16" for v in dtypes.values()) and saved > 0
+    assert abs(before - out.stat().st_size - saved) < 64  # the header's dtype names and padding aside
+    assert header.meta == read_header(path).meta
+    ckpt = load_checkpoint(out)
+    assert all(p.dtype == torch.float32 for p in ckpt.model.parameters())
+    x = torch.rand(4, model.input_length)
+    with torch.no_grad():
+        torch.testing.assert_close(ckpt.model(x), model(x), rtol=2e-3, atol=2e-3)
+    assert ckpt.tensors["norm_mean"][0] == 1e-9
