@@ -155,6 +155,9 @@ def main() -> None:
     ap.add_argument("--phases", type=int, default=4,
                     help="mixture parts (measured, synthetic, references): predict --phases N, and the rounds of "
                          "search–match's iterative subtraction (the weighed RockJock mixtures hold 5-6 minerals)")
+    ap.add_argument("--elements", default=None, metavar="E1,E2,…",
+                    help="measured mixtures: predict --elements (what XRF tells of the sample), for verification and "
+                         "search–match alike; the 7 weighed minerals hold O,H,Si,Al,K,Na,Ca,Mg,Fe")
     ap.add_argument("--diagnose", action="store_true", help="synthetic part: why phases are missed (slower)")
     ap.add_argument("--all-members", action="store_true",
                     help="mixture parts: fit every member of each candidate label (VerifyOptions.all_members)")
@@ -189,7 +192,7 @@ def main() -> None:
     if "single" in parts:
         single_phase(args, predictor, refs, verifier, index, lib, lib_labels, C, x)
     if "measured" in parts:
-        measured_mixtures(predictor, verifier, lib, lib_labels, x, args.library, args.phases)
+        measured_mixtures(predictor, verifier, lib, lib_labels, x, args.library, args.phases, args.elements)
     if "synthetic" in parts:
         synthetic(predictor, verifier, lib, lib_labels, x, Path(args.build), args.mixtures, args.seed, args.diagnose)
     if "standards" in parts:
@@ -263,10 +266,22 @@ def mixture_types(library: Path | None) -> dict[str, set[str]]:
     return {m: labels for m, labels in found.items() if labels}
 
 
-def measured_mixtures(predictor, verifier, lib, lib_labels, x, library: Path | None = None, phases: int = 4) -> None:
-    """Part 2: the measured RockJock mixtures."""
+def measured_mixtures(predictor, verifier, lib, lib_labels, x, library: Path | None = None, phases: int = 4,
+                      elements: str | None = None) -> None:
+    """Part 2: the measured RockJock mixtures; with ``elements`` (predict --elements), verification and
+    search–match both only among the types with a reference of those elements."""
     from spectool.env import Env
+    from spectool.fit.verify import restrict_library
     from spectool.io.spectra import iter_spectra
+    from spectool.learn.verification import Verifier
+
+    if elements:
+        allowed = set(elements.split(","))
+        refs = restrict_library(verifier.library, allowed)
+        verifier = Verifier(predictor, refs, verifier.top, verifier.options, only_library=True)
+        keep = [j for j, c in enumerate(lib_labels) if predictor.labels[c] in refs]
+        lib, lib_labels = lib[keep], [lib_labels[j] for j in keep]
+        print(f"\n--elements {elements}: {len(refs)} of the model's types have a reference of only these elements")
 
     weights_csv = ROCKJOCK / "rockjock_mixtures" / "weights_wt_percent.csv"
     with open(weights_csv, newline="") as f:
