@@ -19,8 +19,8 @@ in its history. Two splits:
 
 Models, each trained by ``spectool train`` in this process (``--threads``, the same epochs, its own early stopping,
 validation 20 % of the training rows, top-1/3/5 on the test set from ``--test``): ViT from scratch
-(the default model's architecture: patch 120, dim 96, depth 4, 4 heads), the ViT transferred from
-spectool/data/default.safetensors (``--init``; 36 XRD segments → 12 FTIR ones) with position embeddings
+(the shipped XRD ViT's architecture: patch 120, dim 96, depth 4, 4 heads), the ViT transferred from
+spectool/data/xrd-vit.safetensors (``--init``; 36 XRD segments → 12 FTIR ones) with position embeddings
 interpolated and learned anew, the CNN (spectool's default), kNN (k = 5) and logistic regression
 (lbfgs, at most 300 iterations: the default 1000 costs minutes for a point or less). Over ``--seeds`` seeds: mean ± std
 of top-1/3/5 and training time. Target (issue 19): transfer ≥ scratch + 5 points top-1 on the
@@ -82,7 +82,7 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT = REPO / "spectool" / "data" / "default.safetensors"
+XRD_VIT = REPO / "spectool" / "data" / "xrd-vit.safetensors"  # make transfer-model
 STUDIES = {"jung_2018": "train", "kedzierski_2019": "train", "villegas_camacho_2024_c8": "train",
            "frond_2021": "test"}
 RENAME = {"HDPE": "PE", "LDPE": "PE"}
@@ -92,9 +92,9 @@ VIT = ["--patch", "120", "--dim", "96", "--depth", "4", "--heads", "4"]
 DEFAULT_MODELS = ["vit scratch", "vit transfer (interpolate)", "vit transfer (relearn)", "cnn", "knn", "logreg"]
 MODELS = {
     "vit scratch": ["-m", "vit", *VIT],
-    "vit transfer (interpolate)": ["-m", "vit", "--init", str(DEFAULT), "--pos-embed", "interpolate"],
-    "vit transfer (relearn)": ["-m", "vit", "--init", str(DEFAULT), "--pos-embed", "relearn"],
-    "vit probe: frozen XRD backbone": ["-m", "vit", "--init", str(DEFAULT), "--freeze"],
+    "vit transfer (interpolate)": ["-m", "vit", "--init", str(XRD_VIT), "--pos-embed", "interpolate"],
+    "vit transfer (relearn)": ["-m", "vit", "--init", str(XRD_VIT), "--pos-embed", "relearn"],
+    "vit probe: frozen XRD backbone": ["-m", "vit", "--init", str(XRD_VIT), "--freeze"],
     "vit probe: frozen random backbone": ["-m", "vit", "--init", "{random}", "--freeze"],
     "cnn": ["-m", "cnn"],
     "knn": ["-m", "knn"],
@@ -196,7 +196,7 @@ def random_backbone(path: Path, seed: int) -> Path:
     from spectool.io.checkpoint import load_checkpoint, save_checkpoint
     from spectool.models.registry import create_model
 
-    xrd = load_checkpoint(str(DEFAULT))
+    xrd = load_checkpoint(str(XRD_VIT))
     torch.manual_seed(seed)
     model = create_model("vit1d", **xrd.meta["model"]["kwargs"])
     save_checkpoint(path, model, labels=list(xrd.labels), input={"axis": xrd.axis, "kind": "xrd"}, preprocess=None,
