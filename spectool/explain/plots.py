@@ -3,7 +3,9 @@
 Pure: arrays in, matplotlib ``Figure`` objects out (no pyplot, nothing to close); ``io/figures.py``
 writes them.
 
-- :func:`map_figure`: the spectrum with the map as a heat band behind it, the class named.
+- :func:`map_figure`: the spectrum with the map as a heat band behind it, the class named; where the scan has
+  no data (the zeros that resampling onto the model's axis puts beyond its ends) the band is hatched over
+  and the colour scale spans the measured part only (the map's values there stay in the data).
 - :func:`attention_figure`: a layers × heads grid of [CLS] → patch attention over the spectrum.
 - :func:`sample_figures`: the file names and figures of a batch of explained rows.
 """
@@ -26,14 +28,27 @@ def _figure(**kwargs):
     return fig
 
 
-def _heat(ax, x: np.ndarray, y: np.ndarray, heat: np.ndarray, cmap: str = "inferno") -> object:
-    """The spectrum y(x) over a heat band of ``heat`` (L,) scaled to [0, 1]; returns the image."""
+def measured_span(y: np.ndarray) -> slice:
+    """The points of a prepared spectrum y (L,) the scan covered: first to last non-zero (all when none is)."""
+    nz = np.flatnonzero(y)
+    return slice(int(nz[0]), int(nz[-1]) + 1) if nz.size else slice(0, len(y))
+
+
+def _heat(ax, x: np.ndarray, y: np.ndarray, heat: np.ndarray, cmap: str = "inferno",
+          measured: slice | None = None) -> object:
+    """The spectrum y(x) over a heat band of ``heat`` (L,) scaled to [0, 1] over the ``measured`` points
+    (default all; outside them hatched as "no data"); returns the image."""
     lo, hi = float(np.min(y)), float(np.max(y))
     pad = 0.05 * (hi - lo or 1.0)
-    span = float(np.ptp(heat)) or 1.0
-    image = ax.imshow(((heat - np.min(heat)) / span)[None, :], extent=(x[0], x[-1], lo - pad, hi + pad),
+    inside = heat[measured or slice(None)]
+    span = float(np.ptp(inside)) or 1.0
+    image = ax.imshow(((heat - np.min(inside)) / span)[None, :], extent=(x[0], x[-1], lo - pad, hi + pad),
                       aspect="auto", cmap=cmap, alpha=0.55, origin="lower", vmin=0, vmax=1,
                       interpolation="nearest")
+    if measured is not None:
+        for a, b in ((0, measured.start), (measured.stop - 1, len(x) - 1)):
+            if b > a:
+                ax.axvspan(x[a], x[b], facecolor="0.9", edgecolor="0.6", hatch="//", linewidth=0, label="no data")
     ax.plot(x, y, color="black", linewidth=0.8)
     ax.set_xlim(x[0], x[-1])
     ax.set_ylim(lo - pad, hi + pad)
@@ -51,7 +66,8 @@ def map_figure(x: np.ndarray, y: np.ndarray, heat: np.ndarray, title: str, xlabe
     """The figure (8 × 3 in, 100 dpi) of spectrum y (L,) on x (L,) with ``heat`` (L,) behind it."""
     fig = _figure(figsize=(8, 3), dpi=100)
     ax = fig.subplots()
-    image = _heat(ax, np.asarray(x), np.asarray(y), np.asarray(heat, np.float64))
+    y = np.asarray(y)
+    image = _heat(ax, np.asarray(x), y, np.asarray(heat, np.float64), measured=measured_span(y))
     fig.colorbar(image, ax=ax, pad=0.01, label=f"{method} (scaled)" if method else "scaled")
     ax.set_title(title, fontsize=10)
     ax.set_xlabel(xlabel)

@@ -39,3 +39,18 @@ def test_sample_figures_names_each_row_and_its_heads():
     assert [name for name, _ in out] == ["00007_scan.png", "00007_scan.xy_heads.png", "00008_c.png",
                                          "00008_c_heads.png"]
     assert out[0][1].axes[0].get_title() == "scan.xy: cam for B (p = 0.90); labelled B"
+
+
+def test_a_map_hatches_where_the_scan_has_no_data_and_scales_over_the_measured_part():
+    x = np.linspace(5, 90, 100)
+    y = np.where((x > 10) & (x < 80), 1 + np.sin(x), 0.0)  # a 10-80° scan on a 5-90° axis
+    heat = np.where(y > 0, np.linspace(0, 1, 100), 50.0)  # the padding hot, as a CNN's Grad-CAM can be
+    ax = map_figure(x, y, heat, "t", "2θ (°)", "gradcam").axes[0]
+    hatched = [p for p in ax.patches if p.get_label() == "no data"]
+    spans = sorted((p.get_x(), p.get_x() + p.get_width()) for p in hatched)
+    assert len(spans) == 2 and spans[0][0] == 5 and 9.5 < spans[0][1] < 11 and 79 < spans[1][0] < 81 and spans[1][1] == 90
+    band = ax.images[0].get_array()[0]
+    measured = y > 0
+    assert band[measured].min() == 0 and band[measured].max() == 1  # the scale spans the measured part
+    full = map_figure(x, 1 + np.sin(x), heat, "t").axes[0]  # a scan over the whole axis: nothing hatched
+    assert not [p for p in full.patches if p.get_label() == "no data"]
