@@ -183,3 +183,10 @@ class Spectra:
         if "wavelength" in samples:
             samples["wavelength"] = np.full(len(self), np.nan if wavelength is None else wavelength)
         return replace(self, wavelength=wavelength, radiation=None, samples=samples)
+
+
+def covered(y: np.ndarray) -> slice:
+    """The span of a prepared row (L,) the scan covered: first to last non-zero point (resampling onto a
+    model's axis fills zeros beyond the scan's ends); empty for a row of zeros."""
+    nz = np.flatnonzero(y)
+    return slice(int(nz[0]), int(nz[-1]) + 1) if nz.size else slice(0, 0)

@@ -391,7 +391,7 @@ class _Run:
         """--png: the Rietveld plot of one fitted row, written atomically."""
         from spectool.fit.plots import rietveld_figure
         from spectool.io.figures import write_png
-        from spectool.learn.verification import covered
+        from spectool.spectra import covered
 
         span = covered(row)
         wavelength = self.predictor.prepared_wavelength(item) or self.predictor.wavelength

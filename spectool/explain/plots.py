@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from spectool.spectra import covered
+
 
 def _figure(**kwargs):
     """A matplotlib Figure on an Agg canvas of its own (no pyplot state)."""
@@ -26,12 +28,6 @@ def _figure(**kwargs):
     fig = Figure(**kwargs)
     FigureCanvasAgg(fig)
     return fig
-
-
-def measured_span(y: np.ndarray) -> slice:
-    """The points of a prepared spectrum y (L,) the scan covered: first to last non-zero (all when none is)."""
-    nz = np.flatnonzero(y)
-    return slice(int(nz[0]), int(nz[-1]) + 1) if nz.size else slice(0, len(y))
 
 
 def _heat(ax, x: np.ndarray, y: np.ndarray, heat: np.ndarray, cmap: str = "inferno",
@@ -67,7 +63,8 @@ def map_figure(x: np.ndarray, y: np.ndarray, heat: np.ndarray, title: str, xlabe
     fig = _figure(figsize=(8, 3), dpi=100)
     ax = fig.subplots()
     y = np.asarray(y)
-    image = _heat(ax, np.asarray(x), y, np.asarray(heat, np.float64), measured=measured_span(y))
+    span = covered(y)
+    image = _heat(ax, np.asarray(x), y, np.asarray(heat, np.float64), measured=span if span.stop > span.start else None)
     fig.colorbar(image, ax=ax, pad=0.01, label=f"{method} (scaled)" if method else "scaled")
     ax.set_title(title, fontsize=10)
     ax.set_xlabel(xlabel)

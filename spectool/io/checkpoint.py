@@ -399,22 +399,31 @@ def add_references(path: str | os.PathLike, entries: list, source: str = "",
     references replacing any it had; weights and every other metadata key unchanged. ``library`` (a
     structure-type library's library.json: sources, licences, citations, counts) travels as the
     ``library`` key, so the checkpoint says where its classes and references came from."""
-    from safetensors import safe_open
-    from safetensors.torch import save
-
-    read_header(path)  # refuses anything that is not a spectool checkpoint
-    with safe_open(str(path), framework="pt") as f:
-        metadata = dict(f.metadata() or {})
-        tensors = {k: f.get_tensor(k) for k in f.keys() if not k.startswith(PREFIX + "ref.")}
+    tensors, metadata = _read_all(path)
+    tensors = {k: t for k, t in tensors.items() if not k.startswith(PREFIX + "ref.")}
     extra, meta = references_payload(entries, source, unknown_threshold)
     tensors.update(extra)
     metadata["references"] = json.dumps(meta)
     if library is not None:
         metadata["library"] = json.dumps(library)
-    metadata = dict(sorted(metadata.items()))  # safe_open hands them back in no fixed order
-    target = Path(output or path)
+    return _write_all(Path(output or path), tensors, metadata)
+
+
+def _read_all(path) -> tuple[dict, dict]:
+    """(every tensor, the raw metadata) of a spectool checkpoint, to write it again."""
+    from safetensors import safe_open
+
+    read_header(path)  # refuses anything that is not a spectool checkpoint
+    with safe_open(str(path), framework="pt") as f:
+        return {k: f.get_tensor(k) for k in f.keys()}, dict(f.metadata() or {})
+
+
+def _write_all(target: Path, tensors: dict, metadata: dict) -> Path:
+    """Write tensors and metadata (sorted: safe_open hands them back in no fixed order) atomically, mode 0644."""
+    from safetensors.torch import save
+
     with atomic_path(target, mode=0o644) as tmp:
-        tmp.write_bytes(save(tensors, metadata=metadata))
+        tmp.write_bytes(save(tensors, metadata=dict(sorted(metadata.items()))))
     return target
 
 
@@ -428,13 +437,8 @@ def half_weights(path: str | os.PathLike, output: str | os.PathLike | None = Non
     references) and every metadata key unchanged. A tensor with a value beyond :data:`FLOAT16_MAX` stays
     float32. Returns (the file, tensors halved, bytes saved)."""
     import torch
-    from safetensors import safe_open
-    from safetensors.torch import save
 
-    read_header(path)  # refuses anything that is not a spectool checkpoint
-    with safe_open(str(path), framework="pt") as f:
-        metadata = dict(sorted((f.metadata() or {}).items()))
-        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    tensors, metadata = _read_all(path)
     halved, saved = 0, 0
     for name, t in tensors.items():
         if name.startswith(PREFIX) or t.dtype != torch.float32 or not t.numel():
@@ -442,7 +446,4 @@ def half_weights(path: str | os.PathLike, output: str | os.PathLike | None = Non
         if float(t.abs().max()) <= FLOAT16_MAX:
             tensors[name] = t.to(torch.float16)
             halved, saved = halved + 1, saved + 2 * t.numel()
-    target = Path(output or path)
-    with atomic_path(target, mode=0o644) as tmp:
-        tmp.write_bytes(save(tensors, metadata=metadata))
-    return target, halved, saved
+    return _write_all(Path(output or path), tensors, metadata), halved, saved

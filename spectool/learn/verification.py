@@ -11,6 +11,7 @@ import numpy as np
 from spectool.errors import FormatError
 from spectool.fit.verify import VerifyOptions, Verdict, fit_lines, identify
 from spectool.learn.device import torch_threads
+from spectool.spectra import covered
 
 #: Least 2θ span (degrees) and points of a prepared scan worth fitting.
 MIN_SPAN = 10.0
@@ -116,9 +117,3 @@ def measured_library(predictor, entries: list, warn=None) -> dict[str, list]:
             if warn is not None:
                 warn(f"{item.name}: {exc} (not used as a reference)")
     return library
-
-
-def covered(y: np.ndarray) -> slice:
-    """The span of a prepared row the scan covered: first to last non-zero point (resampling fills zeros)."""
-    nz = np.flatnonzero(y)
-    return slice(int(nz[0]), int(nz[-1]) + 1) if nz.size else slice(0, 0)
