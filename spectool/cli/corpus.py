@@ -173,7 +173,10 @@ def library(
     Every structure is keyed by its type, AFLOW style: anonymous formula, Pearson symbol, space
     group (enantiomorphic pairs as one) and the Wyckoff letters each species occupies (spglib; the
     ordered, H-free structure); structures of one key that do not match as frameworks (pymatgen's
-    StructureMatcher, species ignored: calcite and LaAlO3) are separate types. A type is named by its minerals, else its Strukturbericht symbol or AFLOW name. AFLOW
+    StructureMatcher, species ignored: calcite and LaAlO3) are separate types, and keys that differ only
+    in how the species share out the same Wyckoff orbits (sanidine and orthoclase, spinel and magnetite)
+    are one type where the structures match. A type is named by its minerals, else its Strukturbericht
+    symbol or AFLOW name. AFLOW
     prototypes are built from label and parameters and kept only with the prototype's
     composition and no atoms closer than 0.6 A. Writes DIR/{train,test}/LABEL/ID.cif,
     DIR/types.csv, DIR/manifest.csv (with each structure's source, reference and licence; usable

@@ -1,6 +1,10 @@
 """Analysed entries → structure types: grouped by type key, named, capped, split by whole compound.
 
-A type is every entry with one key (:mod:`spectool.corpus.typekey`). It is named by the mineral
+A type is every entry of one structure: entries whose type keys (:mod:`spectool.corpus.typekey`)
+differ only in how species share out the same Wyckoff orbits (one decoration key: sanidine and
+orthoclase, whose Al and Si order differently over the same tetrahedra; diopside and kushiroite) and
+whose atoms sit on the same positions (:func:`same_structure`) are one type, keyed by its first
+entry's key. It is named by the mineral
 names its entries carry (the commonest; AMCSD and CIF folders), else the AFLOW Strukturbericht
 symbol, else the AFLOW title. Entries without any name (e.g. Materials Project structures) only
 add compounds to types that a named entry defines. A compound is the reduced formula of the
@@ -22,7 +26,7 @@ import numpy as np
 
 from spectool.corpus.library import safe
 from spectool.corpus.sources import SOURCE_ORDER, Analysed
-from spectool.corpus.typekey import ENANTIOMORPHS
+from spectool.corpus.typekey import ENANTIOMORPHS, decoration_key
 
 MAX_NAMES = 5  # mineral / compound names listed per type
 #: Two structures of one key are one type where pymatgen's StructureMatcher matches them as
@@ -93,27 +97,29 @@ def _structure(entry: Analysed):
     return Structure(lattice, numbers, frac)
 
 
-def same_structure(a, b) -> bool:
-    """Whether two structures of one key (pymatgen ``Structure`` from :func:`_structure`) are one structure
-    (:data:`MATCH_TOLERANCES`); a missing one, or two the matcher cannot compare, count as the same (a
-    failure never splits a type)."""
+def same_structure(a, b, same_key: bool = True) -> bool:
+    """Whether two structures of one decoration key (pymatgen ``Structure`` from :func:`_structure`) are one
+    structure (:data:`MATCH_TOLERANCES`). A missing one, or two the matcher cannot compare, count as one
+    where their type keys are the same (``same_key``: a failure never splits a type), else as two (nor
+    does it join two decorations)."""
     if a is None or b is None:
-        return True
+        return same_key
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return bool(_matcher().fit(a, b))
-    except Exception:  # pymatgen's matcher raises on degenerate lattices; keep the entries together
-        return True
+    except Exception:  # pymatgen's matcher raises on degenerate lattices
+        return same_key
 
 
 def structural_groups(bucket: list[Analysed]) -> list[list[Analysed]]:
-    """The entries of one key in groups of one structure, each entry with the first group whose
+    """The entries of one decoration key in groups of one structure, each entry with the first group whose
     first entry it matches (as pymatgen's ``group_structures`` does), groups in order of their first entry."""
     groups: list[tuple[object, list[Analysed]]] = []  # (first entry's structure, entries)
     for entry in bucket:
         structure = _structure(entry)
-        home = next((members for first, members in groups if same_structure(first, structure)), None)
+        home = next((members for first, members in groups
+                     if same_structure(first, structure, members[0].key == entry.key)), None)
         if home is None:
             groups.append((structure, [entry]))
         else:
@@ -122,10 +128,11 @@ def structural_groups(bucket: list[Analysed]) -> list[list[Analysed]]:
 
 
 def group(entries: list[Analysed]) -> dict[str, list[Analysed]]:
-    """Entries by type key, each list in a fixed order (source, then id)."""
+    """Entries by decoration key (:func:`~spectool.corpus.typekey.decoration_key`), each list in a fixed
+    order (source, then id)."""
     buckets: dict[str, list[Analysed]] = defaultdict(list)
     for entry in sorted(entries, key=lambda e: (SOURCE_ORDER.index(e.source), e.id)):
-        buckets[entry.key].append(entry)
+        buckets[decoration_key(entry.key)].append(entry)
     return dict(buckets)
 
 
@@ -219,9 +226,12 @@ def build_types(entries: list[Analysed], per_type: int, holdout: float, seed: in
     in their type. ``mapper`` maps :func:`structural_groups` over the keys' buckets (a pool's map)."""
     types, unnamed = [], 0
     buckets = group(entries)
-    for key, parts in zip(buckets, mapper(structural_groups, list(buckets.values()))):
-        for n, bucket in enumerate(parts, start=1):
-            kind = _library_type(key if n == 1 else f"{key}#{n}", bucket, per_type, holdout, seed)
+    for parts in mapper(structural_groups, list(buckets.values())):
+        seen: Counter = Counter()
+        for bucket in parts:  # a type is keyed by its first entry's key, ``#n`` for the n-th of one key
+            key = bucket[0].key
+            seen[key] += 1
+            kind = _library_type(key if seen[key] == 1 else f"{key}#{seen[key]}", bucket, per_type, holdout, seed)
             if kind is None:
                 unnamed += len(bucket)
             else:

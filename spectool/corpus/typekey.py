@@ -136,3 +136,22 @@ def primitive_sites(key: str) -> int:
     pearson = key.split("_")[1]
     centring = {"C": 2, "I": 2, "F": 4}.get(pearson[1], 1)
     return max(1, int(re.sub(r"\D", "", pearson)) // centring)
+
+
+def decoration_key(key: str) -> str:
+    """A key without its species: Pearson symbol, space group and the Wyckoff letters of all orbits,
+    e.g. ``mC52_12_g2i5j`` for sanidine (``AB4C8_mC52_12_i_2j_gi3j``) and orthoclase
+    (``AB2C2D8_mC52_12_i_j_j_gi3j``), whose Al and Si share out the same tetrahedral orbits
+    differently. Structures of one decoration key whose atoms sit on the same positions are one
+    structure type with another decoration (:func:`spectool.corpus.grouping.build_types`). The
+    letters are the smallest sorted string over the group's relabellings."""
+    _, pearson, spacegroup, *parts = key.split("#")[0].split("_")
+    letters = "".join(c * int(n or 1) for part in parts for n, c in re.findall(r"(\d*)([a-zA-Z])", part))
+    tables = relabellings().get(spacegroup, [{}])
+    best = min("".join(sorted(letters.translate(table))) for table in tables)
+    return f"{pearson}_{spacegroup}_{_counted(best)}"
+
+
+def _counted(letters: str) -> str:
+    """``"giijjjjj"`` → ``"g2i5j"``."""
+    return "".join(f"{n if n > 1 else ''}{c}" for c, n in sorted(Counter(letters).items()))

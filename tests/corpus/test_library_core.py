@@ -361,3 +361,35 @@ def test_a_cif_listing_an_atom_twice_is_written_anew_for_every_reader(tmp_path):
     (loaded,) = load_structures(tmp_path / "twice.cif")  # simulate's reader (gemmi)
     validate(loaded.crystal)  # the overlap that simulate refused is gone
     assert loaded.formula.replace(" ", "") in ("NaCl", "Na1Cl1")
+
+
+def _spinel(name, species, a, x):
+    """A spinel CIF entry: species on 8a, 16d and 32e (x, x, x) of Fd-3m (origin choice 1, pymatgen's)."""
+    from pymatgen.core import Lattice, Structure
+
+    from spectool.corpus.sources import cif_of_structure
+
+    structure = Structure.from_spacegroup(227, Lattice.cubic(a), species,
+                                          [[0, 0, 0], [0.625, 0.625, 0.625], [x, x, x]])
+    return analyse(cif_entry(f"{name}.cif", cif_of_structure(structure, name), name))
+
+
+def test_two_decorations_of_one_structure_are_one_type():
+    from spectool.corpus.typekey import decoration_key
+
+    spinel = _spinel("Spinel", ["Mg", "Al", "O"], 8.08, 0.3874)
+    magnetite = _spinel("Magnetite", ["Fe", "Fe", "O"], 8.396, 0.3799)  # Fe on both cation sites
+    assert spinel.key != magnetite.key and decoration_key(spinel.key) == decoration_key(magnetite.key)
+    (kind,), _ = build_types([spinel, magnetite], per_type=4, holdout=0.0, seed=0)
+    assert sorted(e.compound for e in kind.entries) == ["Fe3O4", "MgAl2O4"]
+    assert kind.key in (spinel.key, magnetite.key)
+
+
+def test_decoration_key_drops_species_but_keeps_orbits():
+    from spectool.corpus.typekey import decoration_key
+
+    sanidine, orthoclase = "AB4C8_mC52_12_i_2j_gi3j", "AB2C2D8_mC52_12_i_j_j_gi3j"
+    assert decoration_key(sanidine) == decoration_key(orthoclase) == "mC52_12_g2i5j"
+    assert decoration_key("AB_cF8_225_a_b") == decoration_key("AB_cF8_225_b_a") == "cF8_225_ab"
+    assert decoration_key("AB_cF8_225_a_b") != decoration_key("A_cF4_225_a")
+    assert decoration_key("A_cF4_225_a#2") == decoration_key("A_cF4_225_a")
