@@ -59,7 +59,7 @@ ACCEPTED = {
     "FLUORAPATITE": ["fluorapatite", "apatite"], "FOSTERITE": ["forsterite"], "GROSSULAR_GARNET": ["grossular"],
     "ALMANDINE_GARNET": ["almandine"], "CLINOPTILOLITE_HECTOR": ["clinoptilolite", "heulandite"],
     "ANDALUCITE": ["andalusite"], "BOEHMITE_CALC": ["boehmite", "bohmite"],  # AMCSD spells it Bohmite
-    "HEMATITE_FINE": ["hematite"],
+    "HEMATITE_FINE": ["hematite"], "HALLOYSITE": ["halloysite", "halloysite-7a", "halloysite-10a"],  # either hydration state
     "SULFUR": ["sulfur", "sulphur"], "TRIDYMITE_POOR": ["tridymite"], "PSILOMELANE": ["romanechite", "psilomelane"],
     "BUDDINGTONITE": ["buddingtonite"], "TOURMALINE": ["schorl", "dravite", "elbaite", "tourmaline"],
     "FERRIHYDRITE_HUMBUG_CREEK": ["ferrihydrite"], "CHERT_8_4_NMA2": ["quartz"], "CHERT_13_1_A5": ["quartz"],
