@@ -64,7 +64,7 @@ def library(build: Path, predictor) -> tuple[np.ndarray, list[int]]:
             chunk = reader.read_rows(0, len(reader), peaks=False)
             names = reader.meta.label_names
         ids = [str(v) for v in chunk.samples["id"]]
-        namesake = _namesakes(build / "corpus" / "manifest.csv")  # as the checkpoint's references are chosen
+        namesake = _namesakes(corpus_folder(build) / "manifest.csv")  # as the checkpoint's references are chosen
         first = {}
         for i in sorted(range(len(ids)), key=lambda i: (ids[i] not in namesake, "-000-" not in ids[i], ids[i])):
             first.setdefault(names[chunk.y[i]], i)
@@ -74,7 +74,7 @@ def library(build: Path, predictor) -> tuple[np.ndarray, list[int]]:
     if not protos.exists():
         import subprocess
 
-        cifs = sorted((build / "corpus" / "train").glob("*/*-000-*.cif"))
+        cifs = sorted((corpus_folder(build) / "train").glob("*/*-000-*.cif"))
         listing = build / "prototypes.txt"
         listing.write_text("\n".join(map(str, cifs)) + "\n")
         subprocess.run([sys.executable, "-m", "spectool", "simulate", "--from-list", str(listing), "--label",
@@ -84,6 +84,11 @@ def library(build: Path, predictor) -> tuple[np.ndarray, list[int]]:
         names = reader.meta.label_names
     keep = [i for i, k in enumerate(chunk.y) if names[k] in index]
     return chunk.X[keep], [index[names[chunk.y[i]]] for i in keep]
+
+
+def corpus_folder(build: Path) -> Path:
+    """The build's corpus library: ``BUILD/library`` as ``make model`` writes it (``BUILD/corpus`` in older builds)."""
+    return next((build / name for name in ("library", "corpus") if (build / name).is_dir()), build / "library")
 
 
 def _namesakes(manifest: Path) -> set[str]:
@@ -152,7 +157,7 @@ def held_out(build: Path, predictor) -> tuple[np.ndarray, list[int], list[str]]:
         names = reader.meta.label_names
     index = {n: i for i, n in enumerate(predictor.labels)}
     keep = [i for i, k in enumerate(chunk.y) if names[k] in index]
-    manifest = build / "corpus" / "manifest.csv"
+    manifest = corpus_folder(build) / "manifest.csv"
     origin = {}
     if manifest.exists():
         import csv

@@ -83,12 +83,13 @@ def unseen_type_cifs(types_csv: Path, n: int, seed: int, max_sites: int = 40) ->
 
 def simulated(verifier, build: Path, work: Path, n: int, seed: int, calibration: tuple[int, int]):
     """(positive scores, negative scores, negatives whose top-1 was right) of the simulated sets."""
+    from bench_default_model import corpus_folder
     from calibrate_unknown import calibration_rows, unknown_scores
 
     from spectool.env import Env
     from spectool.io.sets import open_set
 
-    cifs = unseen_type_cifs(build / "corpus" / "types.csv", n, seed)
+    cifs = unseen_type_cifs(corpus_folder(build) / "types.csv", n, seed)
     listing, unseen = work / "unseen.txt", work / "unseen.h5"
     listing.write_text("".join(f"{p}\n" for p in cifs))
     if not unseen.exists():

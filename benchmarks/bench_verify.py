@@ -513,8 +513,9 @@ def search_match_top(y, lib, lib_labels, x, k=3) -> list[str]:
 def synthetic(predictor, verifier, lib, lib_labels, x_model, build: Path, n: int, seed: int,
               diagnose: bool = False) -> None:
     """Part 3: a seeded random sample of mixtures of held-out compounds, prepared like a scan."""
+    from bench_default_model import corpus_folder
 
-    test = build / "corpus" / "test"
+    test = corpus_folder(build) / "test"
     if not test.is_dir():
         print(f"\nsynthetic mixtures skipped: {test} not found (make references)")
         return
