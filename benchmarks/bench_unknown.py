@@ -68,11 +68,16 @@ def counts(formula_group: str) -> tuple[int, ...]:
 
 def unseen_type_cifs(types_csv: Path, n: int, seed: int, max_sites: int = 40) -> list[Path]:
     """n MP prototype CIFs (≤ max_sites) whose (space group, stoichiometry) no class of the model has
-    (the types.csv of an AFLOW part-1 corpus, or of a ``corpus library``: its type keys)."""
+    (the types.csv of an AFLOW part-1 corpus, or of a ``corpus library``: its type keys, and the keys of
+    every structure in its manifest.csv, since one type holds several orderings of its structure)."""
     from spectool.corpus.typekey import ENANTIOMORPHS
 
     with open(types_csv, newline="") as f:
         known = {(int(r["spacegroup"]), counts(r.get("aflow") or r["key"])) for r in csv.DictReader(f)}
+    manifest = types_csv.parent / "manifest.csv"
+    if manifest.is_file():
+        with open(manifest, newline="") as f:
+            known |= {(int(r["spacegroup"]), counts(r["key"])) for r in csv.DictReader(f) if r.get("key")}
     known |= {(other, c) for number, c in list(known) for other, low in ENANTIOMORPHS.items() if low == number}
     with open(MP / "labels.csv", newline="") as f:
         rows = [r for r in csv.DictReader(f) if not r.get("error") and int(r["nsites"]) <= max_sites
