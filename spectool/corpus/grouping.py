@@ -29,7 +29,7 @@ from spectool.corpus.sources import SOURCE_ORDER, Analysed
 from spectool.corpus.typekey import ENANTIOMORPHS, decoration_key
 
 MAX_NAMES = 5  # mineral / compound names listed per type
-#: Two structures of one key are one type where pymatgen's StructureMatcher matches them as
+#: Two structures of one decoration key are one type where pymatgen's StructureMatcher matches them as
 #: frameworks (species ignored, volumes scaled to each other) within these tolerances (fractional
 #: length, site distance in units of (V/N)^(1/3), degrees): calcite (c/a 3.4) and LaAlO3 (2.4) do not.
 MATCH_TOLERANCES = {"ltol": 0.2, "stol": 0.3, "angle_tol": 5.0}  # pymatgen's defaults
@@ -223,7 +223,7 @@ def split(entries: list[Analysed], holdout: float, seed: int, key: str,
 def build_types(entries: list[Analysed], per_type: int, holdout: float, seed: int,
                 mapper=map) -> tuple[list[LibraryType], int]:
     """The library's types in label order, and how many entries were left out for having no name
-    in their type. ``mapper`` maps :func:`structural_groups` over the keys' buckets (a pool's map)."""
+    in their type. ``mapper`` maps :func:`structural_groups` over the decoration keys' buckets (a pool's map)."""
     types, unnamed = [], 0
     buckets = group(entries)
     for parts in mapper(structural_groups, list(buckets.values())):
