@@ -55,6 +55,10 @@ def predict(
     threshold: Annotated[Optional[float], typer.Option(help=(
         "Reliability below this flags out-of-distribution [default: the checkpoint's, calibrated on held-out "
         "data by train --test, else 0.6]."))] = None,
+    lattice_search: Annotated[bool, typer.Option("--lattice-search/--no-lattice-search", help=(
+        "XRD: score each class at its best cell (d-spacings x0.99-1.01) and zero (+-0.1 deg 2theta), nine "
+        "network passes, as search-match lets a cell and the zero move; --no-lattice-search: the scan as "
+        "prepared, one pass."))] = True,
     device: DeviceOpt = DEFAULT_DEVICE,
     refine: Annotated[Optional[bool], typer.Option("--refine/--no-refine", show_default=False, help=(
         "Verify the network's candidates (and the scan's best search–match candidates) by whole-pattern "
@@ -106,7 +110,7 @@ def predict(
         _require_labelled_set(inputs, env)
     torch_device = resolve_device(device)
     ckpt = load_checkpoint(_model_path(model), device=torch_device)
-    predictor = Predictor(ckpt, torch_device, min_coverage, threshold)
+    predictor = Predictor(ckpt, torch_device, min_coverage, threshold, lattice_search)
     run = _Run(env, predictor, top, output_dir, skip_existing, inputs)
     if refine is None:  # the network proposes, the fit decides, wherever there is something to fit
         refine = True

@@ -3,7 +3,18 @@
 :class:`Predictor` replays the checkpoint's recipe on raw scans
 (:func:`spectool.signal.recipe.replay_recipe`: Bragg to the training wavelength, the stored steps,
 a resample onto the training axis), refuses spectra of the wrong kind or that cover too little of the axis,
-and scores them. Reliability follows CrySTINet (PAPERS.md B): R = α S + (1 − α) P, with S
+and scores them.
+
+Lattice search (XRD on a 2θ axis, on by default): a search–match program lets a reference's cell and
+the scan's zero move; the network does the same. Each class's probability is the largest the network
+gives it over the pattern with its d-spacings scaled by :data:`LATTICE_SCALES` (a solid solution, a
+strained or thermally expanded cell) and its zero moved by :data:`ZERO_SHIFTS` (degrees 2θ: zero error,
+sample displacement), nine patterns in all, renormalised to sum to 1. On the shipped model it moved
+network top-1 on 123 measured RockJock references from 62.6 to 66.7 % and on 904 compounds held out of
+its library from 49.0 to 53.4 % (benchmarks/bench_default_model.py); ±1.5 % raised the held-out compounds
+further (54.2 %) but not the measured scans (62.6 %), and ±2 % lost on them (61.0 %).
+
+Reliability follows CrySTINet (PAPERS.md B): R = α S + (1 − α) P, with S
 the cosine similarity (−1..1, not rescaled) between the input and the mean training
 pattern of the predicted class and P its probability; without class means, R = P.
 """
@@ -20,6 +31,9 @@ from spectool.spectra import Axis
 ALPHA = 0.7
 OOD_THRESHOLD = 0.6
 MIN_COVERAGE = 0.5
+#: Factors on the d-spacings and zero shifts (degrees 2θ) of the lattice search (module docstring).
+LATTICE_SCALES = (0.99, 1.0, 1.01)
+ZERO_SHIFTS = (-0.1, 0.0, 0.1)
 PREPARE_ROWS = 64  # rows prepared in one pass: enough to amortise each op's call, small enough for cache
 
 
@@ -49,7 +63,9 @@ class Predictor:
     """A loaded checkpoint ready to score spectra on any axis it can convert."""
 
     def __init__(self, checkpoint, device: str = "cpu", min_coverage: float = MIN_COVERAGE,
-                 threshold: float | None = None):
+                 threshold: float | None = None, lattice_search: bool = True):
+        """``lattice_search``: score XRD patterns on a 2θ axis over cell scales and zero shifts (module
+        docstring); other kinds and axes are scored as they are."""
         from spectool.signal.recipe import Recipe
 
         self.ckpt, self.device = checkpoint, device
@@ -62,6 +78,8 @@ class Predictor:
         calibrated = (checkpoint.train or {}).get("ood_threshold")
         self.min_coverage = min_coverage
         self.threshold = threshold if threshold is not None else calibrated if calibrated is not None else OOD_THRESHOLD
+        self.variants = (lattice_variants(self.axis.values, LATTICE_SCALES, ZERO_SHIFTS)
+                         if lattice_search and self.kind == "xrd" and self.axis.quantity == "two_theta" else None)
 
     def prepare(self, item) -> np.ndarray:
         """Rows of a :class:`~spectool.spectra.Spectra` on the training axis, (B, L) float32.
@@ -183,9 +201,19 @@ class Predictor:
         """Scores for X (B, L) on the training axis."""
         if getattr(self.ckpt.model, "output_kind", "logits") == "reliability":
             return self._union(X)
-        probs = np.concatenate([self._run(X[i:i + batch_size]) for i in range(0, len(X), batch_size)])
+        probs = np.concatenate([self._searched(X[i:i + batch_size]) for i in range(0, len(X), batch_size)])
         r, similarity = reliability(X, probs, self.means)
         return Prediction(probs, r, similarity, r < self.threshold)
+
+    def _searched(self, X: np.ndarray) -> np.ndarray:
+        """Probabilities (B, C) of X (B, L): over the lattice search's variants where there is one."""
+        if self.variants is None:
+            return self._run(X)
+        left, right, weights = self.variants
+        X = np.asarray(X, np.float32)
+        moved = X[:, left] * weights[0] + X[:, right] * weights[1]  # (B, V, L)
+        probs = self._run(moved.reshape(-1, X.shape[1])).reshape(len(X), len(left), -1).max(axis=1)
+        return probs / probs.sum(axis=1, keepdims=True)
 
     def _run(self, X: np.ndarray) -> np.ndarray:
         import torch
@@ -214,6 +242,20 @@ class Predictor:
         best = r[np.arange(len(X)), winner]
         return Prediction(scores, best.astype(np.float32), s[np.arange(len(X)), winner], best < self.threshold,
                           score_kind="reliability")
+
+
+def lattice_variants(two_theta: np.ndarray, scales, shifts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Linear interpolation that moves a pattern on ``two_theta`` (L,) degrees to each of the V =
+    scales × shifts pairs (f, z): (left neighbours (V, L), right neighbours (V, L), weights (2, V, L)
+    of the left and the right one). Variant (f, z) at 2θ reads the pattern at 2θ' − z with sin θ' = f sin θ: every
+    d-spacing multiplied by f, the zero moved by z. Beyond the axis it reads 0 (both weights 0)."""
+    x = np.asarray(two_theta, np.float64)
+    sin = np.sin(np.radians(x / 2))
+    src = np.stack([2 * np.degrees(np.arcsin(np.clip(sin * f, 0.0, 1.0))) - z for f in scales for z in shifts])
+    right = np.clip(np.searchsorted(x, src), 1, len(x) - 1)
+    w = np.clip((src - x[right - 1]) / (x[right] - x[right - 1]), 0.0, 1.0)
+    inside = (src >= x[0]) & (src <= x[-1])
+    return right - 1, right, np.stack([np.where(inside, 1 - w, 0.0), np.where(inside, w, 0.0)]).astype(np.float32)
 
 
 def reliability(X: np.ndarray, probs: np.ndarray, means: np.ndarray | None):

@@ -282,3 +282,17 @@ def test_raw_scan_on_the_training_axis_goes_through_the_recipe(model, tmp_path):
     np.testing.assert_allclose(predictor.prepare_many([item, item])[1], expected, rtol=1e-6, atol=1e-6)
     prepared = replace(item, X=expected, is_scan=False)  # a set on the axis: taken as it is
     np.testing.assert_array_equal(predictor.prepare(prepared), expected)
+
+
+def test_the_lattice_search_can_be_turned_off(model, scans, monkeypatch, capfd):
+    from spectool.cli.main import run
+    from spectool.learn.inference import Predictor
+
+    seen = []
+    real = Predictor.__init__
+    monkeypatch.setattr(Predictor, "__init__", lambda self, *a, **k: seen.append(a[4] if len(a) > 4 else None)
+                        or real(self, *a, **k))
+    for flag in ("--lattice-search", "--no-lattice-search"):
+        assert run(["predict", "-m", str(model), "--top", "1", flag, str(scans["rutile"])]) == 0
+        assert capfd.readouterr().out.splitlines()[1].split("\t")[2] == "rutile"
+    assert seen == [True, False]
