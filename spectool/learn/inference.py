@@ -198,10 +198,12 @@ class Predictor:
             raise FormatError(str(exc), item.name) from None
 
     def predict(self, X: np.ndarray, batch_size: int = 256) -> Prediction:
-        """Scores for X (B, L) on the training axis."""
+        """Scores for X (B, L) on the training axis, ``batch_size`` patterns a network pass (a row's
+        lattice-search variants count each)."""
         if getattr(self.ckpt.model, "output_kind", "logits") == "reliability":
             return self._union(X)
-        probs = np.concatenate([self._searched(X[i:i + batch_size]) for i in range(0, len(X), batch_size)])
+        rows = max(1, batch_size // (1 if self.variants is None else len(self.variants[0])))
+        probs = np.concatenate([self._searched(X[i:i + rows]) for i in range(0, len(X), rows)])
         r, similarity = reliability(X, probs, self.means)
         return Prediction(probs, r, similarity, r < self.threshold)
 
