@@ -96,7 +96,10 @@ def simulated(verifier, build: Path, work: Path, n: int, seed: int, calibration:
 
     cifs = unseen_type_cifs(corpus_folder(build) / "types.csv", n, seed)
     listing, unseen = work / "unseen.txt", work / "unseen.h5"
-    listing.write_text("".join(f"{p}\n" for p in cifs))
+    wanted = "".join(f"{p}\n" for p in cifs)
+    if unseen.exists() and not (listing.exists() and listing.read_text() == wanted):
+        unseen.unlink()  # simulated from another draw (another library, seed or rule): not these prototypes
+    listing.write_text(wanted)
     if not unseen.exists():
         subprocess.run([sys.executable, "-m", "spectool", "simulate", "--from-list", str(listing), "-q", "-o",
                         str(unseen)], check=True, cwd=ROOT)
