@@ -1,4 +1,4 @@
-"""The network's lattice search: each class scored at its best cell scale and zero shift."""
+"""The network's lattice search: a pattern scored at the cell scale and zero shift the network is surest of."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def _predictor(lattice_search: bool, kind: str = "xrd") -> Predictor:
     return Predictor(ckpt, lattice_search=lattice_search)
 
 
-def test_each_class_is_scored_at_its_best_cell_and_zero():
+def test_a_pattern_is_scored_at_the_cell_and_zero_the_network_is_surest_of():
     off = _peak(30.0 + 0.09)[None].astype(np.float32)  # a zero error the search covers
     assert _predictor(False).predict(off).scores[0].argmax() == 2
     searched = _predictor(True).predict(off).scores[0]
