@@ -107,5 +107,6 @@ def test_demo_runs_the_whole_pipeline_and_names_its_example(tmp_path):
     header, first = out.stdout.decode().splitlines()[:2]
     row = dict(zip(header.split("\t"), first.split("\t")))
     assert row["rank"] == "1" and row["label"] == "C4" and row["pearson"] == "tP6"  # rutile, as simulated
-    assert row["ood"] == "no" and float(row["probability"]) >= 0.6
+    # a majority of the probability: the lattice search's profile over cell and zero is flatter than one pass
+    assert row["ood"] == "no" and float(row["probability"]) >= 0.5
     assert b"the model named C4 first" in out.stderr

@@ -56,8 +56,8 @@ def predict(
         "Reliability below this flags out-of-distribution [default: the checkpoint's, calibrated on held-out "
         "data by train --test, else 0.6]."))] = None,
     lattice_search: Annotated[bool, typer.Option("--lattice-search/--no-lattice-search", help=(
-        "XRD: score the scan at the cell (d-spacings x0.99-1.01) and zero (+-0.1 deg 2theta) the network is "
-        "surest of, of nine, as search-match lets a cell and the zero move; --no-lattice-search: the scan as "
+        "XRD: score each class at its best cell (d-spacings x0.99-1.01) and zero (+-0.1 deg 2theta), nine "
+        "network passes, as search-match lets a cell and the zero move; --no-lattice-search: the scan as "
         "prepared, one pass."))] = True,
     device: DeviceOpt = DEFAULT_DEVICE,
     refine: Annotated[Optional[bool], typer.Option("--refine/--no-refine", show_default=False, help=(
