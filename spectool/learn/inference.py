@@ -263,8 +263,9 @@ class Predictor:
 def lattice_variants(two_theta: np.ndarray, scales, shifts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Linear interpolation that moves a pattern on ``two_theta`` (L,) degrees to each of the V =
     scales × shifts pairs (f, z): (left neighbours (V, L), right neighbours (V, L), weights (2, V, L)
-    of the left and the right one). Variant (f, z) at 2θ reads the pattern at 2θ' − z with sin θ' = f sin θ: every
-    d-spacing multiplied by f, the zero moved by z. Beyond the axis it reads 0 (both weights 0)."""
+    of the left and the right one). Variant (f, z) at 2θ reads the pattern at 2θ' − z with
+    sin θ' = f sin θ: every d-spacing multiplied by f, the zero moved by z. Beyond the axis it reads 0
+    (both weights 0)."""
     x = np.asarray(two_theta, np.float64)
     sin = np.sin(np.radians(x / 2))
     src = np.stack([2 * np.degrees(np.arcsin(np.clip(sin * f, 0.0, 1.0))) - z for f in scales for z in shifts])
