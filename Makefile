@@ -47,7 +47,7 @@ RECIPE    ?= -s baseline:method=snip -s normalize:method=max
 # and epochs: validation top-1 65.1 against 52.6 %, compounds held out of the library 45.3 against 41.3 %
 # (top-5 70.8 against 64.1 %). Retrained on the library whose types join the orderings of one structure
 # (2,445 types): 123 measured RockJock references 62.6 % alone and 78.0 % verified, against 59.3 and 71.5 %
-# before (benchmarks/bench_default_model.py, bench_verify.py).
+# before; 66.7 and 80.5 % with predict's lattice search (benchmarks/bench_default_model.py, bench_verify.py).
 EPOCHS    ?= 12
 MODEL     ?= --model cnn
 TRAIN     ?= --lr 1e-3 --patience 3000 --select top1  # patience in optimiser steps: ~3 epochs of this set

@@ -110,7 +110,7 @@ def predict(
         _require_labelled_set(inputs, env)
     torch_device = resolve_device(device)
     ckpt = load_checkpoint(_model_path(model), device=torch_device)
-    predictor = Predictor(ckpt, torch_device, min_coverage, threshold, lattice_search)
+    predictor = Predictor(ckpt, torch_device, min_coverage, threshold, lattice_search=lattice_search)
     run = _Run(env, predictor, top, output_dir, skip_existing, inputs)
     if refine is None:  # the network proposes, the fit decides, wherever there is something to fit
         refine = True

@@ -290,7 +290,7 @@ def test_the_lattice_search_can_be_turned_off(model, scans, monkeypatch, capfd):
 
     seen = []
     real = Predictor.__init__
-    monkeypatch.setattr(Predictor, "__init__", lambda self, *a, **k: seen.append(a[4] if len(a) > 4 else None)
+    monkeypatch.setattr(Predictor, "__init__", lambda self, *a, **k: seen.append(k.get("lattice_search"))
                         or real(self, *a, **k))
     for flag in ("--lattice-search", "--no-lattice-search"):
         assert run(["predict", "-m", str(model), "--top", "1", flag, str(scans["rutile"])]) == 0
