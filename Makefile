@@ -66,8 +66,10 @@ STATE  := $(BUILD)/train.state.safetensors
 # 70.5 % verified top-1; the checkpoint grows from 11.2 to 15.0 MB.
 REF_PER_TYPE ?= 6
 # predict's "unknown" threshold: the 95th percentile of the unexplained peak-area share of correctly
-# verified held-out compounds (CALIBRATE_N of them, drawn with SEED), stored beside the references.
-CALIBRATE_N ?= 40
+# verified held-out compounds (CALIBRATE_N of them, drawn with SEED), stored beside the references with
+# the confidence model fitted on the same verdicts (fit/confidence.py: whether the top candidate is right).
+# 300 rather than 40: a logistic model of four features needs the wrong answers too (~130 of 300).
+CALIBRATE_N ?= 300
 
 .PHONY: model transfer-model docs example clean-model references
 model: $(OUT)

@@ -19,7 +19,9 @@ test set holds out compounds, not types), negatives held-out compounds of known 
    amorphous entries and minerals near a known type (tridymite, maghemite, pyrrhotite …) left out.
 
 For each: AUROC (Mann–Whitney), and the checkpoint threshold's true-positive rate (unknown types
-called unknown) and false-positive rate (known types called unknown).
+called unknown) and false-positive rate (known types called unknown). Where the checkpoint has a
+confidence model (tools/calibrate_unknown.py), the simulated part also gives the confidence of the
+answers on unknown types, every one of them wrong: how often a user would be told to trust them.
 """
 
 from __future__ import annotations
@@ -89,7 +91,7 @@ def unseen_type_cifs(types_csv: Path, n: int, seed: int, max_sites: int = 40) ->
 def simulated(verifier, build: Path, work: Path, n: int, seed: int, calibration: tuple[int, int]):
     """(positive scores, negative scores, negatives whose top-1 was right) of the simulated sets."""
     from bench_default_model import corpus_folder
-    from calibrate_unknown import calibration_rows, unknown_scores
+    from calibrate_unknown import calibration_rows, scan_verdicts, unknown_scores
 
     from spectool.env import Env
     from spectool.io.sets import open_set
@@ -106,7 +108,9 @@ def simulated(verifier, build: Path, work: Path, n: int, seed: int, calibration:
     rng = np.random.default_rng(seed)
     with open_set(str(unseen), Env()) as reader:
         chunk = reader.read_rows(0, len(reader), peaks=False)
-        pos = unknown_scores(verifier, chunk.X, reader.meta.axis, reader.meta.wavelength, rng)
+        verdicts = scan_verdicts(verifier, chunk.X, reader.meta.axis, reader.meta.wavelength, rng)
+        pos = [None if v is None else (v.phases.unexplained, v.candidates[0].label) for v in verdicts]
+        confident = [v.confidence for v in verdicts if v is not None and v.confidence is not None]
     with open_set(str(build / "sim-test.h5"), Env()) as reader:
         used = set(calibration_rows(len(reader), *calibration).tolist())
         free = [i for i in range(len(reader)) if i not in used]
@@ -115,7 +119,7 @@ def simulated(verifier, build: Path, work: Path, n: int, seed: int, calibration:
         names = reader.meta.label_names
         neg = unknown_scores(verifier, chunk.X[rows], reader.meta.axis, reader.meta.wavelength, rng)
     right = [s[1] == names[chunk.y[i]] for s, i in zip(neg, rows) if s is not None]
-    return [s[0] for s in pos if s], [s[0] for s in neg if s], right
+    return [s[0] for s in pos if s], [s[0] for s in neg if s], right, confident
 
 
 def known_references(library: Path | None) -> set[str]:
@@ -165,7 +169,7 @@ def main() -> None:
     ap.add_argument("--build", default=str(ROOT / "build" / "model"))
     ap.add_argument("--n", type=int, default=40, help="simulated scans per side")
     ap.add_argument("--seed", type=int, default=1, help="draws of this benchmark (the calibration's is --cal-seed)")
-    ap.add_argument("--cal-n", type=int, default=40, help="rows the calibration used (make references: CALIBRATE_N)")
+    ap.add_argument("--cal-n", type=int, default=300, help="rows the calibration used (make references: CALIBRATE_N)")
     ap.add_argument("--cal-seed", type=int, default=0, help="its seed (make references: SEED)")
     ap.add_argument("--limit", type=int, default=None, help="at most N measured scans per side")
     ap.add_argument("--threads", type=int, default=2)
@@ -182,17 +186,25 @@ def main() -> None:
     if loaded is None:
         return
     predictor, refs, meta = loaded
-    verifier, threshold = Verifier(predictor, refs, 10), meta.get("unknown_threshold")
+    from spectool.fit.confidence import Confidence
+
+    threshold = meta.get("unknown_threshold")
+    verifier = Verifier(predictor, refs, 10, confidence=Confidence.from_json(meta.get("confidence")))
     print(f"model {args.model}: {len(predictor.labels)} classes, unknown_threshold {threshold}")
     build = Path(args.build)
     if MP.exists() and (build / "sim-test.h5").exists():
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(args.work or tmp)
             work.mkdir(parents=True, exist_ok=True)
-            pos, neg, right = simulated(verifier, build, work, args.n, args.seed, (args.cal_n, args.cal_seed))
+            pos, neg, right, confident = simulated(verifier, build, work, args.n, args.seed,
+                                                   (args.cal_n, args.cal_seed))
         report("simulated: MP prototypes of types no class has vs held-out compounds of known types", pos, neg,
                threshold)
         print(f"  (negatives whose verified top-1 was right: {np.mean(right):.1%})")
+        if confident:
+            c = np.array(confident)
+            print(f"  confidence of the (wrong) answers on unknown types: median {np.median(c):.2f}, "
+                  f"{100 * np.mean(c >= 0.5):.1f} % at ≥ 0.5, {100 * np.mean(c >= 0.7):.1f} % at ≥ 0.7 (n = {c.size})")
     else:
         print(f"skipped the simulated sets: {MP} or {build / 'sim-test.h5'} not found")
     if ROCKJOCK.exists():

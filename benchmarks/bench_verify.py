@@ -8,7 +8,8 @@
 1. Measured single-phase RockJock references of known structure type (the mapping of
    bench_default_model.py): top-1/top-5 of the network alone, with verification (candidates re-ranked
    by the fit), and of cosine search–match over the same library (each type's prototype, simulated)
-   with a lattice-scale (±5 %) and zero-shift (±0.3°) search.
+   with a lattice-scale (±5 %) and zero-shift (±0.3°) search; where the model is calibrated, how well
+   predict's confidence tells right verified answers from wrong ones (AUROC, Brier score, accuracy by band).
 2. The 8 measured RockJock mixtures (weighed wt % in weights_wt_percent.csv; they hold 5-6 minerals of
    ≥ 4 wt % each, so --phases 7 is what a mineralogist would ask for): phases found of those
    ≥ 4 wt % whose structure type the library has, and the RMS wt % error over all 7 minerals,
@@ -221,8 +222,12 @@ def single_phase(args, predictor, refs, verifier, index, lib, lib_labels, C, x) 
     X = np.stack([predictor.prepare(item)[0] for _, _, item in items])
     truth = [frozenset(index[lab] for lab in labels) for _, labels, _ in items]
     net = ranks_of(predictor.predict(X).scores, truth)
-    single = Verifier(predictor, refs, 10, VerifyOptions(max_phases=1))
-    verified_ranks, times_v, times_n, rows = [], [], [], []
+    from spectool.fit.confidence import Confidence
+    from spectool.io.checkpoint import read_references
+
+    confidence = Confidence.from_json(read_references(predictor.ckpt)[1].get("confidence"))
+    single = Verifier(predictor, refs, 10, VerifyOptions(max_phases=1), confidence=confidence)
+    verified_ranks, times_v, times_n, rows, confidences = [], [], [], [], []
     single.verdicts(items[0][2], X[:1])  # warm-up
     cpu_v = []
     for (mineral, label, item), row in zip(items, X):
@@ -236,6 +241,7 @@ def single_phase(args, predictor, refs, verifier, index, lib, lib_labels, C, x) 
         order = [c.label for c in verdict.candidates] if not isinstance(verdict, Exception) else []
         rank = min((order.index(lab) + 1 for lab in label if lab in order), default=99)
         verified_ranks.append(rank)
+        confidences.append(None if isinstance(verdict, Exception) else verdict.confidence)
         rows.append((mineral, "/".join(sorted(label)), order[0] if order else "-", rank))
     t = time.perf_counter()
     sm = ranks_of(search_match_scores(X, lib, lib_labels, C, x), truth)
@@ -249,14 +255,37 @@ def single_phase(args, predictor, refs, verifier, index, lib, lib_labels, C, x) 
     print(f"  search–match over the {n_refs} references predict fits (scale ±5 %, zero ±0.3°): {topk(sm_refs)}")
     print(f"  verification − search–match top-1: {100 * (np.mean(np.array(verified_ranks) <= 1) - np.mean(sm <= 1)):+.1f} "
           f"points ({100 * (np.mean(np.array(verified_ranks) <= 1) - np.mean(sm_refs <= 1)):+.1f} against the second)")
-    for (mineral, label, top, rank), s, s_refs in zip(rows, sm, sm_refs):
+    for (mineral, label, top, rank), s, s_refs, conf in zip(rows, sm, sm_refs, confidences):
         print(f"    {mineral:24} {label:22} verified top-1 {top:22} rank {rank:3}  search–match rank {s:3} "
-              f"(over the references {s_refs:3})")
+              f"(over the references {s_refs:3})" + ("" if conf is None else f"  confidence {conf:.2f}"))
+    if confidence is not None:
+        confidence_report(np.array([c if c is not None else np.nan for c in confidences]), np.array(verified_ranks) == 1)
     print(f"time per scan (warm, {args.threads} threads, 10 candidates, one phase): network {np.median(times_n):.3f} s, "
           f"with verification {np.median(times_v):.2f} s median ({np.max(times_v):.2f} s max), CPU time "
           f"{np.median(cpu_v):.2f} s median; target ≤ 1.5 s")
     cli_times(args.model, [item.name for _, _, item in items][:args.folder], time_sm)
 
+
+
+def confidence_report(confidence: np.ndarray, right: np.ndarray) -> None:
+    """How well predict's confidence (N,) (NaN: none) tells right verified answers (N,) bool from wrong ones:
+    AUROC, Brier score, calibration by band, and the accuracy of the answers above each threshold."""
+    from sklearn.metrics import brier_score_loss, roc_auc_score
+
+    ok = np.isfinite(confidence)
+    p, y = confidence[ok], right[ok]
+    print(f"confidence of the verified answer (calibrated on held-out compounds, n = {ok.sum()} measured scans):")
+    if 0 < y.mean() < 1:
+        print(f"  AUROC right vs wrong {roc_auc_score(y, p):.3f}, Brier score {brier_score_loss(y, p):.3f}; "
+              f"mean confidence {p.mean():.3f} against accuracy {y.mean():.3f}")
+    for lo, hi in [(0.0, 0.3), (0.3, 0.5), (0.5, 0.7), (0.7, 0.9), (0.9, 1.0001)]:
+        band = (p >= lo) & (p < hi)
+        if band.any():
+            print(f"  confidence {lo:.1f}–{min(hi, 1):.1f}: {band.sum():3} scans, {100 * y[band].mean():5.1f} % right")
+    for t in (0.5, 0.7, 0.9):
+        above = p >= t
+        if above.any():
+            print(f"  confidence ≥ {t}: {100 * above.mean():.1f} % of the scans, {100 * y[above].mean():.1f} % of them right")
 
 
 def reference_search_ranks(verifier, items, X) -> np.ndarray:

@@ -95,6 +95,10 @@ def predict(
     Raw scans in any format spectool reads go through the checkpoint's recipe (wavelength conversion, resampling
     onto the training axis, baseline, normalisation); sets already on the training axis are scored as they are.
     A table on a terminal, TSV when piped, JSON Lines with --json.
+
+    Verified answers carry the fit (score, Rwp, explained peak area, cell, shift), the phases found and, where
+    the model is calibrated and its own references are fitted, a confidence: the probability that the answer
+    is right, calibrated on compounds held out of training (filter a folder's results on it).
     """
     from spectool.io.checkpoint import load_checkpoint, read_header
     from spectool.learn.device import resolve_device
@@ -198,10 +202,13 @@ def _verifier(env, ckpt, predictor, refine, refine_top, references, phases, devi
     threshold = meta.get("unknown_threshold")
     options = VerifyOptions(max_phases=phases or 1, texture=texture,
                             **({"unknown_threshold": threshold} if threshold else {}))
+    from spectool.fit.confidence import Confidence
     from spectool.io.searchcache import SearchCache
 
+    # calibrated on the model's own references, every candidate allowed: elsewhere it would not mean what it says
+    confidence = None if references or chemistry else Confidence.from_json(meta.get("confidence"))
     return Verifier(predictor, library, refine_top, options, device, only_library=chemistry,
-                    index_store=SearchCache.default())
+                    index_store=SearchCache.default(), confidence=confidence)
 
 
 def _measured_library(env, predictor, references: str, wavelength) -> dict:
@@ -255,9 +262,9 @@ class _Run:
         columns = ["path", "rank", "label", self._score_kind(), "reliability", "ood"] + fields
         optional = [f for f in fields if f not in INFO_KEPT] + [f for f in INFO_KEPT[::-1] if f in fields]
         if self.verifier is not None:
-            from spectool.io.predictions import FIT_COLUMNS
+            from spectool.io.predictions import CONFIDENCE_COLUMN, FIT_COLUMNS
 
-            columns += FIT_COLUMNS
+            columns += FIT_COLUMNS + ([CONFIDENCE_COLUMN] if self.verifier.confidence is not None else [])
         with ExitStack() as stack:
             if self.output_dir:
                 stack.enter_context(folder_lock(self.output_dir))

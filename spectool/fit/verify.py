@@ -139,6 +139,7 @@ class Verdict:
     labels: list[str]
     unknown: bool
     evidence: list = field(default_factory=list)
+    confidence: float | None = None  # P(the top candidate is right), where the model is calibrated (fit/confidence.py)
 
     @property
     def verified(self) -> bool:

@@ -28,7 +28,9 @@ references, any number per label, for the whole-pattern fit (:mod:`spectool.fit`
     spectool.ref.hkl      (N, 3) int16     Miller indices in that setting
     spectool.ref.factor   (N,)   float32   intensity factor Σ 2|F|² (electrons²) of each reflection group
     references JSON   {"format": "spectool-references/1", "entries": [{"label", "name", "system",
-                       "formula"} × R], "unknown_threshold": float | null, "source": str}
+                       "formula"} × R], "unknown_threshold": float | null, "source": str,
+                       "confidence": {"features", "coef", "intercept", "n", "accuracy"} (optional;
+                       :class:`spectool.fit.confidence.Confidence`)}
 
 :func:`read_header` needs only the standard library (8-byte little-endian length + JSON header),
 so ``spectool info`` stays cheap; torch is imported inside the functions that need it.
@@ -371,9 +373,10 @@ def read_references(checkpoint: Checkpoint) -> tuple[dict[str, list], dict]:
     return out, meta
 
 
-def references_payload(entries: list, source: str = "", unknown_threshold: float | None = None
-                       ) -> tuple[dict, dict]:
-    """(tensors named as in the module docstring, ``references`` metadata) for (label, reference) pairs."""
+def references_payload(entries: list, source: str = "", unknown_threshold: float | None = None,
+                       confidence: dict | None = None) -> tuple[dict, dict]:
+    """(tensors named as in the module docstring, ``references`` metadata) for (label, reference) pairs;
+    ``confidence``: a calibrated :meth:`spectool.fit.confidence.Confidence.to_json`, or None."""
     import numpy as np
     import torch
 
@@ -389,19 +392,21 @@ def references_payload(entries: list, source: str = "", unknown_threshold: float
     meta = {"format": REFERENCES_FORMAT, "entries": [{"label": label, "name": r.name, "system": r.system,
                                                      "formula": r.formula} for label, r in entries],
             "unknown_threshold": unknown_threshold, "source": source}
+    if confidence is not None:
+        meta["confidence"] = confidence
     return tensors, meta
 
 
 def add_references(path: str | os.PathLike, entries: list, source: str = "",
                    unknown_threshold: float | None = None, output: str | os.PathLike | None = None,
-                   library: dict | None = None) -> Path:
+                   library: dict | None = None, confidence: dict | None = None) -> Path:
     """Write the checkpoint at ``path`` again (to ``output``, default in place, atomically) with these
     references replacing any it had; weights and every other metadata key unchanged. ``library`` (a
     structure-type library's library.json: sources, licences, citations, counts) travels as the
     ``library`` key, so the checkpoint says where its classes and references came from."""
     tensors, metadata = _read_all(path)
     tensors = {k: t for k, t in tensors.items() if not k.startswith(PREFIX + "ref.")}
-    extra, meta = references_payload(entries, source, unknown_threshold)
+    extra, meta = references_payload(entries, source, unknown_threshold, confidence)
     tensors.update(extra)
     metadata["references"] = json.dumps(meta)
     if library is not None:

@@ -120,6 +120,8 @@ def folder_lock(directory: Path) -> Iterator[None]:
 
 #: Columns a verified prediction adds to the table and TSV.
 FIT_COLUMNS = ["fit_score", "rwp", "explained", "cell", "shift", "phases"]
+#: The column a verifier with a calibrated confidence adds after them (the answer's row only).
+CONFIDENCE_COLUMN = "confidence"
 
 
 def verified_record(record: dict, verdict, label_info: dict | None = None) -> dict:
@@ -144,6 +146,7 @@ def verified_record(record: dict, verdict, label_info: dict | None = None) -> di
         top.append(entry)
     phases = verdict.phases
     out = {**record, "top": top, "verified": phases is not None, "unknown": bool(verdict.unknown),
+           "confidence": verdict.confidence,
            "label": "unknown" if verdict.unknown or not top else (verdict.labels or [top[0]["label"]])[0]}
     if phases is not None:
         out.update(rwp=phases.rwp, explained=phases.explained, zero=phases.zero, displacement=phases.displacement,
@@ -189,7 +192,8 @@ def verified_table_rows(record: dict, info_fields: list[str]) -> Iterator[dict]:
         yield {**row, "fit_score": entry.get("fit_score"), "rwp": entry.get("rwp"),
                "explained": entry.get("explained"),
                "cell": " ".join(f"{v:.4g}" for v in _distinct_cell(cell)) if cell else None,
-               "shift": entry.get("zero"), "phases": phases if entry["rank"] == 1 else None}
+               "shift": entry.get("zero"), "phases": phases if entry["rank"] == 1 else None,
+               CONFIDENCE_COLUMN: record.get("confidence") if entry["rank"] == 1 else None}
 
 
 def _distinct_cell(cell: list[float]) -> list[float]:

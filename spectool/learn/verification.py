@@ -26,10 +26,13 @@ class Verifier:
     """Fits the network's ``top`` candidates of each prepared row and searches for further phases."""
 
     def __init__(self, predictor, library: dict, top: int = 10, options: VerifyOptions = VerifyOptions(),
-                 device: str = "cpu", only_library: bool = False, index_store=None):
+                 device: str = "cpu", only_library: bool = False, index_store=None, confidence=None):
         """``index_store``: where the search index's norms outlive the process, an object with
-        ``load(key) → (R, F) array | None`` and ``save(key, norms)`` (:class:`spectool.io.searchcache.SearchCache`)."""
+        ``load(key) → (R, F) array | None`` and ``save(key, norms)`` (:class:`spectool.io.searchcache.SearchCache`);
+        ``confidence``: a calibrated :class:`~spectool.fit.confidence.Confidence` that gives each verdict
+        the probability that its top candidate is right (None: no confidence)."""
         self.predictor, self.library, self.top = predictor, library, top
+        self.confidence = confidence
         self.index_store = index_store
         self.options, self.device = options, device
         self.only_library = only_library  # chemistry limits: candidates without a qualifying reference drop out
@@ -57,11 +60,14 @@ class Verifier:
         span = covered(y)
         pad = lambda r: np.pad(r, (span.start, len(y) - span.stop))  # noqa: E731  back onto the model's axis
         try:
-            return identify(self.x[span], y[span], lambda r: self.propose(pad(r)), self.library, lines,
-                            self.options, self.device,
-                            search=lambda r, zero: self.search_index(lines).match(pad(r), zero))
+            verdict = identify(self.x[span], y[span], lambda r: self.propose(pad(r)), self.library, lines,
+                               self.options, self.device,
+                               search=lambda r, zero: self.search_index(lines).match(pad(r), zero))
         except (RuntimeError, ValueError, np.linalg.LinAlgError) as exc:  # a numerical failure is this scan's alone
             return FormatError(f"the fit failed ({exc}); the network's answer is unverified", name)
+        if self.confidence is not None:
+            verdict.confidence = self.confidence.of(verdict)
+        return verdict
 
     def search_index(self, lines):
         """The library's :class:`~spectool.fit.search.SearchIndex` on the model's axis for these lines

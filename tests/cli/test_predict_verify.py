@@ -294,3 +294,46 @@ def test_texture_reports_the_preferred_orientation_of_a_platy_scan(model, tmp_pa
     plain = json.loads(run_cli("predict", "-m", str(model), "--json", str(scan)).stdout)
     assert "texture" not in plain["phases"][0]
     assert run_cli("predict", "-m", str(model), "--texture", "--no-refine", str(scan)).returncode == 2
+
+
+@pytest.fixture(scope="module")
+def confident_model(model, tmp_path_factory):
+    """The model with a confidence model stored beside its references: P(right) rises with the lead."""
+    from spectool.fit.confidence import Confidence
+    from spectool.io.checkpoint import add_references, load_checkpoint, read_references
+
+    library, _ = read_references(load_checkpoint(model))
+    path = tmp_path_factory.mktemp("confident") / "model.safetensors"
+    add_references(model, [(label, ref) for label, refs in library.items() for ref in refs], source="test",
+                   output=path, confidence=Confidence((10.0, 0.5, 1.0), -2.0, n=300, accuracy=0.6).to_json())
+    return path
+
+
+def test_a_calibrated_model_gives_the_answer_its_confidence(confident_model, tmp_path):
+    from spectool.fit.confidence import Confidence, answer_features
+    from spectool.fit.verify import Candidate, Verdict
+
+    scan = str(_scan(tmp_path / "r.xy", "rutile"))
+    record = json.loads(run_cli("predict", "-m", str(confident_model), "--json", scan).stdout)
+    top = record["top"]
+    verdict = Verdict([Candidate(e["label"], e["score"], None, e["fit_score"]) for e in top], None, [], False)
+    verdict.candidates[0].fit = type("Fit", (), {"converged": True, "explained": top[0]["explained"]})()
+    expected = Confidence((10.0, 0.5, 1.0), -2.0).probability(answer_features(verdict))
+    assert record["label"] == "rutile" and record["confidence"] == pytest.approx(expected, abs=1e-6)
+    header, first, second = run_cli("predict", "-m", str(confident_model), scan).stdout.decode().splitlines()[:3]
+    assert header.split("\t")[-1] == "confidence"  # the last column: earlier ones keep their places
+    assert float(first.split("\t")[-1]) == pytest.approx(record["confidence"], abs=1e-4) and second.split("\t")[-1] == ""
+
+
+def test_confidence_is_left_out_where_it_was_not_calibrated(model, confident_model, tmp_path):
+    """No stored model, or references and chemistry limits the calibration never saw: no confidence."""
+    refs = tmp_path / "refs"
+    refs.mkdir()
+    shutil.copy(ROOT / "tests" / "data" / "cifs" / "nacl_Fm-3m.cif", refs / "NaCl.cif")
+    scan = str(_scan(tmp_path / "n.xy", "NaCl"))
+    for args in (["-m", str(model)], ["-m", str(confident_model), "--references", str(refs)],
+                 ["-m", str(confident_model), "--elements", "Na,Cl"]):
+        out = run_cli("predict", *args, "--json", scan)
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout)["confidence"] is None
+        assert "confidence" not in run_cli("predict", *args, scan).stdout.decode().splitlines()[0].split("\t")
