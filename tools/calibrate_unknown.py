@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{np.median(u[ok]):.3f}, wrong median {np.median(u[~ok]) if (~ok).any() else float('nan'):.3f}; "
           f"threshold ({args.quantile:.0%} of correct) {threshold}", file=sys.stderr)
     if confidence is not None:
-        print(f"confidence: weights {dict(zip(confidence.features, np.round(confidence.coef, 3)))}, "
+        print(f"confidence: weights {dict(zip(confidence.features, (round(c, 3) for c in confidence.coef)))}, "
               f"intercept {confidence.intercept:.3f}, on {confidence.n} verdicts", file=sys.stderr)
     return 0
 
