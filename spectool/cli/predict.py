@@ -45,7 +45,9 @@ def predict(
                                                            "on every run.")] = None,
     skip_existing: Annotated[bool, typer.Option(help="With --output-dir: skip scans that have a result.")] = False,
     fail_under: Annotated[Optional[float], typer.Option(metavar="P", min=0.0, max=1.0,
-                                                        help="Exit 3 when a best score is below P (0..1).")] = None,
+                                                        help="Exit 3 when an answer's confidence (a verified answer of a "
+                                                             "calibrated model), else its top score, is below P "
+                                                             "(0..1).")] = None,
     evaluate: Annotated[bool, typer.Option("--eval", help=(
         "Labelled sets: top-1/3/5 accuracy and a confusion matrix; with a structure → spectrum model, paired sets: "
         "MAE and R² per sample and overall."))] = False,
@@ -135,7 +137,8 @@ def predict(
         run.evaluation(confusion)
     run.batch.finish()
     if fail_under is not None and run.worst is not None and run.worst < fail_under:
-        raise ThresholdNotMet(f"best score {run.worst:.3f} is below --fail-under {fail_under:g}", run.worst_name)
+        raise ThresholdNotMet(f"{run.worst_kind} {run.worst:.3f} is below --fail-under {fail_under:g}",
+                              run.worst_name)
 
 
 def _require_labelled_set(inputs: list[str], env: Env) -> None:
@@ -232,6 +235,14 @@ def _model_path(model: str | None) -> str:
     return path
 
 
+def _answer_score(record: dict) -> tuple[float, str]:
+    """(score, what it is) that --fail-under holds a record to: its confidence where it has one, else the
+    score of its top candidate (the network's probability, or an RCNet union's reliability)."""
+    if record.get("confidence") is not None:
+        return float(record["confidence"]), "confidence"
+    return (float(record["top"][0]["score"]) if record["top"] else 0.0), "best score"
+
+
 class _Run:
     """One predict invocation: scores items as they stream and writes every kind of output."""
 
@@ -245,7 +256,7 @@ class _Run:
 
             self.names = ResultNames(Path(output_dir), inputs)
         self.batch = Batch(env, noun="input")
-        self.worst, self.worst_name = None, None
+        self.worst, self.worst_name, self.worst_kind = None, None, ""
         self.truth: list[str] = []
         self.ranked: list = []
         self.verifier = None
@@ -376,8 +387,7 @@ class _Run:
             if writer is not None:
                 writer.append(p.item.at_wavelength(self.predictor.prepared_wavelength(p.item)), p.X,
                               self.predictor.axis, [r["top"][0]["label"] for r in mine])
-            best = [float(r["top"][0]["score"]) if r["top"] else 0.0 for r in mine]  # the fit's, where verified
-            self._remember(p.item, p.names, best, indices[rows.start:rows.stop])
+            self._remember(p.item, p.names, [_answer_score(r) for r in mine], indices[rows.start:rows.stop])
             records += mine
             lo = rows.stop
         return records
@@ -430,11 +440,12 @@ class _Run:
         ids = item.samples.get("id")
         return [f"{item.name}:{ids[i]}" if ids is not None else f"{item.name}#{i}" for i in range(len(item))]
 
-    def _remember(self, item, names, best, indices) -> None:
-        """--fail-under's worst best score (``best``: one per row, as reported) and --eval's rankings."""
-        i = min(range(len(best)), key=best.__getitem__)
-        if self.worst is None or best[i] < self.worst:
-            self.worst, self.worst_name = float(best[i]), names[i]
+    def _remember(self, item, names, best: list[tuple[float, str]], indices) -> None:
+        """--fail-under's worst answer (``best``: (score, what it is) per row, :func:`_answer_score`) and --eval's
+        rankings."""
+        i = min(range(len(best)), key=lambda j: best[j][0])
+        if self.worst is None or best[i][0] < self.worst:
+            (self.worst, self.worst_kind), self.worst_name = best[i], names[i]
         if item.labels is not None:  # rows of a set without labels carry "": not evidence for --eval
             labelled = [i for i, label in enumerate(item.labels) if label]
             self.truth += [item.labels[i] for i in labelled]

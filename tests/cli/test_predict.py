@@ -106,15 +106,22 @@ def test_raw_scan_equals_the_preprocessed_set(model, scans, tmp_path):
 
 
 def test_fail_under_exits_3():
-    """The shipped model on the shipped example: a best score under 1, so a P between it and 1 is not met."""
+    """The shipped model on the shipped example: its confidence is under 1, so a P between it and 1 is not met;
+    without the fit, the network's best score is held to P instead."""
     from spectool.cli.predict import DEFAULT_MODEL
 
     example = str(DEFAULT_MODEL.parent / "examples" / "example.xy")
-    best = json.loads(run_cli("predict", "--json", example).stdout)["top"][0]["score"]
-    assert best < 1
-    res = run_cli("predict", "--fail-under", f"{(best + 1) / 2:.9f}", example)
-    assert res.returncode == 3 and b"below --fail-under" in res.stderr
-    assert run_cli("predict", "--fail-under", f"{best / 2:.9f}", example).returncode == 0
+    record = json.loads(run_cli("predict", "--json", example).stdout)
+    confidence, score = record["confidence"], record["top"][0]["score"]
+    assert 0 < confidence < 1 and abs(confidence - score) > 0.05  # the two differ: the test tells which one is held
+    res = run_cli("predict", "--fail-under", f"{(confidence + 1) / 2:.9f}", example)
+    assert res.returncode == 3 and b"confidence" in res.stderr and b"below --fail-under" in res.stderr
+    assert run_cli("predict", "--fail-under", f"{confidence - 0.01:.9f}", example).returncode == 0
+    between = (confidence + score) / 2  # met by one, not by the other
+    fitted = run_cli("predict", "--fail-under", f"{between:.9f}", example).returncode
+    alone = run_cli("predict", "--no-refine", "--fail-under", f"{between:.9f}", example)
+    assert {fitted, alone.returncode} == {0, 3} and (alone.returncode == 3) == (score < between)
+    assert alone.returncode == 0 or b"best score" in alone.stderr
 
 
 def test_cron_folder_mode(model, scans, tmp_path):
