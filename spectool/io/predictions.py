@@ -131,7 +131,8 @@ def verified_record(record: dict, verdict, label_info: dict | None = None) -> di
     ``verdict``: a :class:`~spectool.fit.verify.Verdict`, or the error that kept the scan from being
     fitted (then the network's answer stands, marked ``verified: false``). ``label`` is the first
     phase found (the one that explains the scan best on its own; with ``--phases 1`` the top candidate),
-    or ``unknown``.
+    or ``unknown``; ``confidence`` the probability that the top candidate is right where the verifier has a
+    calibrated model (:mod:`spectool.fit.confidence`), else None.
     """
     if isinstance(verdict, Exception):
         return {**record, "verified": False, "label": record["top"][0]["label"], "note": verdict.message}
