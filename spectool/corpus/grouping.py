@@ -3,8 +3,8 @@
 A type is every entry of one structure: entries whose type keys (:mod:`spectool.corpus.typekey`)
 differ only in how species share out the same Wyckoff orbits (one decoration key: sanidine and
 orthoclase, whose Al and Si order differently over the same tetrahedra; diopside and kushiroite) and
-whose atoms sit on the same positions (:func:`same_structure`; an entry that matches the first entries of
-two groups joins them, :func:`structural_groups`) are one type, keyed by its first entry's key. It is named by the mineral
+whose atoms sit on the same positions (:func:`same_structure`) are one type, keyed by its first
+entry's key. It is named by the mineral
 names its entries carry (the commonest; AMCSD and CIF folders), else the AFLOW Strukturbericht
 symbol, else the AFLOW title. Entries without any name (e.g. Materials Project structures) only
 add compounds to types that a named entry defines. A compound is the reduced formula of the
@@ -97,49 +97,34 @@ def _structure(entry: Analysed):
     return Structure(lattice, numbers, frac)
 
 
-def structures_match(a, b) -> bool | None:
-    """Whether two structures (pymatgen ``Structure`` from :func:`_structure`) are one structure
-    (:data:`MATCH_TOLERANCES`), or None where that cannot be told: one is missing, or the matcher cannot
-    compare them."""
+def same_structure(a, b, same_key: bool = True) -> bool:
+    """Whether two structures of one decoration key (pymatgen ``Structure`` from :func:`_structure`) are one
+    structure (:data:`MATCH_TOLERANCES`). A missing one, or two the matcher cannot compare, count as one
+    where their type keys are the same (``same_key``: a failure never splits a type), else as two (nor
+    does it join two decorations)."""
     if a is None or b is None:
-        return None
+        return same_key
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return bool(_matcher().fit(a, b))
     except Exception:  # pymatgen's matcher raises on degenerate lattices
-        return None
-
-
-def same_structure(a, b, same_key: bool = True) -> bool:
-    """Whether two structures of one decoration key are one structure (:func:`structures_match`). Where that
-    cannot be told, they count as one where their type keys are the same (``same_key``: a failure never
-    splits a type), else as two (nor does it join two decorations)."""
-    match = structures_match(a, b)
-    return same_key if match is None else match
+        return same_key
 
 
 def structural_groups(bucket: list[Analysed]) -> list[list[Analysed]]:
-    """The entries of one decoration key in groups of one structure, groups in order of their first entry
-    and each in bucket order. An entry joins the first group whose first entry it matches (as pymatgen's
-    ``group_structures`` does); where the matcher also matches it to the first entries of later groups,
-    it bridges them and they become one: AFLOW's CoGeO3 (β 101°) and its diopside (β 106°) do not match
-    each other, AMCSD's diopside matches both, and the pyroxenes are one type, not two split by which
-    entry came first."""
-    groups: list[tuple[object, list[int]]] = []  # (first entry's structure, indices of its entries)
-    for index, entry in enumerate(bucket):
+    """The entries of one decoration key in groups of one structure, each entry with the first group whose
+    first entry it matches (as pymatgen's ``group_structures`` does), groups in order of their first entry."""
+    groups: list[tuple[object, list[Analysed]]] = []  # (first entry's structure, entries)
+    for entry in bucket:
         structure = _structure(entry)
-        homes = [g for g, (first, members) in enumerate(groups)
-                 if same_structure(first, structure, bucket[members[0]].key == entry.key)]
-        if not homes:
-            groups.append((structure, [index]))
-            continue
-        home, *others = homes
-        bridged = [g for g in others if structures_match(groups[g][0], structure)]  # a real match, not a fallback
-        groups[home][1].extend([i for g in bridged for i in groups[g][1]] + [index])
-        groups[home][1].sort()
-        groups = [kept for g, kept in enumerate(groups) if g not in bridged]
-    return [[bucket[i] for i in members] for _, members in groups]
+        home = next((members for first, members in groups
+                     if same_structure(first, structure, members[0].key == entry.key)), None)
+        if home is None:
+            groups.append((structure, [entry]))
+        else:
+            home.append(entry)
+    return [members for _, members in groups]
 
 
 def group(entries: list[Analysed]) -> dict[str, list[Analysed]]:

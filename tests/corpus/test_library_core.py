@@ -393,25 +393,3 @@ def test_decoration_key_drops_species_but_keeps_orbits():
     assert decoration_key("AB_cF8_225_a_b") == decoration_key("AB_cF8_225_b_a") == "cF8_225_ab"
     assert decoration_key("AB_cF8_225_a_b") != decoration_key("A_cF4_225_a")
     assert decoration_key("A_cF4_225_a#2") == decoration_key("A_cF4_225_a")
-
-
-def test_an_entry_matching_two_groups_first_entries_joins_them(monkeypatch):
-    """CoGeO3 (β 101°) and a diopside (β 106°) do not match; a second diopside matches both: one type,
-    whatever order the sources list them in. A structure the matcher cannot read joins one group, no more."""
-    from spectool.corpus import grouping
-
-    matches = {frozenset(p) for p in [("CoGeO3", "diopside-1"), ("diopside-2", "diopside-1")]}
-
-    class Matcher:
-        def fit(self, a, b):
-            if "broken" in (a, b):
-                raise ValueError("degenerate lattice")
-            return a == b or frozenset((a, b)) in matches
-
-    monkeypatch.setattr(grouping, "_matcher", lambda: Matcher())
-    monkeypatch.setattr(grouping, "_structure", lambda entry: entry.compound)
-    rows = [_row(f"amcsd-{i}", "amcsd", "Diopside", name) for i, name in enumerate(["CoGeO3", "diopside-2", "diopside-1"])]
-    assert [[e.compound for e in g] for g in grouping.structural_groups(rows)] == [["CoGeO3", "diopside-2", "diopside-1"]]
-    assert [[e.compound for e in g] for g in grouping.structural_groups(rows[:2])] == [["CoGeO3"], ["diopside-2"]]
-    broken = rows[:2] + [_row("amcsd-9", "amcsd", "Diopside", "broken")]  # same key: joins the first group only
-    assert [[e.compound for e in g] for g in grouping.structural_groups(broken)] == [["CoGeO3", "broken"], ["diopside-2"]]
