@@ -1,7 +1,7 @@
 """predict's "unknown" as a detector: AUROC of the unknown score on structure types the model never saw.
 
     python benchmarks/bench_unknown.py [--model spectool/data/default.safetensors] [--build build/model]
-                                       [--n 40] [--seed 1] [--threads 2] [--work DIR]
+                                       [--n 100] [--seed 1] [--threads 2] [--work DIR]
                                        [--library build/model/library]
 
 The unknown score is what predict --refine thresholds: the share of measured peak area its final
@@ -167,7 +167,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=str(ROOT / "spectool" / "data" / "default.safetensors"))
     ap.add_argument("--build", default=str(ROOT / "build" / "model"))
-    ap.add_argument("--n", type=int, default=40, help="simulated scans per side")
+    ap.add_argument("--n", type=int, default=100, help="simulated scans per side (40 gave AUROC 0.816 and 0.865 on two draws)")
     ap.add_argument("--seed", type=int, default=1, help="draws of this benchmark (the calibration's is --cal-seed)")
     ap.add_argument("--cal-n", type=int, default=300, help="rows the calibration used (make references: CALIBRATE_N)")
     ap.add_argument("--cal-seed", type=int, default=0, help="its seed (make references: SEED)")
