@@ -71,8 +71,9 @@ def describe(path: str, env: Env) -> list[dict]:
 
 
 def describe_checkpoint(path: str) -> dict:
-    """A checkpoint's header (standard library only): model, classes, axis, recipe, metrics, and the
-    structure-type library it was trained on (sources, licences, citations) where it says."""
+    """A checkpoint's header (standard library only): model, classes, axis, recipe, metrics, the
+    structure-type library it was trained on (sources, licences, citations) where it says, and what predict's
+    verification has: how many references, the calibrated unknown threshold and confidence model."""
     from spectool.io.checkpoint import read_header
     from spectool.io.like import checkpoint_axis
 
@@ -89,7 +90,16 @@ def describe_checkpoint(path: str) -> dict:
             "classes": len(meta["labels"]), "recipe": steps, "val": train.get("val"), "test": train.get("test"),
             "best_epoch": train.get("best_epoch"), "train_seconds": train.get("time_s"),
             "spectool": meta.get("spectool.version"), "model": meta["model"],
-            **({"library": meta["library"]} if meta.get("library") else {})}
+            **({"library": meta["library"]} if meta.get("library") else {}), **_verification_fields(meta)}
+
+
+def _verification_fields(meta: dict) -> dict:
+    """references (how many), unknown_threshold and confidence of a checkpoint with references; {} without."""
+    refs = meta.get("references") or {}
+    if not refs:
+        return {}
+    return {"references": len(refs.get("entries", [])), "unknown_threshold": refs.get("unknown_threshold"),
+            "confidence": refs.get("confidence")}
 
 
 def describe_set(path: str, env: Env) -> dict:

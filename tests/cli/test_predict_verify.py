@@ -337,3 +337,11 @@ def test_confidence_is_left_out_where_it_was_not_calibrated(model, confident_mod
         assert out.returncode == 0, out.stderr
         assert json.loads(out.stdout)["confidence"] is None
         assert "confidence" not in run_cli("predict", *args, scan).stdout.decode().splitlines()[0].split("\t")
+
+
+def test_info_says_what_verification_has(model, confident_model):
+    plain = json.loads(run_cli("info", "--json", str(model)).stdout)
+    assert plain["references"] == 3 and plain["confidence"] is None
+    calibrated = json.loads(run_cli("info", "--json", str(confident_model)).stdout)
+    assert calibrated["confidence"]["n"] == 300 and calibrated["confidence"]["features"] == ["lead", "probability",
+                                                                                            "explained"]
