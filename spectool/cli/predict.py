@@ -99,8 +99,8 @@ def predict(
     A table on a terminal, TSV when piped, JSON Lines with --json.
 
     Verified answers carry the fit (score, Rwp, explained peak area, cell, shift), the phases found and, where
-    the model is calibrated and its own references are fitted, a confidence: the probability that the answer
-    is right, calibrated on compounds held out of training (filter a folder's results on it).
+    the model is calibrated, its own references are fitted and one phase is asked for, a confidence: the
+    probability that the answer is right, calibrated on compounds held out of training (--fail-under holds it).
     """
     from spectool.io.checkpoint import load_checkpoint, read_header
     from spectool.learn.device import resolve_device
@@ -208,8 +208,10 @@ def _verifier(env, ckpt, predictor, refine, refine_top, references, phases, devi
     from spectool.fit.confidence import Confidence
     from spectool.io.searchcache import SearchCache
 
-    # calibrated on the model's own references, every candidate allowed: elsewhere it would not mean what it says
-    confidence = None if references or chemistry else Confidence.from_json(meta.get("confidence"))
+    # calibrated on single-phase scans against the model's own references, every candidate allowed: elsewhere it
+    # would not mean what it says
+    calibrated = not references and not chemistry and (phases or 1) == 1
+    confidence = Confidence.from_json(meta.get("confidence")) if calibrated else None
     return Verifier(predictor, library, refine_top, options, device, only_library=chemistry,
                     index_store=SearchCache.default(), confidence=confidence)
 

@@ -326,13 +326,13 @@ def test_a_calibrated_model_gives_the_answer_its_confidence(confident_model, tmp
 
 
 def test_confidence_is_left_out_where_it_was_not_calibrated(model, confident_model, tmp_path):
-    """No stored model, or references and chemistry limits the calibration never saw: no confidence."""
+    """No stored model, or references, chemistry limits or a mixture search the calibration never saw: none."""
     refs = tmp_path / "refs"
     refs.mkdir()
     shutil.copy(ROOT / "tests" / "data" / "cifs" / "nacl_Fm-3m.cif", refs / "NaCl.cif")
     scan = str(_scan(tmp_path / "n.xy", "NaCl"))
     for args in (["-m", str(model)], ["-m", str(confident_model), "--references", str(refs)],
-                 ["-m", str(confident_model), "--elements", "Na,Cl"]):
+                 ["-m", str(confident_model), "--elements", "Na,Cl"], ["-m", str(confident_model), "--phases", "2"]):
         out = run_cli("predict", *args, "--json", scan)
         assert out.returncode == 0, out.stderr
         assert json.loads(out.stdout)["confidence"] is None
