@@ -419,6 +419,8 @@ class _Run:
         span = covered(row)
         wavelength = self.predictor.prepared_wavelength(item) or self.predictor.wavelength
         state = "unknown (best fit shown)" if verdict.unknown else ", ".join(verdict.labels)
+        if verdict.confidence is not None and not verdict.unknown:
+            state += f" (confidence {verdict.confidence:.2f})"
         fig = rietveld_figure(self.verifier.x[span], row[span], verdict.phases, verdict.labels,
                               f"{os.path.basename(name)}: {state}",
                               f"2θ (°, at λ = {wavelength:g} Å)" if wavelength else "2θ (°)",
