@@ -14,10 +14,12 @@ in the checkpoint beside the references. The lead carries most of it: a scan tha
 alike is a scan whose answer is a guess between them, however good the fit. On 300 held-out compounds of
 the shipped model these three had the lowest cross-validated log-loss (0.530) of the sets tried (with the
 fit quality or Rwp added: 0.531); the lead alone ranked right from wrong answers slightly worse (AUROC 0.797
-against 0.804). The shipped model's weights (lead 12.4, probability −0.14, explained 1.30, intercept −1.91)
-tell right from wrong verified answers on 123 measured RockJock references with AUROC 0.821, against 0.811
-for the combined score alone, and under-state them there (mean 0.66 against 80.5 % right): held-out
-compounds are harder than the commoner minerals (benchmarks/bench_verify.py).
+against 0.804). The shipped model's weights (lead 13.5, probability −1.03, explained 1.77, intercept −2.00:
+given the lead, which holds 0.2 × the probabilities' difference already, a network sure of a candidate that
+the fit barely prefers is more often wrong) tell right from wrong verified answers on 123 measured RockJock
+references with AUROC 0.806 (with six references per type 0.821, where the combined score alone gave 0.811),
+and under-state them there (mean 0.67 against 80.5 % right): held-out compounds are harder than the commoner
+minerals (benchmarks/bench_verify.py).
 """
 
 from __future__ import annotations
