@@ -89,7 +89,8 @@ def unseen_type_cifs(types_csv: Path, n: int, seed: int, max_sites: int = 40) ->
 
 
 def simulated(verifier, build: Path, work: Path, n: int, seed: int, calibration: tuple[int, int]):
-    """(positive scores, negative scores, negatives whose top-1 was right) of the simulated sets."""
+    """(positive scores, negative scores, negatives whose top-1 was right, the positives' confidences where the
+    verifier has a confidence model) of the simulated sets."""
     from bench_default_model import corpus_folder
     from calibrate_unknown import calibration_rows, scan_verdicts, unknown_scores
 

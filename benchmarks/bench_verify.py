@@ -208,8 +208,10 @@ def single_phase(args, predictor, refs, verifier, index, lib, lib_labels, C, x) 
     from bench_default_model import MEASURED, covered_references, ranks_of, topk
 
     from spectool.env import Env
-    from spectool.io.spectra import iter_spectra
+    from spectool.fit.confidence import Confidence
     from spectool.fit.verify import VerifyOptions
+    from spectool.io.checkpoint import read_references
+    from spectool.io.spectra import iter_spectra
     from spectool.learn.verification import Verifier
 
     items = []
@@ -222,9 +224,6 @@ def single_phase(args, predictor, refs, verifier, index, lib, lib_labels, C, x) 
     X = np.stack([predictor.prepare(item)[0] for _, _, item in items])
     truth = [frozenset(index[lab] for lab in labels) for _, labels, _ in items]
     net = ranks_of(predictor.predict(X).scores, truth)
-    from spectool.fit.confidence import Confidence
-    from spectool.io.checkpoint import read_references
-
     confidence = Confidence.from_json(read_references(predictor.ckpt)[1].get("confidence"))
     single = Verifier(predictor, refs, 10, VerifyOptions(max_phases=1), confidence=confidence)
     verified_ranks, times_v, times_n, rows, confidences = [], [], [], [], []
