@@ -71,7 +71,7 @@ REF_PER_TYPE ?= 10
 # predict's "unknown" threshold: the 95th percentile of the unexplained peak-area share of correctly
 # verified held-out compounds (CALIBRATE_N of them, drawn with SEED), stored beside the references with
 # the confidence model fitted on the same verdicts (fit/confidence.py: whether the top candidate is right).
-# 300 rather than 40: a logistic model of four features needs the wrong answers too (~130 of 300).
+# 300 rather than 40: a logistic model needs the wrong answers too (about 115 of 300 on the shipped model).
 CALIBRATE_N ?= 300
 
 .PHONY: model transfer-model docs example clean-model references
