@@ -92,7 +92,7 @@ def simulated(verifier, build: Path, work: Path, n: int, seed: int, calibration:
     """(positive scores, negative scores, negatives whose top-1 was right, the positives' confidences where the
     verifier has a confidence model) of the simulated sets."""
     from bench_default_model import corpus_folder
-    from calibrate_unknown import calibration_rows, scan_verdicts, unknown_scores
+    from calibrate_unknown import calibration_rows, scan_verdicts, unknown_score, unknown_scores
 
     from spectool.env import Env
     from spectool.io.sets import open_set
@@ -110,7 +110,7 @@ def simulated(verifier, build: Path, work: Path, n: int, seed: int, calibration:
     with open_set(str(unseen), Env()) as reader:
         chunk = reader.read_rows(0, len(reader), peaks=False)
         verdicts = scan_verdicts(verifier, chunk.X, reader.meta.axis, reader.meta.wavelength, rng)
-        pos = [None if v is None else (v.phases.unexplained, v.candidates[0].label) for v in verdicts]
+        pos = [unknown_score(v) for v in verdicts]
         confident = [v.confidence for v in verdicts if v is not None and v.confidence is not None]
     with open_set(str(build / "sim-test.h5"), Env()) as reader:
         used = set(calibration_rows(len(reader), *calibration).tolist())

@@ -56,12 +56,15 @@ def scan_verdicts(verifier, X: np.ndarray, axis, wavelength: float, rng: np.rand
     return out
 
 
+def unknown_score(verdict) -> tuple[float, str] | None:
+    """(unexplained share of the final fit, verified top-1 label) of a :func:`scan_verdicts` verdict, or None."""
+    return None if verdict is None else (verdict.phases.unexplained, verdict.candidates[0].label)
+
+
 def unknown_scores(verifier, X: np.ndarray, axis, wavelength: float, rng: np.random.Generator,
                    radiation: str = "CuKa") -> list[tuple[float, str] | None]:
-    """Per simulated row of X (N, L) on ``axis``: (unexplained share of the final fit, verified top-1
-    label), or None where the row could not be fitted."""
-    return [None if v is None else (v.phases.unexplained, v.candidates[0].label)
-            for v in scan_verdicts(verifier, X, axis, wavelength, rng, radiation)]
+    """Per simulated row of X (N, L) on ``axis``: :func:`unknown_score`, None where the row could not be fitted."""
+    return [unknown_score(v) for v in scan_verdicts(verifier, X, axis, wavelength, rng, radiation)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,11 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     u = np.array([v.phases.unexplained for v, _ in done])
     ok = np.array([v.candidates[0].label == truth for v, truth in done])
     threshold = float(np.quantile(u[ok], args.quantile)) if ok.any() else None
-    features = [(answer_features(v), right) for (v, _), right in zip(done, ok)]
-    features = [(f, right) for f, right in features if f is not None]
+    fitted = [(f, right) for (v, _), right in zip(done, ok) if (f := answer_features(v)) is not None]
     try:
-        confidence = fit_confidence(np.array([f for f, _ in features]).reshape(-1, len(FEATURES)),
-                                    np.array([right for _, right in features], bool))
+        confidence = fit_confidence(np.array([f for f, _ in fitted]).reshape(-1, len(FEATURES)),
+                                    np.array([right for _, right in fitted], bool))
     except ValueError as exc:
         print(f"no confidence model: {exc}", file=sys.stderr)
         confidence = None
