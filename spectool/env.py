@@ -78,7 +78,17 @@ class Env:
 
     @contextmanager
     def progress(self, label: str, total: int | None) -> Iterator[Callable[[int], None]]:
-        """Yield ``advance(n)``: a bar on a terminal, a plain line every ~30 s otherwise."""
+        """Yield ``advance(n)``: a bar on a terminal, a plain line every ~30 s otherwise. Each step first
+        raises a Ctrl-C that Python swallowed (:func:`note_interrupt`)."""
+        with self._progress(label, total) as advance:
+            def step(n: int = 1) -> None:
+                raise_noted_interrupt()
+                advance(n)
+
+            yield step
+
+    @contextmanager
+    def _progress(self, label: str, total: int | None) -> Iterator[Callable[[int], None]]:
         if self.quiet:
             yield lambda n=1: None
         elif self.stderr_isatty:
@@ -86,6 +96,30 @@ class Env:
                 yield advance
         else:
             yield PlainProgress(self.stderr, label, total)
+
+
+#: The Ctrl-Cs :func:`note_interrupt` has seen in this command.
+_INTERRUPTS: list[int] = []
+
+
+def note_interrupt(signum: int, frame=None) -> None:
+    """A command's SIGINT handler (``cli.common`` installs it): the signal is noted, then raised as Python's
+    own handler raises it. Where Python swallows the KeyboardInterrupt (a handler that runs inside a
+    weakref callback or ``__del__``: "Exception ignored in …"), the note stays, and the command's next
+    progress step raises it again (:func:`raise_noted_interrupt`) instead of running on."""
+    _INTERRUPTS.append(signum)
+    raise KeyboardInterrupt
+
+
+def raise_noted_interrupt() -> None:
+    """KeyboardInterrupt if :func:`note_interrupt` has seen a Ctrl-C in this command."""
+    if _INTERRUPTS:
+        raise KeyboardInterrupt
+
+
+def forget_interrupts() -> None:
+    """A new command starts with no Ctrl-C noted."""
+    _INTERRUPTS.clear()
 
 
 @contextmanager

@@ -63,7 +63,8 @@ def command(app: typer.Typer, name: str, **settings) -> Callable:
             env = env_from_os(verbosity=verbose, quiet=quiet, json=bool(kwargs.get("json", False)))
             ACTIVE["env"] = env
             try:
-                return func(env, *args, **kwargs)
+                with interrupts_noted():
+                    return func(env, *args, **kwargs)
             except KeyboardInterrupt:
                 raise Interrupted() from None
             except BrokenPipeError:
@@ -77,6 +78,28 @@ def command(app: typer.Typer, name: str, **settings) -> Callable:
         return func
 
     return register
+
+
+@contextmanager
+def interrupts_noted() -> Iterator[None]:
+    """Ctrl-C during a command goes through :func:`spectool.env.note_interrupt`, so one that Python swallows
+    still stops the command at its next progress step. Only in the main thread and only in place of
+    Python's own handler (an embedding program's handler is left alone)."""
+    import signal
+    import threading
+
+    from spectool.env import forget_interrupts, note_interrupt
+
+    forget_interrupts()
+    if threading.current_thread() is not threading.main_thread() \
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+    signal.signal(signal.SIGINT, note_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def reflow(doc: str | None) -> str | None:

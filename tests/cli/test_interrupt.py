@@ -138,3 +138,28 @@ def test_a_stopped_pool_closes_its_end_of_the_result_pipe():
             pytest.skip("Python's own terminate_workers stops this pool")
         _terminate(pool)
         assert results._writer.closed
+
+
+def test_a_ctrl_c_that_python_swallows_stops_the_command_at_its_next_step():
+    """A KeyboardInterrupt raised inside a weakref callback is printed as "Exception ignored" and lost (it
+    once let `simulate` run on after Ctrl-C). The command's handler notes it; the next progress step raises."""
+    import gc
+    import weakref
+
+    from spectool.cli.common import interrupts_noted
+
+    class Thing:
+        pass
+
+    env = Env(quiet=True)
+    with interrupts_noted():
+        assert signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+        thing = Thing()
+        weakref.finalize(thing, signal.raise_signal, signal.SIGINT)  # the handler runs inside the callback
+        del thing
+        gc.collect()  # the KeyboardInterrupt is swallowed here
+        with pytest.raises(KeyboardInterrupt), env.progress("work", 3) as advance:
+            advance()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    with interrupts_noted(), env.progress("next command", 1) as advance:
+        advance()  # a new command starts with nothing noted
