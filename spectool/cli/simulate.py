@@ -45,6 +45,9 @@ def simulate(
     symprec: Annotated[float, typer.Option(help="spglib tolerance in Å for space group labels.")] = 0.01,
     symmetry: Annotated[bool, typer.Option(help="Space group and crystal system labels from spglib (1–30 ms a "
                                                 "structure; --no-symmetry leaves them empty).")] = True,
+    stacking: Annotated[str, typer.Option(help="ordered (crystals), turbostratic (every structure's layers stacked "
+                                               "at random: Warren bands, few-layer 00l) or auto (turbostratic where "
+                                               "the file names a smectite).")] = "ordered",
     workers: WorkersOpt = 1,
     shard: Annotated[Optional[str], typer.Option(metavar="I/N", help="Do only part I of N (0-based) of the inputs.")] = None,
     fmt: Annotated[Optional[str], typer.Option("--format", help="hdf5 or npy [default: from the suffix].")] = None,
@@ -52,7 +55,8 @@ def simulate(
     """Simulate powder XRD patterns of crystal structures onto one 2θ grid.
 
     Kinematic diffraction as pymatgen's XRDCalculator computes it (atomic scattering factors, occupancies,
-    Debye–Waller, Lorentz–polarisation, merged equivalent reflections), profiled onto the grid. Each row keeps
+    Debye–Waller, Lorentz–polarisation, merged equivalent reflections), profiled onto the grid; with --stacking,
+    layer structures such as smectite clays as the turbostratic stacks they occur as. Each row keeps
     its stick list (2θ, d, intensity, hkl, multiplicity) and cell for augmentation. Output is identical for any
     --workers; shards (--shard I/N) join with spectool merge.
     """
@@ -64,16 +68,18 @@ def simulate(
     if not symmetry and label in ("spacegroup", "crystal-system"):
         raise UsageError(f"--label {label} needs the space group labels that --no-symmetry leaves out")
     settings = _settings(radiation, wavelength, two_theta, step, profile, eta, fwhm, uvw, crystallite_size,
-                         b_iso, monochromator, absolute, symprec, label == "structure-type", symmetry)
+                         b_iso, monochromator, absolute, symprec, label == "structure-type", symmetry, stacking)
     table = None if label in LABEL_RULES else read_label_table(label)
     paths = _shard(_inputs(structures or [], from_list, env), shard)
     _run(env, paths, settings, label, table, output, workers, fmt, shard)
 
 
 def _settings(radiation, wavelength, two_theta, step, profile, eta, fwhm, uvw, size, b_iso, mono, absolute,
-              symprec, structure_type, symmetry=True):
-    from spectool.xrd.simulate import SimulationSettings
+              symprec, structure_type, symmetry=True, stacking="ordered"):
+    from spectool.xrd.simulate import STACKINGS, SimulationSettings
 
+    if stacking not in STACKINGS:
+        raise UsageError(f"--stacking must be one of {', '.join(STACKINGS)}, not {stacking!r}")
     start, stop = parse_range(two_theta, "--range")
     if not 0 <= start < stop <= 180:
         raise UsageError(f"--range {two_theta} must lie within 0:180 degrees")
@@ -81,7 +87,8 @@ def _settings(radiation, wavelength, two_theta, step, profile, eta, fwhm, uvw, s
                                   radiation=str(wavelength) if wavelength else radiation, shape=profile,
                                   eta=eta, fwhm=fwhm, uvw=_uvw(uvw), crystallite_size=size,
                                   normalize=not absolute, b_iso=b_iso, monochromator_two_theta=mono,
-                                  symmetry=symmetry, symprec=symprec, structure_type=structure_type)
+                                  symmetry=symmetry, symprec=symprec, structure_type=structure_type,
+                                  stacking=stacking)
     settings.parsed_radiation(), settings.profile()  # usage errors now, before any work
     return settings
 

@@ -40,6 +40,8 @@ class PhaseReference:
         formula: reduced formula, for display and chemistry filters.
         texture: reciprocal-lattice direction (h, k, l) of a preferred orientation the fit refines
             (March–Dollase, :mod:`spectool.fit.texture`), or None for a random powder.
+        layer_samples: 0 for a crystal; s for a turbostratic stack (:func:`turbostratic_reference`),
+            whose cell is the layer's a × b × s·d and its l the rods' continuous l times s.
     """
 
     name: str
@@ -50,11 +52,19 @@ class PhaseReference:
     mass: float
     formula: str = ""
     texture: tuple[int, int, int] | None = None
+    layer_samples: int = 0
 
     @property
     def volume(self) -> float:
         """Cell volume in Å³."""
         return float(cell_volume(self.cell))
+
+    def reported_cell(self, cell: np.ndarray) -> np.ndarray:
+        """A refined ``cell`` (6,) of this reference as a user reads it: a turbostratic stack's basal
+        spacing d rather than its cell's s·d."""
+        if not self.layer_samples:
+            return np.asarray(cell, np.float64)
+        return np.r_[cell[:2], cell[2] / self.layer_samples, cell[3:]]
 
     def elements(self) -> set[str]:
         """Element symbols of the formula."""
@@ -87,6 +97,35 @@ def reference_from_crystal(crystal: Crystal, system: str, name: str = "", mass: 
 
         mass = float(sum(ATOMIC_NUMBER[e] * o for e, o in zip(crystal.elements, crystal.occupancy))) * _AMU_PER_ELECTRON
     return PhaseReference(name, system, cell, hkl.astype(np.int16), factor.astype(np.float32), float(mass), formula)
+
+
+def turbostratic_reference(crystal: Crystal, name: str = "", mass: float | None = None, formula: str = "",
+                           g_max: float = G_MAX, layers: int | None = None, spacing: float | None = None
+                           ) -> PhaseReference | None:
+    """Reference of ``crystal``'s layers stacked at random (:mod:`spectool.xrd.turbostratic`), ``spacing`` Å
+    apart (default: as in the crystal), or None where they have no rectangular layer cell. ``mass``: of
+    ``crystal``'s cell (g/mol; default as :func:`reference_from_crystal`; its interlayer water is not in it). Rod samples are summed in bins of
+    :data:`~spectool.xrd.turbostratic.BAND_BIN` in |g| (:func:`~spectool.xrd.turbostratic.binned`): a band
+    becomes a few hundred reflections. The reference refines a March–Dollase r along c* (``texture``): the 00l against the
+    bands vary with hydration, orientation and the beam's footprint at low angle far more than a random
+    powder's reflections do; the name gains " (turbostratic, d 12.5 Å)".
+    """
+    from spectool.xrd.turbostratic import BAND_BIN, ROD_SAMPLES, STACK_LAYERS, binned, rod_reflections
+
+    rods = rod_reflections(crystal, g_max, layers or STACK_LAYERS, ROD_SAMPLES, spacing)
+    if rods is None:
+        return None
+    hkl, factor, cell, d = rods
+    hkl, factor = merge_equivalent(hkl, factor, cell, "orthorhombic")
+    hkl, factor = binned(hkl, factor, cell, BAND_BIN)
+    keep = factor > MIN_RELATIVE * factor.max() if factor.size else factor > 0
+    if mass is None:
+        from spectool.xrd.scattering import ATOMIC_NUMBER
+
+        mass = float(sum(ATOMIC_NUMBER[e] * o for e, o in zip(crystal.elements, crystal.occupancy))) * _AMU_PER_ELECTRON
+    return PhaseReference(f"{name} (turbostratic, d {d:.1f} Å)", "orthorhombic", cell, hkl[keep].astype(np.int16),
+                          factor[keep].astype(np.float32), float(mass) * ROD_SAMPLES, formula, texture=(0, 0, 1),
+                          layer_samples=ROD_SAMPLES)
 
 
 def merge_equivalent(hkl: np.ndarray, factor: np.ndarray, cell: np.ndarray, system: str):
@@ -144,13 +183,25 @@ def conventional(structure) -> tuple[Crystal, str, float, str]:
     return crystal_from_structure(conv), system_name(system), mass, conv.composition.reduced_formula
 
 
-def reference_from_loaded(item, name_of=None) -> PhaseReference:
-    """Reference of one :class:`~spectool.xrd.structures.LoadedStructure`, in its conventional setting."""
+def references_from_loaded(item, name_of=None, turbostratic: bool = False) -> list[PhaseReference]:
+    """References of one :class:`~spectool.xrd.structures.LoadedStructure`: the crystal in its conventional
+    setting; with ``turbostratic``, instead, its layers stacked at random (:func:`turbostratic_reference`,
+    in the file's own setting, whose layers a smectite's CIF puts in a cell plane) at each of
+    :data:`~spectool.xrd.turbostratic.SWELLING_SPACINGS`, where they have a rectangular layer cell."""
     from pathlib import Path
 
-    crystal, system, mass, formula = conventional(structure_of(item.crystal))
+    from spectool.xrd.turbostratic import SWELLING_SPACINGS
+
     name = name_of(item.path, item.name) if name_of else Path(item.path).stem
-    return reference_from_crystal(crystal, system, name, mass, formula)
+    if turbostratic:
+        structure = structure_of(item.crystal)
+        mass = float(sum(float(sp.atomic_mass) * occ for site in structure for sp, occ in site.species.items()))
+        refs = [turbostratic_reference(item.crystal, name, mass, structure.composition.reduced_formula, spacing=d)
+                for d in SWELLING_SPACINGS]
+        if all(r is not None for r in refs):
+            return refs
+    crystal, system, mass, formula = conventional(structure_of(item.crystal))
+    return [reference_from_crystal(crystal, system, name, mass, formula)]
 
 
 def structure_of(crystal: Crystal):

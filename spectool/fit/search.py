@@ -168,16 +168,32 @@ def _gaussian(dx, fwhm: float, cut: float):
     return g * (dx.abs() <= cut + 1e-6)
 
 
+#: Bin width in |g| (1/Å) of a turbostratic reference's bands in the search (0.5° 2θ at 20° with Cu Kα).
+SEARCH_BAND_BIN = 0.006
+
+
+def broad_reflections(ref: PhaseReference) -> tuple[np.ndarray, np.ndarray]:
+    """(hkl, factor) of ``ref`` as the search's broad peaks see it: a turbostratic stack's bands and 00l
+    in bins of :data:`SEARCH_BAND_BIN` (:func:`~spectool.xrd.turbostratic.binned`), so its strongest
+    reflections span its bands rather than the finely sampled slopes of its first basal peak."""
+    if not ref.layer_samples:
+        return ref.hkl, ref.factor
+    from spectool.xrd.turbostratic import binned
+
+    return binned(ref.hkl, ref.factor, ref.cell, SEARCH_BAND_BIN)
+
+
 def _sticks(entries, factors: np.ndarray, wavelengths, weights, keep: int):
     """Stick positions (R, F, S) degrees 2θ and intensities (R, F, S) of every reference at every cell
     scale, S = ``keep`` × lines (zero-padded; a reflection beyond 2θ = 180° has intensity 0)."""
     R, F, J = len(entries), len(factors), len(wavelengths)
     pos, inten = np.zeros((R, F, keep * J)), np.zeros((R, F, keep * J))
     for r, (_, ref) in enumerate(entries):
-        h = ref.hkl.astype(np.float64)
+        hkl, factor = broad_reflections(ref)
+        h = hkl.astype(np.float64)
         q = np.einsum("mi,ij,mj->m", h, reciprocal_metric(ref.cell), h)
-        order = np.argsort(-ref.factor / np.maximum(q, 1e-6))[:keep]
-        g, fac = np.sqrt(np.maximum(q[order], 1e-12)), ref.factor[order].astype(np.float64)
+        order = np.argsort(-factor / np.maximum(q, 1e-6))[:keep]
+        g, fac = np.sqrt(np.maximum(q[order], 1e-12)), factor[order].astype(np.float64)
         for j, (lam, w) in enumerate(zip(wavelengths, weights)):
             s = lam * g[None] / (2 * factors[:, None])  # (F, m): a cell f times larger, d f times larger
             ok = s < 0.999

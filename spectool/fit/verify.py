@@ -18,7 +18,10 @@ simulated held-out compounds from 50.0 to 52.7 % (4 gained, none lost). Each ref
 isotropically to the scan where that correlates clearly better (within ±``scale_bound``,
 :mod:`spectool.fit.prescale`: a type's reference is another compound of the type, often 5–20 % off in
 cell); a label with several references (a structure type's corpus members) is fitted with the
-member whose quick fit matches best.
+member whose quick fit matches best. A smectite's references are its layers stacked at random, at each
+basal spacing its swelling takes (:mod:`spectool.xrd.turbostratic`, read by
+:func:`spectool.io.references.load_references`), with their 00l intensity refined (March–Dollase along
+c*): smectites occur so, and a fully ordered crystal's sharp hkl lines match none of their scans.
 
 Mixtures (:func:`identify`, ``max_phases`` > 1; with 1 the best candidate is the answer): a
 branching search. The first phase is any of the network's fitted
@@ -229,8 +232,11 @@ def _with_phase_texture(fit: FitResult, p: int, texture) -> FitResult:
 
 def visible_lines(fit: FitResult | None, x: np.ndarray) -> int | None:
     """Lines of a one-phase fit's phase within the scan's 2θ range x (L,) whose fitted height is at least
-    :data:`VISIBLE_LINE` of its strongest (each line of a doublet counts); None without a fitted phase."""
+    :data:`VISIBLE_LINE` of its strongest (each line of a doublet counts); None without a fitted phase, or
+    for a turbostratic stack, whose bands are sampled, not counted, in its reflections."""
     if fit is None or not fit.converged or not fit.phases or not fit.phases[0].height.size:
+        return None
+    if getattr(fit.phases[0].reference, "layer_samples", 0):
         return None
     phase = fit.phases[0]
     inside = (phase.two_theta >= x[0]) & (phase.two_theta <= x[-1])

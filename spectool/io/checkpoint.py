@@ -28,7 +28,9 @@ references, any number per label, for the whole-pattern fit (:mod:`spectool.fit`
     spectool.ref.hkl      (N, 3) int16     Miller indices in that setting
     spectool.ref.factor   (N,)   float32   intensity factor Σ 2|F|² (electrons²) of each reflection group
     references JSON   {"format": "spectool-references/1", "entries": [{"label", "name", "system",
-                       "formula"} × R], "unknown_threshold": float | null, "source": str,
+                       "formula", "texture" (optional: [h, k, l] of a refined preferred orientation),
+                       "layer_samples" (optional: a turbostratic stack's rod samples per unit l)} × R],
+                       "unknown_threshold": float | null, "source": str,
                        "confidence": {"features", "coef", "intercept", "n", "accuracy"} (optional;
                        :class:`spectool.fit.confidence.Confidence`)}
 
@@ -367,9 +369,11 @@ def read_references(checkpoint: Checkpoint) -> tuple[dict[str, list], dict]:
     out: dict[str, list] = {}
     for r, entry in enumerate(meta["entries"]):
         rows = slice(int(off[r]), int(off[r + 1]))
+        texture = entry.get("texture")
         out.setdefault(entry["label"], []).append(PhaseReference(
             entry.get("name", entry["label"]), entry["system"], np.asarray(cell[r], np.float64),
-            np.asarray(hkl[rows]), np.asarray(factor[rows]), float(mass[r]), entry.get("formula", "")))
+            np.asarray(hkl[rows]), np.asarray(factor[rows]), float(mass[r]), entry.get("formula", ""),
+            tuple(int(i) for i in texture) if texture else None, int(entry.get("layer_samples", 0))))
     return out, meta
 
 
@@ -389,12 +393,21 @@ def references_payload(entries: list, source: str = "", unknown_threshold: float
         PREFIX + "ref.hkl": torch.as_tensor(np.concatenate([r.hkl for r in refs] + [np.zeros((0, 3))]).astype(np.int16)),
         PREFIX + "ref.factor": torch.as_tensor(np.concatenate([r.factor for r in refs] + [np.zeros(0)]).astype(np.float32)),
     }
-    meta = {"format": REFERENCES_FORMAT, "entries": [{"label": label, "name": r.name, "system": r.system,
-                                                     "formula": r.formula} for label, r in entries],
+    meta = {"format": REFERENCES_FORMAT, "entries": [_entry(label, r) for label, r in entries],
             "unknown_threshold": unknown_threshold, "source": source}
     if confidence is not None:
         meta["confidence"] = confidence
     return tensors, meta
+
+
+def _entry(label: str, ref) -> dict:
+    """A reference's metadata entry: what its tensors do not hold (texture and layer_samples only where set)."""
+    entry = {"label": label, "name": ref.name, "system": ref.system, "formula": ref.formula}
+    if ref.texture is not None:
+        entry["texture"] = [int(i) for i in ref.texture]
+    if ref.layer_samples:
+        entry["layer_samples"] = int(ref.layer_samples)
+    return entry
 
 
 def add_references(path: str | os.PathLike, entries: list, source: str = "",

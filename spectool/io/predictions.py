@@ -157,10 +157,16 @@ def verified_record(record: dict, verdict, label_info: dict | None = None) -> di
 
 
 def _fit_fields(fit, phase) -> dict:
-    return {"rwp": fit.rwp, "explained": fit.explained, "cell": [round(float(v), 5) for v in phase.cell],
+    return {"rwp": fit.rwp, "explained": fit.explained, "cell": _cell(phase),
             "zero": fit.zero, "displacement": fit.displacement, "reference": phase.name,
             "formula": phase.reference.formula if phase.reference is not None else None,
             "converged": fit.converged, **_texture_fields(phase)}
+
+
+def _cell(phase) -> list[float]:
+    """A fitted phase's cell as a user reads it (a turbostratic stack's basal spacing for its c)."""
+    reported = getattr(phase.reference, "reported_cell", None)
+    return [round(float(v), 5) for v in (reported(phase.cell) if reported else phase.cell)]
 
 
 def _texture_fields(phase) -> dict:
@@ -173,7 +179,7 @@ def _texture_fields(phase) -> dict:
 
 def _phase_fields(label: str, phase, evidence) -> dict:
     out = {"label": label, "reference": phase.name, "weight_fraction": phase.weight_fraction,
-           "scale": phase.scale, "share": phase.share, "cell": [round(float(v), 5) for v in phase.cell],
+           "scale": phase.scale, "share": phase.share, "cell": _cell(phase),
            "fwhm": phase.fwhm, "eta": phase.eta,
            "formula": phase.reference.formula if phase.reference is not None else None, **_texture_fields(phase)}
     if phase.shift is not None:  # a measured reference: its own 2θ shift

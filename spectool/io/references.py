@@ -185,18 +185,24 @@ def pick_members(pairs: list[tuple[str, Path]], per_label: int) -> list[tuple[st
 
 
 def load_references(pairs: list[tuple[str, Path]]) -> tuple[list[tuple[str, object]], list[str]]:
-    """((label, PhaseReference) for every structure that loads, one message per one that does not)."""
-    from spectool.fit.reference import reference_from_loaded
+    """((label, PhaseReference) for every structure that loads, one message per one that does not).
+    A smectite (:func:`~spectool.xrd.turbostratic.is_smectite` of its label, its file's name or the
+    CIF's mineral name) is fitted as smectites occur: turbostratic, at the basal spacings of its swelling
+    (:func:`~spectool.fit.reference.references_from_loaded`)."""
+    from spectool.fit.reference import references_from_loaded
     from spectool.xrd.structures import load_structures
+    from spectool.xrd.turbostratic import is_smectite, names_smectite
 
     out, errors = [], []
     for label, path in pairs:
         try:
             for item in load_structures(path):
-                out.append((label, reference_from_loaded(item, lambda p, name: Path(p).stem)))
+                smectite = is_smectite(label) or names_smectite(path)
+                out += [(label, ref) for ref in references_from_loaded(item, lambda p, name: Path(p).stem, smectite)]
         except (FormatError, KeyError, ValueError) as exc:
             errors.append(f"{path}: {exc}")
     return out, errors
+
 
 
 def library_from_folder(folder: str | Path, warn=None) -> dict[str, list]:

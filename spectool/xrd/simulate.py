@@ -24,6 +24,8 @@ from spectool.xrd.reflections import SCALED_INTENSITY_TOL, Reflections, compute_
 LABEL_RULES = ("stem", "parent", "formula", "reduced-formula", "spacegroup", "crystal-system",
                "structure-type")
 
+#: How layers stack (``simulate --stacking``): see :func:`simulate_files`.
+STACKINGS = ("ordered", "turbostratic", "auto")
 #: Largest extra 2θ (degrees) on each side of the grid whose reflections may add tails.
 MAX_MARGIN = 10.0
 
@@ -83,8 +85,10 @@ def simulate_pattern(
     radiation: Radiation,
     profile: ProfileOptions = ProfileOptions(),
     monochromator_two_theta: float | None = None,
+    turbostratic: bool = False,
 ) -> tuple[np.ndarray, Reflections]:
-    """Powder pattern (L,) float32 of ``crystal`` on ``grid`` (L,) degrees 2θ, and its sticks.
+    """Powder pattern (L,) float32 of ``crystal`` on ``grid`` (L,) degrees 2θ, and its sticks; with
+    ``turbostratic`` of its layers stacked at random (:mod:`spectool.xrd.turbostratic`: a smectite's bands).
 
     Reflections are computed with the primary line; each further line of ``radiation`` (the
     Kα2 of a doublet) adds a copy of every stick at the 2θ Bragg's law gives for the same d,
@@ -100,7 +104,14 @@ def simulate_pattern(
     margin = profile.margin(grid, lam)
     lo, hi = max(grid[0] - margin, 0.0), min(grid[-1] + margin, 180.0)
     try:
-        wide = compute_reflections(crystal, lam, (lo, hi), monochromator_two_theta, drop_weak=False)
+        if turbostratic:
+            from spectool.xrd.turbostratic import turbostratic_reflections
+
+            wide = turbostratic_reflections(crystal, lam, (lo, hi), monochromator_two_theta)
+            if wide is None:
+                raise FormatError("cannot stack its layers at random: no cell plane with a rectangular layer cell")
+        else:
+            wide = compute_reflections(crystal, lam, (lo, hi), monochromator_two_theta, drop_weak=False)
     except KeyError as exc:
         raise FormatError(exc.args[0]) from None
     sticks = _in_range(wide, grid[0], grid[-1])
@@ -167,15 +178,19 @@ def simulate_files(
     monochromator_two_theta: float | None = None,
     symmetry: bool = True,
     symprec: float = 0.01,
+    stacking: str = "ordered",
 ) -> Iterator[SimulatedSample | SpectoolError]:
     """Simulate every structure of every file, in order: the hook for ``spectool simulate``.
 
     Yields a :class:`SimulatedSample` per structure (CIF data block), or the
     ``SpectoolError`` (with its path) of a file or block that failed, so a batch goes on.
     ``b_iso`` (Å²) replaces the B of every site when given. ``symmetry`` adds space group
-    labels from spglib (~2 ms a structure). Suitable for a worker pool: one call per shard.
+    labels from spglib (~2 ms a structure). ``stacking`` (:data:`STACKINGS`): ``ordered`` crystals,
+    every structure's layers ``turbostratic``, or ``auto``: turbostratic where the file names a smectite
+    (:func:`~spectool.xrd.turbostratic.names_smectite`). Suitable for a worker pool: one call per shard.
     """
     from spectool.xrd.structures import iter_loaded, symmetry_labels, validate
+    from spectool.xrd.turbostratic import is_smectite, names_smectite
 
     profile = profile or ProfileOptions()
     for item in iter_loaded(paths):
@@ -185,7 +200,9 @@ def simulate_files(
         try:
             crystal = item.crystal if b_iso is None else item.crystal.with_b_iso(b_iso)
             validate(crystal)
-            pattern, sticks = simulate_pattern(crystal, grid, radiation, profile, monochromator_two_theta)
+            turbostratic = stacking == "turbostratic" or (
+                stacking == "auto" and (names_smectite(item.path) or is_smectite(item.name)))
+            pattern, sticks = simulate_pattern(crystal, grid, radiation, profile, monochromator_two_theta, turbostratic)
         except SpectoolError as exc:
             yield exc.where(f"{item.path}" + (f"[{item.name}]" if item.name else ""))
             continue
@@ -214,6 +231,7 @@ class SimulationSettings:
     symmetry: bool = True
     symprec: float = 0.01
     structure_type: bool = False
+    stacking: str = "ordered"
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -252,7 +270,7 @@ def simulate_file(path: str, settings: SimulationSettings) -> list:
     out: list = []
     grid, radiation, profile = _prepared(settings)
     for item in simulate_files([path], grid, radiation, profile, settings.b_iso, settings.monochromator_two_theta, settings.symmetry,
-                               settings.symprec):
+                               settings.symprec, settings.stacking):
         if isinstance(item, SpectoolError):
             out.append(item)
             continue

@@ -223,3 +223,29 @@ def test_a_command_run_in_process_by_another_gets_registered(tmp_path):
              "print('simulate' in {c.name for c in app.registered_commands})\n")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.stdout.split("\n")[:2] == ["['info']", "True"], out.stderr
+
+
+def test_stacking_auto_stacks_a_smectite_at_random_and_leaves_the_rest_ordered(tmp_path, cifs):
+    """--stacking auto: a file named for a smectite gets Warren bands (intensity between its hkl lines, a band
+    rising at the layer's 4.5 Å spacing); another structure is simulated as before; turbostratic on a cell
+    without a rectangular layer is one clear line, and the batch goes on."""
+    from spectool.fit.reference import structure_of
+    from tests.xrd.test_turbostratic import clay_layer
+
+    (tmp_path / "clays").mkdir()
+    structure_of(clay_layer()).to(filename=str(tmp_path / "clays" / "montmorillonite.cif"))
+    inputs = [str(tmp_path / "clays" / "montmorillonite.cif"), str(cifs[0])]
+    for stacking in ("ordered", "auto"):
+        assert run_cli("simulate", *inputs, "--stacking", stacking, "-o", str(tmp_path / f"{stacking}.h5")).returncode == 0
+    ordered, auto = _read(tmp_path / "ordered.h5"), _read(tmp_path / "auto.h5")
+    assert np.array_equal(ordered["X"][1], auto["X"][1])  # not a smectite: unchanged
+    x = np.arange(5.0, 90.0 + 1e-9, 0.02)[: ordered["X"].shape[1]]
+    band = (x > 20.0) & (x < 23.0)  # the 02,11 band's tail (onset 19.7° at b = 9.0 Å)
+    assert (auto["X"][0][band] > 0.01).mean() > 0.9 and (ordered["X"][0][band] > 0.01).mean() < 0.5
+    hexagonal = tmp_path / "clays" / "saponite.cif"
+    from pymatgen.core import Lattice, Structure
+
+    Structure(Lattice.hexagonal(5.3, 12.5), ["Mg", "O"], [[0, 0, 0.5], [1 / 3, 2 / 3, 0.6]]).to(filename=str(hexagonal))
+    result = run_cli("simulate", str(hexagonal), str(cifs[0]), "--stacking", "turbostratic", "-o", str(tmp_path / "t.h5"))
+    assert result.returncode == 1 and len(_read(tmp_path / "t.h5")["ids"]) == 1
+    assert "saponite.cif" in result.stderr.decode() and "rectangular layer cell" in result.stderr.decode()

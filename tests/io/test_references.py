@@ -92,3 +92,38 @@ def test_a_types_references_span_its_minerals_before_repeating_one(tmp_path):
     assert [p.name for _, p in picked] == ["a.cif", "c.cif", "f.cif", "b.cif"]
     assert [p.name for _, p in labelled_files(tmp_path, "train")] == ["a.cif", "c.cif", "f.cif", "b.cif", "e.cif",
                                                                        "d.cif"]
+
+
+def test_a_smectite_is_a_turbostratic_reference_through_a_checkpoint(tmp_path):
+    """Named a smectite by its file (or label, or CIF mineral name), a structure is fitted as randomly stacked
+    layers; the reference's refined orientation and rod sampling survive the checkpoint."""
+    from types import SimpleNamespace
+
+    from spectool.fit.reference import structure_of
+    from spectool.io.checkpoint import PREFIX, read_references, references_payload
+    from spectool.io.references import load_references
+    from spectool.xrd.turbostratic import SWELLING_SPACINGS
+    from tests.xrd.test_turbostratic import clay_layer
+
+    for name in ("montmorillonite", "kaolinite"):
+        structure_of(clay_layer()).to(filename=str(tmp_path / f"{name}.cif"))
+    (tmp_path / "clay.cif").write_text((tmp_path / "kaolinite.cif").read_text()
+                                       .replace("\n_symmetry_space_group_name_H-M",
+                                                "\n_chemical_name_mineral 'Beidellite'\n_symmetry_space_group_name_H-M", 1))
+    pairs = [("Montmorillonite", tmp_path / "montmorillonite.cif"), ("Kaolinite", tmp_path / "kaolinite.cif"),
+             ("Clay", tmp_path / "clay.cif")]
+    entries, errors = load_references(pairs)
+    assert not errors
+    by_label = {label: [ref for lab, ref in entries if lab == label] for label, _ in pairs}
+    (kaolinite,) = by_label["Kaolinite"]
+    assert not kaolinite.layer_samples and kaolinite.texture is None
+    smectite = by_label["Montmorillonite"][0]
+    assert [ref.name for ref in by_label["Montmorillonite"]] == [
+        f"montmorillonite (turbostratic, d {d:.1f} Å)" for d in SWELLING_SPACINGS]  # swelling: one per hydration
+    assert all(ref.layer_samples for ref in by_label["Clay"])  # by the CIF's mineral name
+    tensors, meta = references_payload(entries)
+    stored = SimpleNamespace(meta={"references": meta}, tensors={k.removeprefix(PREFIX): v for k, v in tensors.items()})
+    library, _ = read_references(stored)
+    back = library["Montmorillonite"][0]
+    assert (back.texture, back.layer_samples) == ((0, 0, 1), smectite.layer_samples)
+    assert library["Kaolinite"][0].texture is None and library["Kaolinite"][0].layer_samples == 0
