@@ -103,12 +103,14 @@ def turbostratic_reference(crystal: Crystal, name: str = "", mass: float | None 
                            g_max: float = G_MAX, layers: int | None = None, spacing: float | None = None
                            ) -> PhaseReference | None:
     """Reference of ``crystal``'s layers stacked at random (:mod:`spectool.xrd.turbostratic`), ``spacing`` Å
-    apart (default: as in the crystal), or None where they have no rectangular layer cell. ``mass``: of
-    ``crystal``'s cell (g/mol; default as :func:`reference_from_crystal`; its interlayer water is not in it). Rod samples are summed in bins of
-    :data:`~spectool.xrd.turbostratic.BAND_BIN` in |g| (:func:`~spectool.xrd.turbostratic.binned`): a band
-    becomes a few hundred reflections. The reference refines a March–Dollase r along c* (``texture``): the 00l against the
-    bands vary with hydration, orientation and the beam's footprint at low angle far more than a random
-    powder's reflections do; the name gains " (turbostratic, d 12.5 Å)".
+    apart (default: as in the crystal), or None where they have no rectangular layer cell.
+
+    ``mass``: of ``crystal``'s cell (g/mol; default as :func:`reference_from_crystal`; interlayer water is
+    not in it). Rod samples are gathered on a grid of :data:`~spectool.xrd.turbostratic.BAND_BIN` in |g|
+    (:func:`~spectool.xrd.turbostratic.binned`): a band becomes a few hundred reflections. The reference
+    refines a March–Dollase r along c* (``texture``): the 00l against the bands vary with hydration,
+    orientation and the beam's footprint at low angle far more than a random powder's reflections do.
+    The name gains " (turbostratic, d 12.5 Å)".
     """
     from spectool.xrd.turbostratic import BAND_BIN, ROD_SAMPLES, STACK_LAYERS, binned, rod_reflections
 

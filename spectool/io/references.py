@@ -195,14 +195,13 @@ def load_references(pairs: list[tuple[str, Path]]) -> tuple[list[tuple[str, obje
 
     out, errors = [], []
     for label, path in pairs:
+        smectite = is_smectite(label) or names_smectite(path)
         try:
             for item in load_structures(path):
-                smectite = is_smectite(label) or names_smectite(path)
                 out += [(label, ref) for ref in references_from_loaded(item, lambda p, name: Path(p).stem, smectite)]
         except (FormatError, KeyError, ValueError) as exc:
             errors.append(f"{path}: {exc}")
     return out, errors
-
 
 
 def library_from_folder(folder: str | Path, warn=None) -> dict[str, list]:

@@ -236,7 +236,8 @@ def test_stacking_auto_stacks_a_smectite_at_random_and_leaves_the_rest_ordered(t
     structure_of(clay_layer()).to(filename=str(tmp_path / "clays" / "montmorillonite.cif"))
     inputs = [str(tmp_path / "clays" / "montmorillonite.cif"), str(cifs[0])]
     for stacking in ("ordered", "auto"):
-        assert run_cli("simulate", *inputs, "--stacking", stacking, "-o", str(tmp_path / f"{stacking}.h5")).returncode == 0
+        result = run_cli("simulate", *inputs, "--stacking", stacking, "-o", str(tmp_path / f"{stacking}.h5"))
+        assert result.returncode == 0
     ordered, auto = _read(tmp_path / "ordered.h5"), _read(tmp_path / "auto.h5")
     assert np.array_equal(ordered["X"][1], auto["X"][1])  # not a smectite: unchanged
     x = np.arange(5.0, 90.0 + 1e-9, 0.02)[: ordered["X"].shape[1]]
@@ -246,6 +247,7 @@ def test_stacking_auto_stacks_a_smectite_at_random_and_leaves_the_rest_ordered(t
     from pymatgen.core import Lattice, Structure
 
     Structure(Lattice.hexagonal(5.3, 12.5), ["Mg", "O"], [[0, 0, 0.5], [1 / 3, 2 / 3, 0.6]]).to(filename=str(hexagonal))
-    result = run_cli("simulate", str(hexagonal), str(cifs[0]), "--stacking", "turbostratic", "-o", str(tmp_path / "t.h5"))
+    result = run_cli("simulate", str(hexagonal), str(cifs[0]), "--stacking", "turbostratic",
+                     "-o", str(tmp_path / "t.h5"))
     assert result.returncode == 1 and len(_read(tmp_path / "t.h5")["ids"]) == 1
     assert "saponite.cif" in result.stderr.decode() and "rectangular layer cell" in result.stderr.decode()

@@ -87,6 +87,9 @@ def test_parsimony_does_not_count_a_stacks_sampled_bands_as_lines():
     stack = turbostratic_reference(clay_layer(), "smectite", 700.0)
     crystal = reference_from_crystal(*conventional(structure_of(clay_layer()))[:2], "ordered")
     x = np.arange(4.0, 70.0, 0.02)
-    phase = lambda ref: SimpleNamespace(reference=ref, height=np.ones(3), two_theta=np.array([10.0, 20, 30]))  # noqa: E731
-    fit = lambda ref: SimpleNamespace(converged=True, phases=[phase(ref)])  # noqa: E731
+
+    def fit(ref):
+        phase = SimpleNamespace(reference=ref, height=np.ones(3), two_theta=np.array([10.0, 20, 30]))
+        return SimpleNamespace(converged=True, phases=[phase])
+
     assert visible_lines(fit(crystal), x) == 3 and visible_lines(fit(stack), x) is None

@@ -107,9 +107,9 @@ def test_a_smectite_is_a_turbostratic_reference_through_a_checkpoint(tmp_path):
 
     for name in ("montmorillonite", "kaolinite"):
         structure_of(clay_layer()).to(filename=str(tmp_path / f"{name}.cif"))
-    (tmp_path / "clay.cif").write_text((tmp_path / "kaolinite.cif").read_text()
-                                       .replace("\n_symmetry_space_group_name_H-M",
-                                                "\n_chemical_name_mineral 'Beidellite'\n_symmetry_space_group_name_H-M", 1))
+    group = "\n_symmetry_space_group_name_H-M"
+    named = (tmp_path / "kaolinite.cif").read_text().replace(group, "\n_chemical_name_mineral 'Beidellite'" + group, 1)
+    (tmp_path / "clay.cif").write_text(named)
     pairs = [("Montmorillonite", tmp_path / "montmorillonite.cif"), ("Kaolinite", tmp_path / "kaolinite.cif"),
              ("Clay", tmp_path / "clay.cif")]
     entries, errors = load_references(pairs)
