@@ -80,33 +80,42 @@ def layer_setting(crystal: Crystal, samples: int = ROD_SAMPLES, spacing: float |
                   ) -> tuple[Crystal, float] | None:
     """The cell's content as one layer in an orthogonal cell (a, b, samples·d), and d (Å).
 
-    The layers are taken as the lattice planes of largest spacing d (a 2:1 clay's 10–15 Å basal
-    spacing), their in-plane axes the two cell vectors in that plane; heights are measured along
-    the planes' normal and in-plane positions projected onto the two axes. ``spacing``: d (Å) instead
-    of the crystal's, the layer's atoms kept where they are (a swollen or collapsed interlayer). None
-    where the in-plane angle is not within :data:`IN_PLANE_TOLERANCE` of 90° (no rectangular layer
-    cell to refine).
+    The layers are the cell's ab planes, as layer silicates are set (c the stacking direction,
+    d = V / |a × b|); heights are measured along the planes' normal and in-plane positions projected
+    onto a and b. ``spacing``: d (Å) instead of the crystal's, the layer's atoms kept where they are (a
+    swollen or collapsed interlayer). None where γ is not within :data:`IN_PLANE_TOLERANCE` of 90° (no
+    rectangular layer cell to refine).
     """
     lattice = crystal.lattice
-    volume = abs(float(np.linalg.det(lattice)))
-    spacings = [volume / np.linalg.norm(np.cross(lattice[(i + 1) % 3], lattice[(i + 2) % 3])) for i in range(3)]
-    stack = int(np.argmax(spacings))  # the axis out of the layer plane
-    ia, ib = sorted({0, 1, 2} - {stack})
-    a, b = lattice[ia], lattice[ib]
+    a, b = lattice[0], lattice[1]
     gamma = np.degrees(np.arccos(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b))))
     if abs(gamma - 90.0) > IN_PLANE_TOLERANCE:
         return None
     normal = np.cross(a, b)
     normal /= np.linalg.norm(normal)
-    d = float(spacing) if spacing else spacings[stack]
+    d = float(spacing) if spacing else abs(float(np.dot(lattice[2], normal)))
     cart = crystal.frac_coords @ lattice
     height = cart @ normal
     in_plane = cart - np.outer(height, normal)
     xy = np.linalg.lstsq(np.stack([a, b]).T, in_plane.T, rcond=None)[0].T  # (n, 2) in units of a, b
-    z = (height - height.min()) / (samples * d)
+    z = contiguous_heights(crystal.frac_coords[:, 2], abs(float(np.dot(lattice[2], normal)))) / (samples * d)
     cell = np.diag([np.linalg.norm(a), np.linalg.norm(b), samples * d])
     layer = Crystal(cell, np.c_[xy % 1.0, z], crystal.elements, crystal.occupancy, crystal.b_iso, crystal.site)
     return layer, float(d)
+
+
+def contiguous_heights(frac_z: np.ndarray, d: float) -> np.ndarray:
+    """Heights (n,) Å above the layer's lowest atom of atoms at fractional z (n,) of a cell d Å high,
+    with the cut at the widest gap between them (the interlayer): a layer that the cell's origin splits
+    (an octahedral sheet at z = 0, half its layer at the top of the cell) is whole again, as its rods
+    need it to be."""
+    z = np.mod(np.asarray(frac_z, np.float64), 1.0)
+    if z.size < 2:
+        return np.zeros(z.size)
+    ordered = np.sort(z)
+    gaps = np.diff(np.r_[ordered, ordered[0] + 1.0])
+    cut = ordered[(int(np.argmax(gaps)) + 1) % z.size]  # the lowest atom above the widest gap
+    return np.mod(z - cut, 1.0) * d
 
 
 def rod_reflections(crystal: Crystal, g_max: float, layers: int = STACK_LAYERS, samples: int = ROD_SAMPLES,

@@ -43,16 +43,19 @@ def test_stack_interference_has_unit_mean_and_n_at_the_basal_peaks():
     assert stack_interference(np.array([0.5]), 6)[0] == pytest.approx(0.0, abs=1e-12)  # N even: a zero between peaks
 
 
-def test_the_layer_plane_is_the_one_of_largest_spacing_and_the_cell_is_rectangular():
+def test_the_layers_are_the_ab_planes_whole_whatever_the_cells_origin():
     layer, d = layer_setting(clay_layer(beta=99.0))
     assert d == pytest.approx(12.5 * np.sin(np.radians(99.0)))  # the normal spacing, not c
     assert np.allclose(layer.lattice, np.diag([5.2, 9.0, ROD_SAMPLES * d]))
     assert layer.frac_coords[:, 2].max() < 1 / ROD_SAMPLES  # one layer in the long cell
-    # the same layer with its stacking axis first: found, in its own plane
-    turned = clay_layer()
-    perm = Crystal(turned.lattice[[2, 0, 1]][:, [2, 0, 1]], turned.frac_coords[:, [2, 0, 1]], turned.elements,
-                   turned.occupancy)
-    assert layer_setting(perm)[1] == pytest.approx(12.5)
+    # the layer (no interlayer cation, which belongs to neither neighbour) with the cell's origin in its
+    # octahedral sheet, half of it at the top of the cell
+    full = clay_layer()
+    whole = Crystal(full.lattice, full.frac_coords[:-1], full.elements[:-1], full.occupancy[:-1])
+    moved = Crystal(whole.lattice, np.c_[whole.frac_coords[:, :2], (whole.frac_coords[:, 2] + 0.5) % 1.0],
+                    whole.elements, whole.occupancy)
+    f_whole, f_split = (rod_reflections(c, g_max=0.8)[1] for c in (whole, moved))
+    assert f_split == pytest.approx(f_whole, rel=1e-6)
     hexagonal = Crystal(lattice_matrix(5.2, 5.2, 12.5, 90, 90, 120), [[0, 0, 0.5]], ["Al"], [1.0])
     assert layer_setting(hexagonal) is None
 
