@@ -15,6 +15,7 @@ import numpy as np
 
 from spectool.fit.cell import TIES, cell_parameters, cell_volume, reciprocal_metric, system_name
 from spectool.xrd.crystal import Crystal
+from spectool.xrd.turbostratic import BAND_BIN, ROD_SAMPLES, STACK_LAYERS, SWELLING_SPACINGS, binned, rod_reflections
 
 #: Reflections weaker than this fraction of the strongest |F|² factor are dropped.
 MIN_RELATIVE = 1e-4
@@ -93,14 +94,24 @@ def reference_from_crystal(crystal: Crystal, system: str, name: str = "", mass: 
         order = np.argsort(-factor / np.maximum(q, 1e-6))[:MAX_REFLECTIONS]  # weight like LP at low angle
         hkl, factor = hkl[np.sort(order)], factor[np.sort(order)]
     if mass is None:
-        from spectool.xrd.scattering import ATOMIC_NUMBER
-
-        mass = float(sum(ATOMIC_NUMBER[e] * o for e, o in zip(crystal.elements, crystal.occupancy))) * _AMU_PER_ELECTRON
+        mass = estimated_mass(crystal)
     return PhaseReference(name, system, cell, hkl.astype(np.int16), factor.astype(np.float32), float(mass), formula)
 
 
+def estimated_mass(crystal: Crystal) -> float:
+    """Mass (g/mol) of the cell's content at :data:`_AMU_PER_ELECTRON` g/mol per electron, where no masses are given."""
+    from spectool.xrd.scattering import ATOMIC_NUMBER
+
+    return float(sum(ATOMIC_NUMBER[e] * o for e, o in zip(crystal.elements, crystal.occupancy))) * _AMU_PER_ELECTRON
+
+
+def cell_mass(structure) -> float:
+    """Mass (g/mol) of a pymatgen ``Structure``'s cell content, occupancies counted."""
+    return float(sum(float(sp.atomic_mass) * occ for site in structure for sp, occ in site.species.items()))
+
+
 def turbostratic_reference(crystal: Crystal, name: str = "", mass: float | None = None, formula: str = "",
-                           g_max: float = G_MAX, layers: int | None = None, spacing: float | None = None
+                           g_max: float = G_MAX, layers: int = STACK_LAYERS, spacing: float | None = None
                            ) -> PhaseReference | None:
     """Reference of ``crystal``'s layers stacked at random (:mod:`spectool.xrd.turbostratic`), ``spacing`` Å
     apart (default: as in the crystal), or None where they have no rectangular layer cell.
@@ -112,9 +123,7 @@ def turbostratic_reference(crystal: Crystal, name: str = "", mass: float | None 
     orientation and the beam's footprint at low angle far more than a random powder's reflections do.
     The name gains " (turbostratic, d 12.5 Å)".
     """
-    from spectool.xrd.turbostratic import BAND_BIN, ROD_SAMPLES, STACK_LAYERS, binned, rod_reflections
-
-    rods = rod_reflections(crystal, g_max, layers or STACK_LAYERS, ROD_SAMPLES, spacing)
+    rods = rod_reflections(crystal, g_max, layers, ROD_SAMPLES, spacing)
     if rods is None:
         return None
     hkl, factor, cell, d = rods
@@ -122,9 +131,7 @@ def turbostratic_reference(crystal: Crystal, name: str = "", mass: float | None 
     hkl, factor = binned(hkl, factor, cell, BAND_BIN)
     keep = factor > MIN_RELATIVE * factor.max() if factor.size else factor > 0
     if mass is None:
-        from spectool.xrd.scattering import ATOMIC_NUMBER
-
-        mass = float(sum(ATOMIC_NUMBER[e] * o for e, o in zip(crystal.elements, crystal.occupancy))) * _AMU_PER_ELECTRON
+        mass = estimated_mass(crystal)
     return PhaseReference(f"{name} (turbostratic, d {d:.1f} Å)", "orthorhombic", cell, hkl[keep].astype(np.int16),
                           factor[keep].astype(np.float32), float(mass) * ROD_SAMPLES, formula, texture=(0, 0, 1),
                           layer_samples=ROD_SAMPLES)
@@ -181,8 +188,7 @@ def conventional(structure) -> tuple[Crystal, str, float, str]:
         conv, system = sga.get_conventional_standard_structure(), sga.get_crystal_system()
     except Exception:  # spglib failing on an odd structure: fall back to P1
         conv, system = structure, "triclinic"
-    mass = float(sum(float(sp.atomic_mass) * occ for site in conv for sp, occ in site.species.items()))
-    return crystal_from_structure(conv), system_name(system), mass, conv.composition.reduced_formula
+    return crystal_from_structure(conv), system_name(system), cell_mass(conv), conv.composition.reduced_formula
 
 
 def references_from_loaded(item, name_of=None, turbostratic: bool = False) -> list[PhaseReference]:
@@ -192,13 +198,11 @@ def references_from_loaded(item, name_of=None, turbostratic: bool = False) -> li
     :data:`~spectool.xrd.turbostratic.SWELLING_SPACINGS`, where they have a rectangular layer cell."""
     from pathlib import Path
 
-    from spectool.xrd.turbostratic import SWELLING_SPACINGS
-
     name = name_of(item.path, item.name) if name_of else Path(item.path).stem
     if turbostratic:
         structure = structure_of(item.crystal)
-        mass = float(sum(float(sp.atomic_mass) * occ for site in structure for sp, occ in site.species.items()))
-        refs = [turbostratic_reference(item.crystal, name, mass, structure.composition.reduced_formula, spacing=d)
+        refs = [turbostratic_reference(item.crystal, name, cell_mass(structure), structure.composition.reduced_formula,
+                                       spacing=d)
                 for d in SWELLING_SPACINGS]
         if all(r is not None for r in refs):
             return refs

@@ -50,6 +50,9 @@ STACK_SPREAD = 3
 SWELLING_SPACINGS = (10.0, 11.5, 13.2, 15.0)
 #: Bin width in |g| (1/Å) of the rods' samples as stored sticks (:func:`binned`): 0.2° 2θ at 20° with Cu Kα.
 BAND_BIN = 0.0025
+#: Rod samples per unit of l and bin width in |g| (1/Å) of a simulated pattern's sticks: 0.05° 2θ
+#: apart at 20° with Cu Kα, so a narrow profile renders smooth bands.
+PATTERN_SAMPLES, PATTERN_BIN = 128, 0.0006
 #: Largest |γ − 90°| (degrees) of the layer's in-plane angle that is taken as rectangular.
 IN_PLANE_TOLERANCE = 2.0
 
@@ -93,12 +96,12 @@ def layer_setting(crystal: Crystal, samples: int = ROD_SAMPLES, spacing: float |
         return None
     normal = np.cross(a, b)
     normal /= np.linalg.norm(normal)
-    d = float(spacing) if spacing else abs(float(np.dot(lattice[2], normal)))
+    own = abs(float(np.dot(lattice[2], normal)))  # the crystal's basal spacing
+    d = float(spacing) if spacing else own
     cart = crystal.frac_coords @ lattice
-    height = cart @ normal
-    in_plane = cart - np.outer(height, normal)
+    in_plane = cart - np.outer(cart @ normal, normal)
     xy = np.linalg.lstsq(np.stack([a, b]).T, in_plane.T, rcond=None)[0].T  # (n, 2) in units of a, b
-    z = contiguous_heights(crystal.frac_coords[:, 2], abs(float(np.dot(lattice[2], normal)))) / (samples * d)
+    z = contiguous_heights(crystal.frac_coords[:, 2], own) / (samples * d)
     cell = np.diag([np.linalg.norm(a), np.linalg.norm(b), samples * d])
     layer = Crystal(cell, np.c_[xy % 1.0, z], crystal.elements, crystal.occupancy, crystal.b_iso, crystal.site)
     return layer, float(d)
@@ -178,11 +181,6 @@ def _gathered(hkl: np.ndarray, factor: np.ndarray, cell: np.ndarray, width: floa
     point, share, member = point[order], share[order], member[order]
     starts = np.flatnonzero(np.r_[True, point[1:] != point[:-1]])
     return hkl[member[starts]], np.add.reduceat(share, starts)
-
-
-#: Rod samples per unit of l and bin width in |g| (1/Å) of a simulated pattern's sticks: 0.05° 2θ
-#: apart at 20° with Cu Kα, so a narrow profile renders smooth bands.
-PATTERN_SAMPLES, PATTERN_BIN = 128, 0.0006
 
 
 def turbostratic_reflections(crystal: Crystal, wavelength: float, two_theta_range: tuple[float, float],
